@@ -1,0 +1,168 @@
+"""`python -m quant`: quantize image files without a browser.
+
+Exit status: 0 when every image was written, 1 when any image failed (the
+others are still processed), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import export
+from .colorspace import SPACES
+from .errors import ImageError
+from .load import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from .methods import METHODS
+from .palette import K_MAX, K_MIN
+from .histogram import build_histogram
+from .metrics import Metrics, evaluate
+from .pipeline import quantize
+from .samples import DEFAULT_SAMPLE, sample_image
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.list_methods:
+        _print_methods()
+        return 0
+    inputs = [f"sample:{DEFAULT_SAMPLE}"] if args.sample else args.images
+    if not inputs:
+        parser.error("give at least one IMAGE (or --sample)")
+    if not K_MIN <= args.k <= K_MAX:
+        parser.error(f"-k must be from {K_MIN} to {K_MAX}, not {args.k}")
+    out_is_folder = args.output is not None and (len(inputs) > 1 or Path(args.output).is_dir())
+    failed = 0
+    for name in inputs:
+        try:
+            target = _target_path(name, args, out_is_folder, inputs)
+            report = _process(name, target, args)
+        except (ImageError, ValueError, OSError) as exc:
+            print(f"quant: {name}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        except MemoryError:
+            print(f"quant: {name}: not enough memory to process this image", file=sys.stderr)
+            failed += 1
+            continue
+        except Exception as exc:  # a bug must not stop the other files, nor show a traceback
+            print(f"quant: {name}: internal error ({type(exc).__name__}: {exc})", file=sys.stderr)
+            failed += 1
+            continue
+        if args.json:
+            print(json.dumps(report))
+        else:
+            print(f"{report['input']} -> {report['output']}: {report['colors']} colors, "
+                  f"SSIM {report['ssim']:.4f}, ΔE2000 {report['delta_e']:.2f}, "
+                  f"{report['bytes']:,} bytes, {report['seconds']:.2f} s")
+    return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m quant",
+        description="Reduce images to K colors by clustering, and save them as palette PNGs.",
+    )
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files to quantize")
+    parser.add_argument("-k", type=int, default=16, help=f"number of colors, {K_MIN}-{K_MAX} (default 16)")
+    parser.add_argument("--method", default="kmeans", choices=list(METHODS), metavar="NAME",
+                        help="palette method (default kmeans; see --list-methods)")
+    parser.add_argument("--space", default="rgb", choices=list(SPACES),
+                        help="color space for clustering (default rgb)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("-o", "--output", metavar="OUT",
+                        help="output file (one input) or folder (several inputs); "
+                             "default: NAME.k{K}.{method}.png next to each input")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per image")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
+    parser.add_argument("--list-methods", action="store_true", help="list the palette methods and exit")
+    return parser
+
+
+def _print_methods() -> None:
+    width = max(map(len, METHODS))
+    for method in METHODS.values():
+        print(f"{method.name:<{width}}  {method.description}")
+        print(f"{'':<{width}}  [{method.family}; {method.complexity}]")
+
+
+def _target_path(name: str, args, out_is_folder: bool, inputs: list[str]) -> Path:
+    default_name = f"{Path(name.removeprefix('sample:')).stem}.k{args.k}.{args.method}.png"
+    if args.output is None:
+        folder = Path.cwd() if name.startswith("sample:") else Path(name).parent
+        target = folder / default_name
+    elif out_is_folder:
+        target = Path(args.output) / default_name
+    else:
+        target = Path(args.output)
+    if any(_same_file(target, other) for other in inputs if not other.startswith("sample:")):
+        raise ValueError(f"refusing to overwrite the input file {target}")
+    return target
+
+
+def _same_file(a: Path, b: str) -> bool:
+    try:
+        return a.resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _process(name: str, target: Path, args) -> dict:
+    started = time.perf_counter()
+    image = _load(name, args.max_pixels)
+    for notice in image.notices:
+        print(f"quant: {name}: note: {notice}", file=sys.stderr)
+    hist = build_histogram(image)
+    result = quantize(image, args.k, args.method, space=args.space, seed=args.seed, hist=hist,
+                      with_metrics=False)
+    for notice in result.notices:
+        print(f"quant: {name}: note: {notice}", file=sys.stderr)
+    data = export.png_bytes(result.indices, result.palette.colors)
+    _write_atomically(target, data)
+    seconds = time.perf_counter() - started
+    metrics = evaluate(image.rgb, hist, result.palette, result.indices, encoded=data)
+    return _report(name, target, args, metrics, seconds)
+
+
+def _load(name: str, max_pixels: int) -> LoadedImage:
+    if name.startswith("sample:"):
+        return sample_image(name.removeprefix("sample:"))
+    return load_image(name, max_pixels=max_pixels)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write to a temporary file beside `target`, then rename: readers never see half a PNG."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _report(name: str, target: Path, args, metrics: Metrics, seconds: float) -> dict:
+    return {
+        "input": name,
+        "output": str(target),
+        "method": args.method,
+        "k": args.k,
+        "colors": metrics.colors,
+        "ssim": round(metrics.ssim, 6),
+        # JSON has no infinity: an exact copy reports a PSNR of null.
+        "psnr": None if math.isinf(metrics.psnr) else round(metrics.psnr, 4),
+        "delta_e": round(metrics.delta_e, 4),
+        "bytes": metrics.png_bytes,
+        "seconds": round(seconds, 3),
+    }

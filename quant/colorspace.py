@@ -1,0 +1,78 @@
+"""Color spaces the palette methods can cluster in.
+
+Clustering happens on points in one of these spaces; palettes always come
+back as sRGB uint8. RGB is the study's space; CIELAB and Oklab are
+perceptual, so equal distances there look about equally different.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.color import lab2rgb, rgb2lab
+
+SPACES = {
+    "rgb": "RGB, as stored (the study's choice)",
+    "lab": "CIELAB (D65), perceptual",
+    "oklab": "Oklab, perceptual and hue-linear",
+}
+
+# Oklab, from Björn Ottosson (2020): linear sRGB -> LMS -> cube root -> Lab.
+_RGB_TO_LMS = np.array([
+    [0.4122214708, 0.5363325363, 0.0514459929],
+    [0.2119034982, 0.6806995451, 0.1073969566],
+    [0.0883024619, 0.2817188376, 0.6299787005],
+])
+_LMS_TO_OKLAB = np.array([
+    [0.2104542553, 0.7936177850, -0.0040720468],
+    [1.9779984951, -2.4285922050, 0.4505937099],
+    [0.0259040371, 0.7827717662, -0.8086757660],
+])
+_OKLAB_TO_LMS = np.linalg.inv(_LMS_TO_OKLAB)
+_LMS_TO_RGB = np.linalg.inv(_RGB_TO_LMS)
+
+
+def check_space(space: str) -> str:
+    if space not in SPACES:
+        raise ValueError(f"unknown color space {space!r}; choose one of: {', '.join(SPACES)}")
+    return space
+
+
+def to_space(rgb: np.ndarray, space: str) -> np.ndarray:
+    """Convert (n, 3) RGB on the 0…255 scale (uint8 or float) to float points in `space`."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    if space == "rgb":
+        return rgb
+    if space == "lab":
+        return rgb2lab(rgb[:, None, :] / 255.0)[:, 0, :]
+    if space == "oklab":
+        lms = _srgb_to_linear(rgb / 255.0) @ _RGB_TO_LMS.T
+        return np.cbrt(lms) @ _LMS_TO_OKLAB.T
+    raise ValueError(f"unknown color space {space!r}")
+
+
+def to_rgb8(points: np.ndarray, space: str) -> np.ndarray:
+    """Convert (n, 3) float points in `space` back to sRGB uint8, clipping out-of-gamut values."""
+    points = np.asarray(points, dtype=np.float64)
+    if space == "rgb":
+        rgb = points / 255.0
+    elif space == "lab":
+        rgb = lab2rgb(points[:, None, :])[:, 0, :]
+    elif space == "oklab":
+        lms = (points @ _OKLAB_TO_LMS.T) ** 3
+        rgb = _linear_to_srgb(np.clip(lms @ _LMS_TO_RGB.T, 0.0, 1.0))
+    else:
+        raise ValueError(f"unknown color space {space!r}")
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(n, 3) sRGB on 0…255 to CIELAB, for ΔE computations."""
+    return to_space(rgb, "lab")
+
+
+def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1 / 2.4) - 0.055)

@@ -1,0 +1,55 @@
+"""Stage 5 — export: palette PNG, and the palette as hex, JSON and GIMP .gpl."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+
+def to_pil(indices: np.ndarray, colors: np.ndarray) -> Image.Image:
+    """A mode-P image holding `indices` over `colors`.
+
+    Index ``len(colors)`` (if used) is written as a fully transparent entry.
+    """
+    height, width = indices.shape
+    image = Image.frombytes("P", (width, height), np.ascontiguousarray(indices, dtype=np.uint8).tobytes())
+    flat = np.vstack([colors, np.zeros((1, 3), np.uint8)]).ravel().tolist()
+    image.putpalette(flat)
+    if (indices == len(colors)).any():
+        image.info["transparency"] = len(colors)
+    return image
+
+
+def png_bytes(indices: np.ndarray, colors: np.ndarray) -> bytes:
+    """Encode as an optimized palette PNG (PNG8)."""
+    image = to_pil(indices, colors)
+    buffer = io.BytesIO()
+    save_args = {"optimize": True}
+    if "transparency" in image.info:
+        save_args["transparency"] = image.info["transparency"]
+    image.save(buffer, format="PNG", **save_args)
+    return buffer.getvalue()
+
+
+def hex_colors(colors: np.ndarray) -> list[str]:
+    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in colors.tolist()]
+
+
+def palette_json(colors: np.ndarray, counts: np.ndarray | None = None) -> str:
+    """The palette as JSON: hex strings, RGB triples and, if given, pixel counts."""
+    entries = [{"hex": h, "rgb": rgb} for h, rgb in zip(hex_colors(colors), colors.tolist())]
+    if counts is not None:
+        for entry, count in zip(entries, counts.tolist()):
+            entry["pixels"] = count
+    return json.dumps({"colors": entries}, indent=2)
+
+
+def palette_gpl(colors: np.ndarray, name: str = "quant palette") -> str:
+    """The palette as a GIMP/Inkscape/Krita `.gpl` file."""
+    safe_name = " ".join(name.split())  # a newline would end the header line
+    lines = ["GIMP Palette", f"Name: {safe_name}", "Columns: 8", "#"]
+    lines += [f"{r:3d} {g:3d} {b:3d}\t{h}" for (r, g, b), h in zip(colors.tolist(), hex_colors(colors))]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,240 @@
+"""Stage 1 — load: bytes or a path in, an upright H×W×3 uint8 RGB array out.
+
+Everything a user can throw at the loader ends in either a `LoadedImage` or an
+`ImageError` whose message says what is wrong with the file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+#: Default refusal threshold, in pixels (width × height).
+DEFAULT_MAX_PIXELS = 50_000_000
+
+#: Raster formats quant decodes. Others that Pillow knows (EPS, which would
+#: run Ghostscript, for one) are refused on purpose.
+SUPPORTED_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF", "PPM", "TGA", "ICO")
+
+#: Pixels with alpha below this are transparent; the rest are opaque.
+ALPHA_THRESHOLD = 128
+
+Source = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image, ready for the histogram stage.
+
+    Attributes
+    ----------
+    rgb : ndarray of uint8, shape (H, W, 3)
+        The pixels, upright (EXIF orientation applied), in sRGB.
+    opaque : ndarray of bool, shape (H, W), or None
+        Which pixels are visible; ``None`` when the whole image is opaque.
+    format : str
+        The file format Pillow recognised, e.g. ``"PNG"``.
+    notices : tuple of str
+        Things the user should know, e.g. that only the first frame of an
+        animation was used.
+    """
+
+    rgb: np.ndarray
+    opaque: np.ndarray | None = None
+    format: str = ""
+    notices: tuple[str, ...] = field(default=())
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+    @property
+    def pixel_count(self) -> int:
+        return self.height * self.width
+
+    @property
+    def visible_count(self) -> int:
+        return self.pixel_count if self.opaque is None else int(self.opaque.sum())
+
+
+def from_array(rgb: np.ndarray, opaque: np.ndarray | None = None) -> LoadedImage:
+    """Wrap an in-memory H×W×3 uint8 array (for example a scikit-image sample)."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ImageError(f"expected an H×W×3 uint8 RGB array, got shape {rgb.shape} of {rgb.dtype}")
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ImageError("the image has no pixels")
+    if opaque is not None and opaque.all():
+        opaque = None
+    return LoadedImage(np.ascontiguousarray(rgb), opaque, format="array")
+
+
+def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode an image file into RGB pixels and a transparency mask.
+
+    Parameters
+    ----------
+    source : bytes, path or binary file object
+        The encoded image.
+    max_pixels : int, optional
+        Refuse images with more pixels than this. The check runs on the
+        header, before any pixel data is decoded, so a decompression bomb
+        costs nothing.
+
+    Returns
+    -------
+    LoadedImage
+
+    Raises
+    ------
+    ImageError
+        If the data is empty, not an image, truncated, in an unsupported
+        format, or larger than `max_pixels`.
+    """
+    data = _read_bytes(source)
+    if not data:
+        raise ImageError("the file is empty")
+    with warnings.catch_warnings():
+        # Pillow's own bomb guard is a warning up to twice its limit; ours is stricter and explicit.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=_registered_formats())
+        except Image.DecompressionBombError as exc:
+            raise ImageError(f"the image is too large to process safely ({exc.args[0].split('(')[0].strip()})") from None
+        except UnidentifiedImageError:
+            raise ImageError(_describe_unreadable(data)) from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageError(f"the image header is corrupt ({exc})") from None
+        _check_pixel_count(image, max_pixels)
+        notices = _first_frame_notice(image)
+        try:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+        except Exception as exc:  # Pillow raises a zoo of types on bad data.
+            raise ImageError(f"the image data is truncated or corrupt ({_short(exc)})") from None
+    rgb, opaque, alpha_notices = _to_rgb(image)
+    return LoadedImage(rgb, opaque, format=image.format or _format_of(data), notices=notices + alpha_notices)
+
+
+def _registered_formats() -> list[str]:
+    Image.init()  # plugins register lazily; MPO and friends only after this
+    return [name for name in SUPPORTED_FORMATS if name in Image.OPEN]
+
+
+def _read_bytes(source: Source) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            raise ImageError("this is a folder, not an image file")
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise ImageError("no such file") from None
+        except OSError as exc:
+            raise ImageError(f"cannot read the file ({exc.strerror or exc})") from None
+    return source.read()
+
+
+def _format_of(data: bytes) -> str:
+    try:
+        return Image.open(io.BytesIO(data)).format or ""
+    except Exception:
+        return ""
+
+
+def _describe_unreadable(data: bytes) -> str:
+    """Name the kind of non-image file, so the message says more than 'unreadable'."""
+    head = data[:512].lstrip()
+    lowered = head.lower()
+    if head.startswith(b"%PDF"):
+        return "PDF documents are not supported; export the page as PNG or JPEG first"
+    if lowered.startswith(b"<svg") or (lowered.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
+        return "SVG is a vector format and is not supported; export it as PNG first"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"avif"):
+        return "HEIC/HEIF/AVIF images are not supported; convert the photo to JPEG or PNG first"
+    if head.startswith(b"%!PS"):
+        return "PostScript/EPS files are not supported; export the image as PNG first"
+    if _format_of(data):
+        return f"{_format_of(data)} images are not supported; use PNG, JPEG, WebP, BMP, TIFF or GIF"
+    if _looks_like_text(data):
+        return "this is a text file, not an image"
+    return "not a recognised image file (supported: PNG, JPEG, WebP, BMP, TIFF, GIF)"
+
+
+def _looks_like_text(data: bytes) -> bool:
+    sample = data[:1024]
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch >= 32 or ch in b"\t\r\n" for ch in sample)
+
+
+def _check_pixel_count(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise ImageError("the image has no pixels")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"the image is {width}×{height} = {width * height / 1e6:.1f} megapixels, "
+            f"over the limit of {max_pixels / 1e6:g} megapixels; downscale it first"
+        )
+
+
+def _first_frame_notice(image: Image.Image) -> tuple[str, ...]:
+    frames = getattr(image, "n_frames", 1)
+    if getattr(image, "is_animated", False) and frames > 1:
+        return (f"animated {image.format}: using the first of its {frames} frames",)
+    return ()
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _to_rgb(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+    """Convert any supported Pillow mode to RGB plus an optional opacity mask."""
+    mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        return _wide_gray_to_rgb(image), None, ()
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if not has_alpha:
+        return np.asarray(image.convert("RGB")), None, ()
+    rgba = np.asarray(image.convert("RGBA"))
+    alpha = rgba[..., 3]
+    opaque = alpha >= ALPHA_THRESHOLD
+    notices: tuple[str, ...] = ()
+    if ((alpha > 0) & (alpha < 255)).any():
+        notices = ("semi-transparent pixels were made fully opaque or fully transparent",)
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    return rgb, (None if opaque.all() else opaque), notices
+
+
+def _wide_gray_to_rgb(image: Image.Image) -> np.ndarray:
+    """16-bit, 32-bit and float grayscale to 8-bit RGB, keeping the full tonal range."""
+    values = np.asarray(image, dtype=np.float64)
+    peak = values.max(initial=0)
+    if image.mode == "F" and peak <= 1:
+        scaled = values * 255
+    elif image.mode.startswith("I;16") or peak > 255:
+        scaled = values / 257  # 0…65535 onto 0…255
+    else:
+        scaled = values
+    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=2)

@@ -1,0 +1,291 @@
+"""Stage 3 — palette methods, and the registry that names them.
+
+Two kinds of method live here:
+
+* **clustering** methods group the weighted histogram colors in a color space
+  and return a cluster label per color; the pipeline turns each cluster into
+  its weighted mean color. They see only the histogram, never the pixels.
+* **baseline** methods are the classical quantizers quant is measured
+  against (Pillow's median cut and octree, libimagequant). They build a
+  palette from the image their own way; the pipeline then labels each
+  histogram color with its nearest palette color, as every method is remapped.
+
+Adding a method means adding one `Method` entry to `METHODS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+from scipy.spatial import cKDTree
+
+from .load import LoadedImage
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tunable setting of a method, described well enough to draw a widget for it."""
+
+    name: str
+    default: Any
+    help: str
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def validate(self, value: Any) -> Any:
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, not {value!r}")
+        if isinstance(self.default, int) and not isinstance(self.default, bool):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise ValueError(f"{self.name} must be an integer, not {value!r}")
+            value = int(value)
+        if self.low is not None and value < self.low or self.high is not None and value > self.high:
+            raise ValueError(f"{self.name} must lie in [{self.low}, {self.high}], not {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registry entry: what a method is called, what it does, and how to run it.
+
+    `cluster(points, weights, k, seed=..., **params) -> labels` for clustering
+    methods; `palette(image, k, seed=..., **params) -> (m, 3) uint8` for
+    baselines. Exactly one of the two is set.
+    """
+
+    name: str
+    label: str
+    description: str
+    complexity: str
+    params: tuple[Param, ...] = ()
+    cluster: Callable[..., np.ndarray] | None = None
+    palette: Callable[..., np.ndarray] | None = None
+    #: Largest number of histogram entries the method clusters; bigger
+    #: histograms are merged into coarser bins first.
+    max_entries: int = 1 << 16
+    family: str = field(default="clustering")
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.palette is not None
+
+    def resolve_params(self, given: dict[str, Any] | None) -> dict[str, Any]:
+        """Fill defaults and validate `given`, refusing names the method doesn't have."""
+        given = dict(given or {})
+        known = {p.name: p for p in self.params}
+        unknown = set(given) - set(known)
+        if unknown:
+            raise ValueError(f"method {self.name!r} has no parameter {', '.join(sorted(unknown))}; "
+                             f"it takes: {', '.join(known) or 'none'}")
+        return {name: p.validate(given.get(name, p.default)) for name, p in known.items()}
+
+
+# --- clustering methods ---------------------------------------------------------------------
+
+
+def _kmeans(points, weights, k, *, seed, n_init, max_iter):
+    from sklearn.cluster import KMeans
+
+    model = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed)
+    return model.fit_predict(points, sample_weight=weights)
+
+
+def _gmm(points, weights, k, *, seed, covariance, sample_size):
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(seed)
+    sample = points[_weighted_sample(weights, sample_size, rng)]
+    scale = sample.std(axis=0).mean() or 1.0  # keeps reg_covar meaningful in any color space
+    model = GaussianMixture(
+        n_components=min(k, len(np.unique(sample, axis=0))),
+        covariance_type=covariance,
+        reg_covar=1e-4,
+        max_iter=100,
+        init_params="k-means++",
+        random_state=seed,
+    )
+    model.fit(sample / scale)
+    return model.predict(points / scale)
+
+
+def _agglomerative(points, weights, k, *, seed, linkage, sample_size):
+    import fastcluster
+    from scipy.cluster.hierarchy import fcluster
+
+    rng = np.random.default_rng(seed)
+    sample = points[_weighted_sample(weights, sample_size, rng)]
+    if linkage in ("ward", "centroid", "median", "single"):
+        tree = fastcluster.linkage_vector(sample, method=linkage)  # O(n) memory
+    else:
+        tree = fastcluster.linkage(sample, method=linkage)  # condensed matrix, bounded by sample_size
+    sample_labels = fcluster(tree, t=k, criterion="maxclust") - 1
+    return _assign_to_nearest_mean(points, sample, sample_labels)
+
+
+def _spectral(points, weights, k, *, seed, sample_size, neighbors):
+    from sklearn.cluster import SpectralClustering
+
+    rng = np.random.default_rng(seed)
+    sample = np.unique(points[_weighted_sample(weights, sample_size, rng)], axis=0)
+    n_clusters = min(k, len(sample) - 1)
+    if n_clusters < 2:
+        return _assign_to_nearest_mean(points, sample, np.zeros(len(sample), dtype=int))
+    model = SpectralClustering(
+        n_clusters=n_clusters,
+        affinity="nearest_neighbors",
+        n_neighbors=min(neighbors, len(sample) - 1),
+        assign_labels="cluster_qr",
+        random_state=seed,
+    )
+    sample_labels = model.fit_predict(sample)
+    return _assign_to_nearest_mean(points, sample, sample_labels)
+
+
+def _weighted_sample(weights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of `size` draws in proportion to `weights`: a pixel sample drawn from the histogram.
+
+    When the histogram is already small, every entry is kept once and the
+    rest of the draws follow the weights, so no color is missed by chance.
+    """
+    n = len(weights)
+    if n >= size:
+        return rng.choice(n, size=size, p=weights / weights.sum())
+    extra = rng.choice(n, size=size - n, p=weights / weights.sum())
+    return np.concatenate([np.arange(n), extra])
+
+
+def _assign_to_nearest_mean(points, sample, sample_labels):
+    """Label every point with the cluster whose sample mean is nearest."""
+    used, compact = np.unique(sample_labels, return_inverse=True)
+    means = np.stack([np.bincount(compact, weights=sample[:, c]) for c in range(3)], axis=1)
+    means /= np.bincount(compact)[:, None]
+    return cKDTree(means).query(points)[1]
+
+
+# --- classical baselines --------------------------------------------------------------------
+
+
+def _visible_pixels_image(image: LoadedImage) -> Image.Image:
+    if image.opaque is None:
+        return Image.fromarray(image.rgb)
+    return Image.fromarray(image.rgb[image.opaque][:, None, :])
+
+
+def _pillow_palette(image: LoadedImage, k: int, how: Image.Quantize) -> np.ndarray:
+    quantized = _visible_pixels_image(image).quantize(colors=k, method=how, dither=Image.Dither.NONE)
+    used = np.unique(np.asarray(quantized))
+    return np.asarray(quantized.getpalette()[: 3 * 256], dtype=np.uint8).reshape(-1, 3)[used]
+
+
+def _median_cut(image, k, *, seed):
+    return _pillow_palette(image, k, Image.Quantize.MEDIANCUT)
+
+
+def _octree(image, k, *, seed):
+    return _pillow_palette(image, k, Image.Quantize.FASTOCTREE)
+
+
+def _libimagequant(image, k, *, seed, max_quality):
+    import imagequant
+
+    rgba = _visible_pixels_image(image).convert("RGBA")
+    quantized = imagequant.quantize_pil_image(rgba, dithering_level=0.0, max_colors=k, max_quality=max_quality)
+    used = np.unique(np.asarray(quantized))
+    return np.asarray(quantized.getpalette()[: 3 * 256], dtype=np.uint8).reshape(-1, 3)[used]
+
+
+_SAMPLE = Param("sample_size", 20_000, "pixels drawn, in proportion to their counts, to fit on", low=100, high=200_000)
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in [
+        Method(
+            name="kmeans",
+            label="k-means",
+            description="Lloyd's k-means on the color histogram, each color weighted by its pixel count.",
+            complexity="O(n·k·iterations) on n histogram colors",
+            params=(
+                Param("n_init", 1, "independent k-means++ starts; the best is kept", low=1, high=20),
+                Param("max_iter", 300, "iteration limit per start", low=1, high=1000),
+            ),
+            cluster=_kmeans,
+        ),
+        Method(
+            name="gmm",
+            label="Gaussian mixture",
+            description="A Gaussian mixture fitted by EM on a weighted pixel sample; "
+                        "each color takes its most likely component.",
+            complexity="O(s·k·d²·iterations) on a sample of s pixels",
+            params=(
+                Param("covariance", "full", "shape of each component's covariance",
+                      choices=("full", "diag", "tied", "spherical")),
+                _SAMPLE,
+            ),
+            cluster=_gmm,
+        ),
+        Method(
+            name="agglomerative",
+            label="Agglomerative (fastcluster)",
+            description="Hierarchical clustering with fastcluster on a weighted pixel sample, "
+                        "cut into k clusters.",
+            complexity="O(s²) time on a sample of s pixels; O(s) memory for ward/centroid/median/single",
+            params=(
+                Param("linkage", "ward", "how cluster distances are measured",
+                      choices=("ward", "centroid", "median", "single", "average", "complete", "weighted")),
+                Param("sample_size", 6_000, "pixels drawn, in proportion to their counts, to cluster",
+                      low=100, high=12_000),
+            ),
+            cluster=_agglomerative,
+        ),
+        Method(
+            name="spectral",
+            label="Spectral",
+            description="Spectral clustering of a nearest-neighbor graph over a weighted color sample.",
+            complexity="O(s³) on a sample of s distinct colors",
+            params=(
+                Param("sample_size", 1_500, "pixels drawn before duplicates are removed", low=50, high=5_000),
+                Param("neighbors", 15, "neighbors per color in the affinity graph", low=2, high=100),
+            ),
+            cluster=_spectral,
+        ),
+        Method(
+            name="median-cut",
+            label="Median cut (Pillow)",
+            description="Heckbert's median cut: split the color box with the most pixels at its median.",
+            complexity="O(pixels + k·log n)",
+            palette=_median_cut,
+            family="baseline",
+        ),
+        Method(
+            name="octree",
+            label="Octree (Pillow)",
+            description="Pillow's fast octree: colors bucketed by their high bits, small buckets merged.",
+            complexity="O(pixels)",
+            palette=_octree,
+            family="baseline",
+        ),
+        Method(
+            name="libimagequant",
+            label="libimagequant",
+            description="pngquant's library: median cut refined by k-means with perceptual weighting.",
+            complexity="O(pixels + n·k·iterations)",
+            params=(Param("max_quality", 100, "libimagequant target quality, 0-100", low=0, high=100),),
+            palette=_libimagequant,
+            family="baseline",
+        ),
+    ]
+}
+
+#: The study's three methods: what the dashboard shows first.
+STUDY_METHODS = ("kmeans", "gmm", "agglomerative")
+
+
+def get_method(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}") from None

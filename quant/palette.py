@@ -1,0 +1,140 @@
+"""Stage 3 — run a palette method on a histogram and turn its clusters into colors."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .colorspace import check_space, to_rgb8, to_space
+from .histogram import Histogram, WeightedColors, reduce_histogram
+from .load import LoadedImage
+from .methods import Method, get_method
+
+K_MIN, K_MAX = 2, 256
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The result of the palette stage.
+
+    Attributes
+    ----------
+    colors : ndarray of uint8, shape (m, 3)
+        The palette, m ≤ k, without duplicates, sorted by packed RGB.
+    labels : ndarray of intp, shape (n,)
+        For each histogram entry, its row in `colors`.
+    method, space, k, seed, params
+        What produced it.
+    notices : tuple of str
+        What the user should know (fewer colors than asked, …).
+    seconds : float
+        Wall time of the stage.
+    """
+
+    colors: np.ndarray
+    labels: np.ndarray
+    method: str
+    space: str
+    k: int
+    seed: int
+    params: dict[str, Any]
+    notices: tuple[str, ...]
+    seconds: float
+
+
+def check_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not K_MIN <= k <= K_MAX:
+        raise ValueError(f"k must be an integer from {K_MIN} to {K_MAX}, not {k!r}")
+    return int(k)
+
+
+def make_palette(
+    image: LoadedImage,
+    hist: Histogram,
+    k: int,
+    method: str = "kmeans",
+    *,
+    space: str = "rgb",
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+) -> Palette:
+    """Choose at most `k` colors for `image` with a registered method.
+
+    Parameters
+    ----------
+    image : LoadedImage
+        The image; only baseline methods look at its pixels.
+    hist : Histogram
+        Its histogram, from `build_histogram(image)`.
+    k : int
+        Palette size, 2…256. An image with transparency keeps one slot for
+        it, so its palette has at most 255 colors.
+    method : str
+        A name from `METHODS`.
+    space : {'rgb', 'lab', 'oklab'}
+        Where clustering methods measure color distance.
+    seed : int
+        Makes every method deterministic.
+    params : dict, optional
+        Method parameters; see ``METHODS[method].params``.
+
+    Returns
+    -------
+    Palette
+    """
+    k = check_k(k)
+    chosen = get_method(method)
+    check_space(space)
+    resolved = chosen.resolve_params(params)
+    started = time.perf_counter()
+
+    notices = []
+    if image.opaque is not None and k == K_MAX:
+        k = K_MAX - 1
+        notices.append("one palette slot is kept for transparency, so at most 255 colors are used")
+    if len(hist) == 0:
+        colors, labels = np.zeros((0, 3), np.uint8), np.zeros(0, np.intp)
+        notices.append("the image is fully transparent")
+    elif len(hist) <= k:
+        colors, labels = hist.colors, np.arange(len(hist))
+        notices.append(f"the image has only {len(hist)} distinct colors, so all of them are kept")
+    else:
+        working = reduce_histogram(hist, chosen.max_entries)
+        colors, working_labels = _run(chosen, image, working, k, space, seed, resolved)
+        labels = working_labels[working.parent]
+    colors, labels = _deduplicate(colors, labels)
+    return Palette(colors, labels, chosen.name, space, k, seed, resolved, tuple(notices),
+                   time.perf_counter() - started)
+
+
+def _run(method: Method, image, working: WeightedColors, k, space, seed, params):
+    """Return (palette colors, label per working entry) for one method."""
+    if method.is_baseline:
+        colors = method.palette(image, k, seed=seed, **params)
+        return colors, cKDTree(colors.astype(np.float64)).query(working.colors)[1]
+    points = to_space(working.colors, space)
+    labels = method.cluster(points, working.weights, k, seed=seed, **params)
+    return to_rgb8(_weighted_means(points, working.weights, labels), space), labels
+
+
+def _weighted_means(points: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean of each label's points, weighted by pixel counts; labels must be 0…m-1 (gaps allowed)."""
+    used, compact = np.unique(labels, return_inverse=True)
+    mass = np.bincount(compact, weights=weights)
+    sums = np.stack([np.bincount(compact, weights=weights * points[:, c]) for c in range(3)], axis=1)
+    means = np.zeros((labels.max() + 1, 3))
+    means[used] = sums / mass[:, None]
+    return means
+
+
+def _deduplicate(colors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop palette rows no entry uses and merge rows that rounded to the same color."""
+    used = np.unique(labels)
+    unique_colors, inverse = np.unique(colors[used], axis=0, return_inverse=True)
+    row_of = np.zeros(len(colors), dtype=np.intp)
+    row_of[used] = inverse.ravel()
+    return unique_colors, row_of[labels]
