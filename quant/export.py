@@ -16,8 +16,9 @@ def to_pil(indices: np.ndarray, colors: np.ndarray) -> Image.Image:
     """
     height, width = indices.shape
     image = Image.frombytes("P", (width, height), np.ascontiguousarray(indices, dtype=np.uint8).tobytes())
-    flat = np.vstack([colors, np.zeros((1, 3), np.uint8)]).ravel().tolist()
-    image.putpalette(flat)
+    # The transparent slot only exists below 256 colors; a full palette has no room for it.
+    slots = colors if len(colors) >= 256 else np.vstack([colors, np.zeros((1, 3), np.uint8)])
+    image.putpalette(slots.ravel().tolist())
     if (indices == len(colors)).any():
         image.info["transparency"] = len(colors)
     return image
