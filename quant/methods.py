@@ -192,10 +192,13 @@ def _octree(image, k, *, seed):
 def _libimagequant(image, k, *, seed, max_quality):
     import imagequant
 
-    rgba = _visible_pixels_image(image).convert("RGBA")
-    quantized = imagequant.quantize_pil_image(rgba, dithering_level=0.0, max_colors=k, max_quality=max_quality)
-    used = np.unique(np.asarray(quantized))
-    return np.asarray(quantized.getpalette()[: 3 * 256], dtype=np.uint8).reshape(-1, 3)[used]
+    rgba = np.asarray(_visible_pixels_image(image).convert("RGBA"))
+    height, width = rgba.shape[:2]
+    indices, flat_palette = imagequant.quantize_raw_rgba_bytes(
+        rgba.tobytes(), width, height, dithering_level=0.0, max_colors=k, max_quality=max_quality
+    )
+    used = np.unique(np.frombuffer(indices, dtype=np.uint8))
+    return np.asarray(flat_palette, dtype=np.uint8).reshape(-1, 4)[used, :3]
 
 
 _SAMPLE = Param("sample_size", 20_000, "pixels drawn, in proportion to their counts, to fit on", low=100, high=200_000)

@@ -1,0 +1,119 @@
+"""`python -m quant`, run as a user would: in a subprocess, on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "quant", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture()
+def images(tmp_path, photo):
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    Image.fromarray(photo[::-1]).save(tmp_path / "flipped.jpg", quality=95)
+    (tmp_path / "garbage.png").write_bytes(os.urandom(2000))
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    return tmp_path
+
+
+def test_default_output_sits_next_to_the_input(images):
+    done = run_cli(images / "photo.png", "-k", "8", cwd=images)
+    assert done.returncode == 0, done.stderr
+    output = images / "photo.k8.kmeans.png"
+    decoded = Image.open(output)
+    assert decoded.mode == "P" and decoded.size == (128, 96)
+    assert len(decoded.getcolors()) <= 8
+    assert "photo.k8.kmeans.png" in done.stdout
+
+
+def test_json_reports_every_key(images):
+    done = run_cli(images / "photo.png", images / "flipped.jpg", "-k", "16", "--method", "gmm",
+                   "-o", images / "out", "--json", cwd=images)
+    assert done.returncode == 0, done.stderr
+    reports = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [Path(r["input"]).name for r in reports] == ["photo.png", "flipped.jpg"]
+    for report in reports:
+        assert set(report) == {"input", "output", "method", "k", "colors", "ssim", "psnr", "delta_e", "bytes", "seconds"}
+        assert report["method"] == "gmm" and report["k"] == 16
+        assert 1 <= report["colors"] <= 16
+        assert 0 < report["ssim"] <= 1 and report["delta_e"] > 0
+        assert Path(report["output"]).stat().st_size == report["bytes"]
+        assert Path(report["output"]).parent == images / "out"
+
+
+def test_single_output_file(images):
+    done = run_cli(images / "photo.png", "-k", "4", "-o", images / "small.png", cwd=images)
+    assert done.returncode == 0, done.stderr
+    assert len(Image.open(images / "small.png").getcolors()) <= 4
+
+
+def test_bad_files_get_one_line_each_and_the_rest_are_processed(images):
+    done = run_cli(images / "garbage.png", images / "photo.png", images / "empty.jpg",
+                   images / "missing.webp", "--json", cwd=images)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 3
+    assert "garbage.png" in lines[0] and "not a recognised image" in lines[0]
+    assert "empty.jpg" in lines[1] and "empty" in lines[1]
+    assert "missing.webp" in lines[2] and "no such file" in lines[2]
+    assert json.loads(done.stdout)["input"].endswith("photo.png")
+    assert (images / "photo.k16.kmeans.png").exists()
+
+
+def test_never_overwrites_an_input(images):
+    before = (images / "photo.png").read_bytes()
+    done = run_cli(images / "photo.png", "-o", images / "photo.png", cwd=images)
+    assert done.returncode == 1
+    assert "overwrite" in done.stderr
+    assert (images / "photo.png").read_bytes() == before
+
+
+def test_usage_errors_exit_with_2(images):
+    assert run_cli(images / "photo.png", "-k", "999", cwd=images).returncode == 2
+    assert run_cli(images / "photo.png", "--method", "nope", cwd=images).returncode == 2
+    assert run_cli(cwd=images).returncode == 2
+
+
+def test_list_methods_names_every_registry_entry(images):
+    import quant
+
+    done = run_cli("--list-methods", cwd=images)
+    assert done.returncode == 0
+    for name, method in quant.METHODS.items():
+        assert name in done.stdout and method.description in done.stdout
+
+
+def test_same_seed_same_file(images):
+    for name in ("a.png", "b.png"):
+        run_cli(images / "photo.png", "--method", "gmm", "--seed", "5", "-o", images / name, cwd=images)
+    a = np.asarray(Image.open(images / "a.png").convert("RGB"))
+    b = np.asarray(Image.open(images / "b.png").convert("RGB"))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_transparent_input_keeps_transparency(images):
+    rgba = np.zeros((10, 10, 4), np.uint8)
+    rgba[2:8, 2:8] = [200, 40, 40, 255]
+    rgba[4:6, 4:6] = [20, 40, 200, 255]
+    Image.fromarray(rgba, "RGBA").save(images / "logo.png")
+    done = run_cli(images / "logo.png", "-k", "256", "--json", cwd=images)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["colors"] == 2
+    out = np.asarray(Image.open(images / "logo.k256.kmeans.png").convert("RGBA"))
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    np.testing.assert_array_equal(out[rgba[..., 3] > 0], rgba[rgba[..., 3] > 0])

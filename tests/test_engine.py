@@ -1,0 +1,294 @@
+"""Histogram, palette methods, remap, metrics and export, checked against what they promise."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.metrics import structural_similarity
+
+import quant
+from quant.histogram import pack_rgb, unpack_rgb
+
+ALL_METHODS = list(quant.METHODS)
+
+
+def image_of(rgb, opaque=None) -> quant.LoadedImage:
+    return quant.from_array(np.asarray(rgb, dtype=np.uint8), opaque)
+
+
+# --- histogram --------------------------------------------------------------------------------
+
+
+def test_histogram_counts_every_distinct_color(photo):
+    hist = quant.build_histogram(image_of(photo))
+    flat = photo.reshape(-1, 3)
+    expected, counts = np.unique(flat, axis=0, return_counts=True)
+    np.testing.assert_array_equal(hist.colors, expected)
+    np.testing.assert_array_equal(hist.counts, counts)
+    np.testing.assert_array_equal(hist.colors[hist.pixel_index], photo)
+
+
+def test_large_and_small_histogram_paths_agree():
+    """Images above the sort threshold use a 2**24-bin count; both paths must agree."""
+    rng = np.random.default_rng(1)
+    big = rng.integers(0, 40, size=(600, 500, 3), dtype=np.uint8)
+    hist = quant.build_histogram(image_of(big))
+    expected, counts = np.unique(big.reshape(-1, 3), axis=0, return_counts=True)
+    np.testing.assert_array_equal(hist.colors, expected)
+    np.testing.assert_array_equal(hist.counts, counts)
+    np.testing.assert_array_equal(hist.colors[hist.pixel_index], big)
+
+
+def test_transparent_pixels_are_not_counted():
+    rgb = np.array([[[1, 2, 3], [9, 9, 9]], [[1, 2, 3], [7, 7, 7]]])
+    opaque = np.array([[True, False], [True, False]])
+    hist = quant.build_histogram(image_of(rgb, opaque))
+    np.testing.assert_array_equal(hist.colors, [[1, 2, 3]])
+    np.testing.assert_array_equal(hist.counts, [2])
+    np.testing.assert_array_equal(hist.pixel_index, [[0, -1], [0, -1]])
+
+
+def test_pack_and_unpack_are_inverse():
+    colors = np.array([[0, 0, 0], [255, 255, 255], [1, 2, 3], [200, 100, 50]], np.uint8)
+    np.testing.assert_array_equal(unpack_rgb(pack_rgb(colors)), colors)
+    assert pack_rgb(np.array([1, 2, 3], np.uint8)) == 0x010203
+
+
+def test_reduced_histogram_keeps_weighted_means_and_mass(photo):
+    hist = quant.build_histogram(image_of(photo))
+    reduced = quant.reduce_histogram(hist, 500)
+    assert len(reduced.weights) <= 500
+    assert reduced.weights.sum() == hist.total
+    # Each merged bin's color is the count-weighted mean of its members.
+    for row in (0, len(reduced.weights) // 2, len(reduced.weights) - 1):
+        members = reduced.parent == row
+        expected = np.average(hist.colors[members].astype(float), axis=0, weights=hist.counts[members])
+        np.testing.assert_allclose(reduced.colors[row], expected)
+
+
+def test_reduction_is_a_no_op_when_small_enough(photo):
+    hist = quant.build_histogram(image_of(photo))
+    reduced = quant.reduce_histogram(hist, len(hist))
+    np.testing.assert_array_equal(reduced.colors, hist.colors)
+    np.testing.assert_array_equal(reduced.parent, np.arange(len(hist)))
+
+
+# --- palette methods: invariants --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_every_method_keeps_shape_and_uses_at_most_k_colors(photo, method):
+    image = image_of(photo)
+    result = quant.quantize(image, 8, method)
+    assert result.indices.shape == photo.shape[:2]
+    assert result.indices.dtype == np.uint8
+    assert 1 <= len(result.palette.colors) <= 8
+    assert result.palette.colors.dtype == np.uint8
+    assert len(np.unique(result.rgb(photo).reshape(-1, 3), axis=0)) <= 8
+    assert result.indices.max() < len(result.palette.colors)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_same_seed_same_output(photo, method):
+    image = image_of(photo)
+    first = quant.quantize(image, 6, method, seed=3, with_metrics=False)
+    second = quant.quantize(image, 6, method, seed=3, with_metrics=False)
+    np.testing.assert_array_equal(first.palette.colors, second.palette.colors)
+    np.testing.assert_array_equal(first.indices, second.indices)
+
+
+@pytest.mark.parametrize("space", sorted(quant.SPACES))
+def test_every_color_space_gives_a_valid_palette(photo, space):
+    """A broken conversion back to sRGB would make 8 colors worse than 2."""
+    image = image_of(photo)
+    eight = quant.quantize(image, 8, "kmeans", space=space)
+    two = quant.quantize(image, 2, "kmeans", space="rgb")
+    assert 1 <= len(eight.palette.colors) <= 8
+    assert eight.metrics.delta_e < two.metrics.delta_e
+    assert eight.metrics.psnr > two.metrics.psnr
+
+
+def test_labels_map_each_color_to_a_nearby_palette_entry(photo):
+    """k-means labels are nearest-center assignments, so no color maps to a far-off entry."""
+    image = image_of(photo)
+    hist = quant.build_histogram(image)
+    palette = quant.make_palette(image, hist, 16)
+    chosen = np.linalg.norm(hist.colors.astype(float) - palette.colors[palette.labels], axis=1)
+    nearest = np.min(np.linalg.norm(hist.colors[:, None].astype(float) - palette.colors[None], axis=2), axis=1)
+    assert np.mean(chosen - nearest) < 2.0
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_two_color_image_at_k8_keeps_both_colors_and_says_so(method):
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[:, 2:] = [250, 10, 30]
+    result = quant.quantize(image_of(rgb), 8, method)
+    np.testing.assert_array_equal(result.rgb(rgb), rgb)
+    assert len(result.palette.colors) == 2
+    assert any("only 2 distinct colors" in notice for notice in result.notices)
+    assert result.metrics.ssim == 1.0
+    assert result.metrics.delta_e == 0.0
+
+
+def test_one_pixel_image():
+    rgb = np.array([[[12, 34, 56]]])
+    result = quant.quantize(image_of(rgb), 2)
+    np.testing.assert_array_equal(result.rgb(rgb), rgb)
+    assert result.metrics.ssim == 1.0
+
+
+def test_transparent_image_keeps_a_slot_for_transparency(photo):
+    opaque = np.ones(photo.shape[:2], bool)
+    opaque[:10] = False
+    image = image_of(photo, opaque)
+    result = quant.quantize(image, 256)
+    assert len(result.palette.colors) <= 255
+    assert (result.indices[:10] == len(result.palette.colors)).all()
+    assert (result.indices[10:] < len(result.palette.colors)).all()
+    assert any("transparency" in notice for notice in result.notices)
+
+
+def test_fully_transparent_image():
+    image = image_of(np.zeros((3, 3, 3)), np.zeros((3, 3), bool))
+    result = quant.quantize(image, 4)
+    assert len(result.palette.colors) == 0
+    assert (result.indices == 0).all()  # every pixel is the transparency slot
+
+
+def test_bad_arguments_are_refused_with_a_clear_message(photo):
+    image = image_of(photo)
+    with pytest.raises(ValueError, match="k must be an integer from 2 to 256"):
+        quant.quantize(image, 1)
+    with pytest.raises(ValueError, match="k must be"):
+        quant.quantize(image, 257)
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        quant.quantize(image, 8, "nope")
+    with pytest.raises(ValueError, match="unknown color space"):
+        quant.quantize(image, 8, space="hsv")
+    with pytest.raises(ValueError, match="has no parameter bogus"):
+        quant.quantize(image, 8, params={"bogus": 1})
+    with pytest.raises(ValueError, match="linkage must be one of"):
+        quant.quantize(image, 8, "agglomerative", params={"linkage": "nope"})
+
+
+@pytest.mark.parametrize("linkage", ["ward", "average", "complete", "single"])
+def test_agglomerative_linkages(photo, linkage):
+    result = quant.quantize(image_of(photo), 8, "agglomerative", params={"linkage": linkage, "sample_size": 800})
+    assert 1 <= len(result.palette.colors) <= 8
+
+
+def test_registry_entries_are_complete():
+    for name, method in quant.METHODS.items():
+        assert method.name == name
+        assert method.label and method.description and method.complexity
+        assert (method.cluster is None) != (method.palette is None)
+        for param in method.params:
+            assert param.validate(param.default) == param.default
+    assert set(quant.STUDY_METHODS) <= set(quant.METHODS)
+    assert {"median-cut", "octree", "libimagequant"} <= set(quant.METHODS)
+
+
+# --- quality ----------------------------------------------------------------------------------
+
+
+def test_kmeans_beats_median_cut_on_the_sample():
+    image = quant.sample_image()
+    hist = quant.build_histogram(image)
+    kmeans = quant.quantize(image, 16, "kmeans", hist=hist)
+    median_cut = quant.quantize(image, 16, "median-cut", hist=hist)
+    assert kmeans.metrics.psnr > median_cut.metrics.psnr
+
+
+def test_more_colors_never_hurt_kmeans_much(photo):
+    image = image_of(photo)
+    hist = quant.build_histogram(image)
+    psnrs = [quant.quantize(image, k, hist=hist).metrics.psnr for k in (2, 8, 32)]
+    assert psnrs == sorted(psnrs)
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def test_ssim_of_an_image_with_itself_is_one(photo):
+    assert quant.ssim(photo, photo) == 1.0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (2, 9), (7, 7), (40, 31)])
+def test_ssim_handles_tiny_images(shape):
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + 20, 0, 255).astype(np.uint8)
+    value = quant.ssim(a, b)
+    assert -1.0 <= value < 1.0
+
+
+def test_strip_ssim_matches_scikit_image(photo, monkeypatch):
+    import quant.metrics
+
+    monkeypatch.setattr(quant.metrics, "_SSIM_STRIP_PIXELS", 128 * 10)  # force many strips
+    noisy = np.clip(photo.astype(int) + np.random.default_rng(2).integers(-30, 30, photo.shape), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    expected = structural_similarity(photo, noisy, channel_axis=-1, data_range=255)
+    assert quant.ssim(photo, noisy) == pytest.approx(expected, abs=1e-12)
+
+
+def test_known_psnr():
+    """Every pixel off by 5 in one channel: MSE = 25/3, PSNR = 10·log10(255²·3/25)."""
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[::2, :, 0] = 5  # two colors: (0,0,0) and (5,0,0)
+    image = image_of(rgb)
+    hist = quant.build_histogram(image)
+    palette = quant.Palette(np.array([[0, 0, 0]], np.uint8), np.zeros(2, np.intp), "kmeans", "rgb", 2, 0, {}, (), 0.0)
+    indices = quant.remap(hist, palette)
+    metrics = quant.evaluate(rgb, hist, palette, indices)
+    mse = (8 * 25) / (16 * 3)
+    assert metrics.psnr == pytest.approx(10 * np.log10(255**2 / mse))
+    from skimage.metrics import peak_signal_noise_ratio
+
+    assert metrics.psnr == pytest.approx(peak_signal_noise_ratio(rgb, np.zeros_like(rgb), data_range=255))
+
+
+def test_histogram_delta_e_equals_the_per_pixel_mean(photo):
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    image = image_of(photo)
+    result = quant.quantize(image, 8, "kmeans")
+    per_pixel = deltaE_ciede2000(rgb2lab(photo), rgb2lab(result.rgb(photo))).mean()
+    assert result.metrics.delta_e == pytest.approx(per_pixel, rel=1e-9)
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def test_png_is_a_palette_image_with_at_most_k_colors(photo):
+    result = quant.quantize(image_of(photo), 16)
+    decoded = Image.open(io.BytesIO(quant.png_bytes(result.indices, result.palette.colors)))
+    assert decoded.mode == "P"
+    np.testing.assert_array_equal(np.asarray(decoded.convert("RGB")), result.rgb(photo))
+    assert len(decoded.getcolors()) <= 16
+    assert result.metrics.png_bytes == len(quant.png_bytes(result.indices, result.palette.colors))
+
+
+def test_png_keeps_transparency(photo):
+    opaque = np.ones(photo.shape[:2], bool)
+    opaque[:, :5] = False
+    result = quant.quantize(image_of(photo, opaque), 8)
+    decoded = Image.open(io.BytesIO(quant.png_bytes(result.indices, result.palette.colors))).convert("RGBA")
+    alpha = np.asarray(decoded)[..., 3]
+    assert (alpha[:, :5] == 0).all() and (alpha[:, 5:] == 255).all()
+
+
+def test_palette_json_hex_and_gpl():
+    colors = np.array([[255, 0, 0], [0, 128, 255]], np.uint8)
+    assert quant.hex_colors(colors) == ["#ff0000", "#0080ff"]
+    parsed = json.loads(quant.palette_json(colors, np.array([10, 5])))
+    assert parsed["colors"][1] == {"hex": "#0080ff", "rgb": [0, 128, 255], "pixels": 5}
+    gpl = quant.palette_gpl(colors, "my\npalette")
+    lines = gpl.splitlines()
+    assert lines[0] == "GIMP Palette"
+    assert lines[1] == "Name: my palette"
+    assert lines[-1].split()[:3] == ["0", "128", "255"]
