@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,23 +111,36 @@ def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loade
     with warnings.catch_warnings():
         # Pillow's own bomb guard is a warning up to twice its limit; ours is stricter and explicit.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data), formats=_registered_formats())
-        except Image.DecompressionBombError as exc:
-            raise ImageError(f"the image is too large to process safely ({exc.args[0].split('(')[0].strip()})") from None
-        except UnidentifiedImageError:
-            raise ImageError(_describe_unreadable(data)) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageError(f"the image header is corrupt ({exc})") from None
+        image = _open(data, max_pixels)
         _check_pixel_count(image, max_pixels)
-        notices = _first_frame_notice(image)
+        file_format = image.format
         try:
+            notices = _first_frame_notice(image)  # counting frames reads the file: it can fail too
             image.load()
             image = ImageOps.exif_transpose(image)
+            rgb, opaque, alpha_notices = _to_rgb(image)
+        except MemoryError:
+            raise ImageError("not enough memory to decode this image") from None
         except Exception as exc:  # Pillow raises a zoo of types on bad data.
             raise ImageError(f"the image data is truncated or corrupt ({_short(exc)})") from None
-    rgb, opaque, alpha_notices = _to_rgb(image)
-    return LoadedImage(rgb, opaque, format=image.format or _format_of(data), notices=notices + alpha_notices)
+    return LoadedImage(rgb, opaque, format=file_format, notices=notices + alpha_notices)
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """Read the header only: format, mode and size, without decoding pixels."""
+    try:
+        return Image.open(io.BytesIO(data), formats=_registered_formats())
+    except Image.DecompressionBombError as exc:
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
+        raise ImageError(
+            f"the image declares {size}, over the limit of {max_pixels:,} pixels "
+            "(a possible decompression bomb)"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageError(_describe_unreadable(data)) from None
+    except Exception as exc:
+        raise ImageError(f"the file is truncated or corrupt ({_short(exc)})") from None
 
 
 def _registered_formats() -> list[str]:
@@ -169,8 +183,9 @@ def _describe_unreadable(data: bytes) -> str:
         return "HEIC/HEIF/AVIF images are not supported; convert the photo to JPEG or PNG first"
     if head.startswith(b"%!PS"):
         return "PostScript/EPS files are not supported; export the image as PNG first"
-    if _format_of(data):
-        return f"{_format_of(data)} images are not supported; use PNG, JPEG, WebP, BMP, TIFF or GIF"
+    other_format = _format_of(data)
+    if other_format:
+        return f"{other_format} images are not supported; use PNG, JPEG, WebP, BMP, TIFF or GIF"
     if _looks_like_text(data):
         return "this is a text file, not an image"
     return "not a recognised image file (supported: PNG, JPEG, WebP, BMP, TIFF, GIF)"
@@ -191,8 +206,8 @@ def _check_pixel_count(image: Image.Image, max_pixels: int) -> None:
         raise ImageError("the image has no pixels")
     if width * height > max_pixels:
         raise ImageError(
-            f"the image is {width}×{height} = {width * height / 1e6:.1f} megapixels, "
-            f"over the limit of {max_pixels / 1e6:g} megapixels; downscale it first"
+            f"the image is {width}×{height} = {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,} pixels; downscale it first"
         )
 
 
