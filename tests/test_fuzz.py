@@ -119,6 +119,7 @@ def test_seed_files_are_all_valid():
         check_loaded(quant.load_image(data), quantize=True)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow narrates the corruption it survives
 def test_short_fuzz():
     loaded, refused, failures = run_fuzz(SHORT_RUN, seed=2026)
     assert not failures, "\n".join(failures[:5])
@@ -126,6 +127,7 @@ def test_short_fuzz():
 
 
 @pytest.mark.long
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_long_fuzz():
     loaded, refused, failures = run_fuzz(LONG_RUN, seed=11)
     print(f"long fuzz: {LONG_RUN} cases, {loaded} loaded, {refused} refused, {len(failures)} failures")
