@@ -1,0 +1,156 @@
+"""Dashboard settings and their round trip through a URL query string.
+
+A shared link carries the settings, never the image: opening it restores the
+methods, k, color space, seed and view on the sample image. A link is typed,
+pasted and edited by people, so every value is checked here, and a bad one
+falls back to its default with a notice that says what happened.
+
+This module knows nothing about Streamlit, so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Mapping, Sequence
+
+from .colorspace import SPACES
+from .methods import METHODS, STUDY_METHODS
+from .palette import K_MAX, K_MIN
+
+#: The study's palette size, and what the dashboard opens with.
+DEFAULT_K = 8
+#: The quick picks offered next to the k input.
+K_PICKS = tuple(2**e for e in range(1, 9))
+#: Seeds go to scikit-learn's `random_state`, which takes 0 … 2**32 - 1.
+SEED_MAX = 2**32 - 1
+
+QueryValue = str | Sequence[str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a shared link restores.
+
+    Attributes
+    ----------
+    methods : tuple of str
+        Names from `quant.METHODS`, in the order their columns appear.
+    k : int
+        Palette size, `K_MIN` … `K_MAX`.
+    space : str
+        A key of `quant.SPACES`.
+    seed : int
+        0 … `SEED_MAX`.
+    view : str
+        The dashboard view shown; an empty string means the first one.
+    """
+
+    methods: tuple[str, ...] = STUDY_METHODS
+    k: int = DEFAULT_K
+    space: str = "rgb"
+    seed: int = 0
+    view: str = ""
+
+
+def settings_from_query(query: Mapping[str, QueryValue], *, views: Sequence[str]) -> tuple[Settings, list[str]]:
+    """Read settings from URL query parameters, falling back to defaults where a value is bad.
+
+    Parameters
+    ----------
+    query : mapping of str to str or list of str
+        The query parameters; a repeated key may map to a list. Methods may
+        be repeated or comma-separated (``methods=kmeans,gmm``). Unknown keys
+        are ignored, so links with tracking parameters still work.
+    views : sequence of str
+        The views the dashboard has; the first is the default.
+
+    Returns
+    -------
+    settings : Settings
+    notices : list of str
+        One sentence per value that was replaced by its default.
+    """
+    defaults = Settings(view=views[0])
+    notices: list[str] = []
+    settings = defaults
+    if "methods" in query:
+        methods, method_notices = _parse_methods(_values(query["methods"]))
+        notices += method_notices
+        settings = replace(settings, methods=methods or defaults.methods)
+    if "k" in query:
+        k = _parse_int(_last(query["k"]), K_MIN, K_MAX)
+        if k is None:
+            notices.append(f"k={_quote(_last(query['k']))} is not a whole number from {K_MIN} to {K_MAX}; "
+                           f"using k={defaults.k}")
+        settings = replace(settings, k=k if k is not None else defaults.k)
+    if "space" in query:
+        space = _last(query["space"])
+        if space not in SPACES:
+            notices.append(f"unknown color space {_quote(space)}; using {defaults.space}")
+            space = defaults.space
+        settings = replace(settings, space=space)
+    if "seed" in query:
+        seed = _parse_int(_last(query["seed"]), 0, SEED_MAX)
+        if seed is None:
+            notices.append(f"seed={_quote(_last(query['seed']))} is not a whole number from 0 to {SEED_MAX}; "
+                           f"using seed={defaults.seed}")
+        settings = replace(settings, seed=seed if seed is not None else defaults.seed)
+    if "view" in query:
+        view = _last(query["view"])
+        if view not in views:
+            notices.append(f"unknown view {_quote(view)}; showing {defaults.view}")
+            view = defaults.view
+        settings = replace(settings, view=view)
+    return settings, notices
+
+
+def settings_to_query(settings: Settings) -> dict[str, str]:
+    """The query parameters that `settings_from_query` reads back as `settings`.
+
+    Every setting is written, defaults included, so a link means the same
+    thing even if the defaults change later.
+    """
+    return {
+        "methods": ",".join(settings.methods),
+        "k": str(settings.k),
+        "space": settings.space,
+        "seed": str(settings.seed),
+        "view": settings.view,
+    }
+
+
+def _parse_methods(values: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    known = tuple(dict.fromkeys(name for name in names if name in METHODS))
+    unknown = list(dict.fromkeys(name for name in names if name not in METHODS))
+    notices = []
+    if unknown:
+        notices.append(f"unknown method{'s' if len(unknown) > 1 else ''} "
+                       f"{', '.join(map(_quote, unknown))} left out")
+    if not known:
+        notices.append(f"no known method in the link; showing the study's three ({', '.join(STUDY_METHODS)})")
+    return known, notices
+
+
+def _parse_int(text: str, low: int, high: int) -> int | None:
+    text = text.strip()
+    # int() would also accept signs, "1_000" and non-ASCII digits; a link has no need of them.
+    if not (text.isascii() and text.isdecimal()) or len(text) > 20:
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def _values(value: QueryValue) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _last(value: QueryValue) -> str:
+    values = _values(value)
+    return values[-1] if values else ""
+
+
+def _quote(text: str) -> str:
+    """A URL value fit to repeat in a notice: short, on one line."""
+    text = " ".join(text.split())
+    return repr(text if len(text) <= 40 else text[:37] + "...")

@@ -1,0 +1,128 @@
+"""The dashboard's non-UI logic: outcomes, previews, metrics, names and escaping."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import quant
+from quant.dashboard import (
+    COLUMNS, compression_ratio, describe_failure, download_name, escape_markdown, file_stem, metric_row,
+    metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
+)
+
+
+@pytest.fixture(scope="module")
+def image(photo):
+    return quant.from_array(photo)
+
+
+@pytest.fixture(scope="module")
+def hist(image):
+    return quant.build_histogram(image)
+
+
+def test_run_method_gives_everything_a_column_shows(image, hist):
+    outcome = run_method(image, hist, 8, "kmeans", space="lab", seed=3)
+    assert outcome.ok and outcome.error == ""
+    assert 2 <= len(outcome.colors) <= 8
+    assert outcome.pixel_counts.sum() == image.pixel_count
+    decoded = Image.open(io.BytesIO(outcome.png))
+    assert decoded.mode == "P" and decoded.size == (image.width, image.height)
+    assert outcome.metrics.png_bytes == len(outcome.png)
+    assert outcome.preview == outcome.png  # narrow image: shown as is
+    same = quant.quantize(image, 8, "kmeans", space="lab", seed=3)
+    assert np.array_equal(outcome.colors, same.palette.colors)
+    assert outcome.metrics.ssim == pytest.approx(same.metrics.ssim)
+
+
+def test_a_failing_method_becomes_an_error_not_an_exception(image, hist):
+    outcome = run_method(image, hist, 999, "kmeans", space="rgb", seed=0)
+    assert not outcome.ok
+    assert outcome.error.startswith("ValueError: k must be")
+    assert outcome.png == b"" and outcome.metrics is None
+
+
+def test_describe_failure_is_one_short_line():
+    assert describe_failure(MemoryError()) == "MemoryError"
+    text = describe_failure(RuntimeError("line one\nline two " + "x" * 500))
+    assert "\n" not in text and len(text) <= 200 and text.startswith("RuntimeError: line one line two")
+
+
+def test_original_png_keeps_pixels_and_transparency(photo):
+    opaque = np.ones(photo.shape[:2], bool)
+    opaque[:10] = False
+    decoded = Image.open(io.BytesIO(original_png(quant.from_array(photo, opaque))))
+    rgba = np.asarray(decoded.convert("RGBA"))
+    assert np.array_equal(rgba[10:, :, :3], photo[10:])
+    assert (rgba[:10, :, 3] == 0).all() and (rgba[10:, :, 3] == 255).all()
+
+
+def test_preview_shrinks_only_wide_images():
+    wide = io.BytesIO()
+    Image.new("RGB", (3000, 1000), "teal").save(wide, format="PNG")
+    preview = Image.open(io.BytesIO(preview_png(wide.getvalue(), max_width=1460)))
+    assert preview.size == (1460, 487)
+
+
+def test_compression_ratio():
+    assert compression_ratio(100_000, 25_000) == 4.0
+    assert math.isnan(compression_ratio(100, 0))
+
+
+def test_metrics_table_and_row(image, hist):
+    good = run_method(image, hist, 4, "octree", space="rgb", seed=0)
+    bad = run_method(image, hist, 4, "no-such-method", space="rgb", seed=0)
+    rows = metrics_table([good, bad], original_bytes=40_000)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["method"] == "Octree (Pillow)" and row["baseline"] is True
+    assert row["ratio"] == pytest.approx(40_000 / good.metrics.png_bytes)
+    assert row["png_kb"] == pytest.approx(good.metrics.png_bytes / 1000)
+    assert set(metric_row(good, 40_000)) == {column.key for column in COLUMNS}
+
+
+def test_metrics_html_formats_every_metric():
+    row = {"ssim": 0.83456, "psnr": math.inf, "delta_e": 4.5, "png_kb": 23.61, "ratio": 9.26, "seconds": 1.234}
+    text = metrics_html(row)
+    for expected in ("0.835", "∞", "4.50", "23.6 kB", "9.3×", "1.23 s", "ΔE2000"):
+        assert expected in text
+
+
+def test_swatches_carry_hex_and_share_on_hover():
+    colors = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
+    text = swatches_html(colors, np.array([3, 1]))
+    assert re.findall(r'title="([^"]+)"', text) == ["#ff0000 · 75.0% of pixels", "#0000ff · 25.0% of pixels"]
+    assert "background:#ff0000" in text
+
+
+@pytest.mark.parametrize("name, stem", [
+    ("photo.jpg", "photo"),
+    ("../My Photo (1).JPG", "My-Photo-1"),
+    ("C:\\Users\\me\\cat.png", "cat"),
+    ('<img src=x onerror="alert(1)">.png', "img-src-x-onerror-alert-1"),
+    (".bashrc", "bashrc"),
+    ("...", "image"),
+    ("фото.png", "image"),
+    ("a" * 200 + ".png", "a" * 60),
+    ("archive.tar.gz", "archive.tar"),
+])
+def test_file_stem_is_safe_for_a_download_name(name, stem):
+    assert file_stem(name) == stem
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", file_stem(name))
+
+
+def test_download_name_matches_the_cli():
+    assert download_name("chelsea", 8, "kmeans", "png") == "chelsea.k8.kmeans.png"
+
+
+def test_escape_markdown_leaves_nothing_active():
+    text = escape_markdown("![x](http://evil/) **bold** <b>hi</b> :red[alert] $x$\nnext")
+    assert "\n" not in text
+    for active in ("![", "](", "**", "<b>", ":red[", "$x$"):
+        assert active not in text
