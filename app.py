@@ -1,0 +1,342 @@
+"""quant's dashboard: upload an image, quantize it with several methods, compare the results.
+
+This file only draws. The work is in `quant/`, called through the cached
+functions below, which are keyed on a content hash of the image plus the
+parameters — never on Streamlit's own hashing of arrays, which samples big
+ones. `main()` reads top to bottom like the page.
+
+Adding a view means writing one `draw_…(page)` function and listing it in `VIEWS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Callable
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import quant
+from quant.dashboard import (
+    COLUMN_BY_KEY, COLUMNS, Outcome, download_name, escape_markdown, file_stem, metric_row,
+    Column, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
+)
+from quant.settings import K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+CARDS_PER_ROW = 4
+CLUSTERING_COLOR, BASELINE_COLOR = "#7c3aed", "#a8a3b8"  # the theme's primary; a quiet gray for baselines
+
+
+@dataclass(frozen=True)
+class Source:
+    """The image on screen: `key` is its content hash (or the sample's name), `name` is for people."""
+
+    key: str
+    name: str
+    image: quant.LoadedImage
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every view draws from."""
+
+    source: Source
+    settings: Settings
+    outcomes: list[Outcome]
+    original_png: bytes
+    original_preview: bytes
+
+
+def main() -> None:
+    st.set_page_config(page_title="quant · color quantization lab", page_icon="🎨", layout="wide")
+    restore_settings_from_url()
+    with st.sidebar:
+        source = image_ui()
+        settings = settings_ui()
+    st.query_params.from_dict(settings_to_query(settings))
+
+    st.title("quant", anchor=False)
+    st.caption("Cluster an image's colors with several methods, look at the results next to the original, "
+               "and judge them by SSIM, PSNR and ΔE2000.")
+    show_url_notices(settings)
+    view = view_switcher()
+    page = Page(source, settings, compute(source, settings), *cached_original(source.key, source.image))
+    VIEWS[view].draw(page)
+
+
+# --- cached compute: keyed on content hashes, big objects passed unhashed ----------------------
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the sample image…")
+def cached_sample(name: str) -> quant.LoadedImage:
+    return quant.sample_image(name)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the image…")
+def cached_decode(digest: str, _data: bytes) -> quant.LoadedImage | quant.ImageError:
+    """The decoded upload, or the loader's refusal: a bad file is judged once, not on every rerun."""
+    try:
+        return quant.load_image(_data)
+    except quant.ImageError as refusal:
+        return refusal
+
+
+@st.cache_resource(max_entries=4, show_spinner="Counting colors…")
+def cached_histogram(image_key: str, _image: quant.LoadedImage) -> quant.Histogram:
+    return quant.build_histogram(_image)
+
+
+@st.cache_data(max_entries=4, show_spinner="Saving the original as PNG to compare sizes…")
+def cached_original(image_key: str, _image: quant.LoadedImage) -> tuple[bytes, bytes]:
+    """The original as an optimized PNG (what sizes are compared to) and its preview."""
+    encoded = original_png(_image)
+    return encoded, preview_png(encoded)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_outcome(image_key: str, method: str, k: int, space: str, seed: int,
+                   _image: quant.LoadedImage, _hist: quant.Histogram) -> Outcome:
+    return run_method(_image, _hist, k, method, space=space, seed=seed)
+
+
+def compute(source: Source, settings: Settings) -> list[Outcome]:
+    """Every selected method's outcome, with a progress bar while any of them runs."""
+    hist = cached_histogram(source.key, source.image)
+    progress = st.empty()
+    outcomes = []
+    for done, method in enumerate(settings.methods):
+        progress.progress(done / len(settings.methods),
+                          text=f"Quantizing with {method_label(method)} ({done + 1} of {len(settings.methods)})…")
+        outcomes.append(cached_outcome(source.key, method, settings.k, settings.space, settings.seed,
+                                       source.image, hist))
+    progress.empty()
+    return outcomes
+
+
+# --- sidebar: the image and the settings ----------------------------------------------------
+
+
+def image_ui() -> Source:
+    """The uploader; returns the image to show, keeping the last good one when an upload is refused."""
+    st.header("Image", anchor=False)
+    upload = st.file_uploader(
+        "Upload an image", type=UPLOAD_TYPES, key="upload",
+        help="PNG, JPEG, WebP, BMP, TIFF or GIF, up to "
+             f"{quant.DEFAULT_MAX_PIXELS / 1e6:g} megapixels. Without one, the page shows a sample.",
+    )
+    if upload is None:
+        source = sample_source()
+    else:
+        data = upload.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        decoded = cached_decode(digest, data)
+        if isinstance(decoded, quant.ImageError):
+            st.error(f"This file can't be used: {escape_markdown(str(decoded))}. "
+                     "The previous image is still shown.", icon=":material/broken_image:")
+            return st.session_state.get("source") or sample_source()
+        source = Source(f"sha256:{digest}", upload.name, decoded)
+    st.session_state.source = source
+    for notice in source.image.notices:
+        st.info(escape_markdown(notice), icon=":material/info:")
+    return source
+
+
+def sample_source() -> Source:
+    name = quant.DEFAULT_SAMPLE
+    return Source(f"sample:{name}", quant.SAMPLES[name], cached_sample(name))
+
+
+def settings_ui() -> Settings:
+    st.header("Quantization", anchor=False)
+    methods = st.multiselect(
+        "Methods", list(quant.METHODS), key="methods", format_func=method_label,
+        help="The study compares k-means, a Gaussian mixture and agglomerative clustering; "
+             "the classical quantizers are there as baselines.",
+    )
+    k = st.number_input("Colors (k)", min_value=quant.K_MIN, max_value=quant.K_MAX, step=1, key="k",
+                        on_change=sync_k_pick, help="How many colors the palette may have.")
+    st.pills("Quick picks", K_PICKS, key="k_pick", on_change=apply_k_pick, label_visibility="collapsed")
+    space = st.segmented_control(
+        "Color space", list(quant.SPACES), key="space", required=True, format_func=space_label,
+        help=" · ".join(quant.SPACES.values()) + ". Baselines always work in RGB.",
+    )
+    seed = st.number_input("Seed", min_value=0, max_value=SEED_MAX, step=1, key="seed",
+                           help="The same seed gives the same palette.")
+    st.caption("Change one setting and only what depends on it is computed again.")
+    return Settings(tuple(methods), int(k), space, int(seed), st.session_state.view)
+
+
+def sync_k_pick() -> None:
+    st.session_state.k_pick = st.session_state.k if st.session_state.k in K_PICKS else None
+
+
+def apply_k_pick() -> None:
+    if st.session_state.k_pick is None:  # clicking the selected pick unselects it: keep k, show it again
+        sync_k_pick()
+    else:
+        st.session_state.k = st.session_state.k_pick
+
+
+def method_label(name: str) -> str:
+    method = quant.METHODS[name]
+    return f"{method.label} (baseline)" if method.family == "baseline" else method.label
+
+
+def space_label(name: str) -> str:
+    return quant.SPACES[name].split(",")[0]
+
+
+# --- the shareable link ----------------------------------------------------------------------
+
+
+def restore_settings_from_url() -> None:
+    """On a session's first run, seed the widgets from the URL; later runs own the URL."""
+    if "url_settings" in st.session_state:
+        return
+    query = {key: st.query_params.get_all(key) for key in st.query_params}
+    settings, notices = settings_from_query(query, views=list(VIEWS))
+    st.session_state.update(
+        methods=list(settings.methods), k=settings.k, space=settings.space, seed=settings.seed,
+        view=settings.view, url_settings=settings, url_notices=notices,
+    )
+    sync_k_pick()
+
+
+def show_url_notices(settings: Settings) -> None:
+    """Say which link values were replaced, until the user changes a setting."""
+    if st.session_state.url_notices and settings == st.session_state.url_settings:
+        lines = "\n".join(f"- {escape_markdown(notice)}" for notice in st.session_state.url_notices)
+        st.warning(f"Some settings in the link could not be used, so defaults stand in:\n{lines}",
+                   icon=":material/link_off:")
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def view_switcher() -> str:
+    return st.segmented_control("View", list(VIEWS), key="view", required=True,
+                                format_func=lambda name: VIEWS[name].label, label_visibility="collapsed")
+
+
+def draw_compare(page: Page) -> None:
+    """The original and every method side by side, then the metrics, then one image at full size."""
+    if not page.settings.methods:
+        st.info("Pick at least one method in the sidebar.", icon=":material/arrow_back:")
+    draw_cards(page)
+    if any(outcome.ok for outcome in page.outcomes):
+        st.subheader("Quality across methods", anchor=False)
+        metrics_chart(page)
+        full_size_view(page)
+
+
+def draw_cards(page: Page) -> None:
+    cards = [lambda: original_card(page)] + [lambda o=o: result_card(page, o) for o in page.outcomes]
+    for start in range(0, len(cards), CARDS_PER_ROW):
+        for column, draw in zip(st.columns(CARDS_PER_ROW), cards[start:start + CARDS_PER_ROW]):
+            with column, st.container(border=True):
+                draw()
+
+
+def original_card(page: Page) -> None:
+    image = page.source.image
+    st.markdown("**Original**")
+    st.image(page.original_preview, width="stretch")
+    st.caption(escape_markdown(page.source.name))
+    hist = cached_histogram(page.source.key, image)
+    st.caption(f"{image.width} × {image.height} px · {len(hist):,} colors · "
+               f"PNG {len(page.original_png) / 1000:,.1f} kB")
+
+
+def result_card(page: Page, outcome: Outcome) -> None:
+    method = quant.METHODS[outcome.method]
+    st.markdown(f"**{method_label(outcome.method)}**", help=method.description)
+    if not outcome.ok:
+        st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
+        return
+    st.image(outcome.preview, width="stretch")
+    st.html(swatches_html(outcome.colors, outcome.pixel_counts))
+    st.html(metrics_html(metric_row(outcome, len(page.original_png))))
+    for notice in outcome.notices:
+        st.caption(escape_markdown(notice))
+    download_buttons(page, outcome)
+
+
+def download_buttons(page: Page, outcome: Outcome) -> None:
+    # File names come from the sanitized upload name: never the raw one.
+    stem = file_stem(page.source.name) if page.source.key.startswith("sha256:") else quant.DEFAULT_SAMPLE
+    k, method = page.settings.k, outcome.method
+    downloads = [
+        ("PNG8", outcome.png, "png", "image/png", "The quantized image as a palette PNG"),
+        (".gpl", quant.palette_gpl(outcome.colors, f"{stem} k={k} {method}"), "gpl", "text/plain",
+         "The palette for GIMP, Inkscape or Krita"),
+        ("JSON", quant.palette_json(outcome.colors, outcome.pixel_counts), "json", "application/json",
+         "The palette: hex, RGB and pixel count per color"),
+    ]
+    with st.container(horizontal=True, gap="small"):
+        for label, data, extension, mime, help_text in downloads:
+            st.download_button(label, data, download_name(stem, k, method, extension), mime,
+                               key=f"{extension}-{method}", on_click="ignore", help=help_text)
+
+
+@st.fragment
+def metrics_chart(page: Page) -> None:
+    """A bar per method for the chosen metric, and the whole table; switching metric reruns only this."""
+    chosen = st.segmented_control("Metric", [c.key for c in COLUMNS], default="ssim", required=True,
+                                  key="chart_metric", format_func=lambda key: COLUMN_BY_KEY[key].label,
+                                  label_visibility="collapsed")
+    rows = metrics_table(page.outcomes, len(page.original_png))
+    column = COLUMN_BY_KEY[chosen]
+    st.plotly_chart(metric_figure(rows, column), key="metric_chart", config={"displayModeBar": False})
+    st.dataframe(
+        rows, hide_index=True,
+        column_config={"method": "Method", "baseline": st.column_config.CheckboxColumn("Baseline"),
+                       "colors": st.column_config.NumberColumn("Colors")}
+        | {c.key: st.column_config.NumberColumn(c.label, format=f"%.{c.digits}f{c.unit.replace('%', '%%')}")
+           for c in COLUMNS},
+    )
+
+
+def metric_figure(rows: list[dict], column: Column) -> go.Figure:
+    values = [row[column.key] for row in rows]
+    figure = go.Figure(go.Bar(
+        x=[row["method"] for row in rows], y=values, text=[column.format(v) for v in values],
+        marker_color=[BASELINE_COLOR if row["baseline"] else CLUSTERING_COLOR for row in rows],
+        textposition="outside", cliponaxis=False, hovertemplate="%{x}: %{text}<extra></extra>",
+    ))
+    figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10),
+                         yaxis_title=column.axis_title, xaxis_title=None)
+    return figure
+
+
+@st.fragment
+def full_size_view(page: Page) -> None:
+    """Flip between the original and any result at full size; switching reruns only this."""
+    st.subheader("Full size", anchor=False)
+    shown = ["original"] + [o.method for o in page.outcomes if o.ok]
+    choice = st.segmented_control(
+        "Show", shown, default=shown[min(1, len(shown) - 1)], required=True, key="full_size_choice",
+        format_func=lambda name: "Original" if name == "original" else method_label(name),
+        help="Click back and forth between the original and a result to see what changed.",
+    )
+    actual_pixels = st.toggle("Actual pixels", key="actual_pixels",
+                              help="Show the image 1:1 instead of fitting it to the page width.")
+    by_method = {o.method: o for o in page.outcomes}
+    data = page.original_preview if choice == "original" else by_method[choice].preview
+    st.image(data, width="content" if actual_pixels else "stretch")
+
+
+@dataclass(frozen=True)
+class View:
+    label: str
+    draw: Callable[[Page], None]
+
+
+VIEWS: dict[str, View] = {
+    "compare": View("Compare", draw_compare),
+}
+
+
+if __name__ == "__main__":
+    main()
