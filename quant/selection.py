@@ -1,0 +1,180 @@
+"""Linked selection: from points picked in a chart, or a palette color, to the pixels they are.
+
+A selection travels in three steps:
+
+1. **entries** — a boolean mask over histogram entries (distinct colors);
+2. **pixels** — a boolean H×W mask, through ``hist.pixel_index``;
+3. **picture** — the image with the selected pixels as they are and the
+   others dimmed.
+
+How the app calls it::
+
+    event = st.plotly_chart(fig, key="projections", on_select="rerun",
+                            selection_mode=("box", "lasso"))
+    labels = {label: palette.labels for label, palette in palettes.items()}
+    entries = quant.selection.entries_from_event(event, len(hist), labels_by_group=labels)
+    if entries.any():
+        pixels = quant.selection.pixel_mask(hist, entries)
+        st.image(quant.selection.highlight(image.rgb, pixels))
+        st.caption(quant.selection.describe(hist, entries))
+
+    # a palette swatch clicked:
+    entries = quant.selection.entries_of_color(palette.labels, index)
+
+The figures of `quant.views` make this work: a pixel point's
+``customdata[0]`` is its histogram entry, and a palette marker's is its
+palette index, in legend group ``quant.views.palette_group(label)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+_PALETTE_PREFIX = "palette:"  # quant.views.palette_group(label) == _PALETTE_PREFIX + label
+#: How much of its brightness an unselected pixel keeps in `highlight`.
+DEFAULT_DIM = 0.25
+
+
+def entries_from_event(
+    event: Any,
+    n_entries: int,
+    *,
+    labels_by_group: Mapping[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The histogram entries a Streamlit plotly selection event picks.
+
+    Parameters
+    ----------
+    event : mapping
+        What ``st.plotly_chart(..., on_select="rerun")`` returns, i.e.
+        ``{"selection": {"points": [...], ...}}``, or its ``"selection"``
+        part, or ``None`` (nothing selected).
+    n_entries : int
+        ``len(hist)``.
+    labels_by_group : mapping of str to ndarray, optional
+        Each method's ``palette.labels``, keyed by the label its palette
+        markers were drawn under. A selected palette marker then selects
+        every color of its cluster; without it, palette markers are ignored.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_entries,)
+
+    Notes
+    -----
+    A point whose legend group is a palette's reads ``customdata[0]`` as a
+    palette index; any other point reads it as a histogram entry. Points
+    without customdata (the knee's star, say) are skipped.
+    """
+    mask = np.zeros(_check_count(n_entries), dtype=bool)
+    labels_by_group = labels_by_group or {}
+    for point in _points(event):
+        first = _first_customdata(point)
+        if first is None:
+            continue
+        group = point.get("legendgroup") or ""
+        if group.startswith(_PALETTE_PREFIX):
+            labels = labels_by_group.get(group[len(_PALETTE_PREFIX):])
+            if labels is not None:
+                mask |= np.asarray(labels) == first
+        elif 0 <= first < n_entries:
+            mask[first] = True
+    return mask
+
+
+def entries_of_color(labels: np.ndarray, index: int) -> np.ndarray:
+    """The histogram entries that palette color `index` replaces.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n,)
+        ``palette.labels``.
+    index : int
+        A row of ``palette.colors``.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    labels = np.asarray(labels)
+    colors = int(labels.max()) + 1 if labels.size else 0
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < max(colors, 1):
+        raise ValueError(f"index must be a palette row from 0 to {max(colors - 1, 0)}, not {index!r}")
+    return labels == index
+
+
+def pixel_mask(hist, entries: np.ndarray) -> np.ndarray:
+    """Which pixels have a selected color: a boolean H×W mask.
+
+    Transparent pixels (``pixel_index == -1``) are never selected.
+    """
+    entries = np.asarray(entries, dtype=bool)
+    if entries.shape != (len(hist),):
+        raise ValueError(f"entries must be a boolean mask of shape ({len(hist)},), not {entries.shape}")
+    # The appended False is what index -1, a transparent pixel, looks up.
+    return np.append(entries, False)[hist.pixel_index]
+
+
+def highlight(rgb: np.ndarray, pixels: np.ndarray, *, dim: float = DEFAULT_DIM) -> np.ndarray:
+    """The image with the selected pixels unchanged and the others dimmed toward gray.
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (H, W, 3)
+        The image (original or quantized).
+    pixels : ndarray of bool, shape (H, W)
+        From `pixel_mask`.
+    dim : float
+        How much of an unselected pixel is kept, 0…1: 0 paints it plain
+        gray, 1 leaves it as is. Unselected pixels also lose their color, so
+        a selection of gray pixels still stands out.
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W, 3)
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"rgb must be an H×W×3 uint8 image, not shape {rgb.shape} of {rgb.dtype}")
+    if pixels.shape != rgb.shape[:2]:
+        raise ValueError(f"pixels must have the image's shape {rgb.shape[:2]}, not {pixels.shape}")
+    if not 0 <= dim <= 1:
+        raise ValueError(f"dim must lie in [0, 1], not {dim!r}")
+    gray = rgb @ np.array([0.299, 0.587, 0.114])
+    faded = 128 + dim * (gray[..., None] - 128)
+    return np.where(pixels[..., None], rgb, np.rint(faded).astype(np.uint8))
+
+
+def describe(hist, entries: np.ndarray) -> str:
+    """A caption such as ``"1,234 colors, 45,678 pixels (33.8 %) selected"``."""
+    entries = np.asarray(entries, dtype=bool)
+    pixels = int(hist.counts[entries].sum())
+    share = 100 * pixels / hist.total if hist.total else 0.0
+    return f"{int(entries.sum()):,} colors, {pixels:,} pixels ({share:.1f} %) selected"
+
+
+def _check_count(n_entries: int) -> int:
+    if isinstance(n_entries, bool) or not isinstance(n_entries, (int, np.integer)) or n_entries < 0:
+        raise ValueError(f"n_entries must be a non-negative integer (len(hist)), not {n_entries!r}")
+    return int(n_entries)
+
+
+def _points(event: Any) -> list[Mapping]:
+    if not event:
+        return []
+    selection = event.get("selection", event)
+    return list(selection.get("points") or [])
+
+
+def _first_customdata(point: Mapping) -> int | None:
+    data = point.get("customdata")
+    if isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    if data is None:
+        return None
+    try:
+        return int(data)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,187 @@
+"""Quality versus k: one method at k = 2, 4, 8, …, 256 on one histogram.
+
+The study's sweep reran k-means on all 60,000 pixels for each k and took
+almost three minutes. Here every k reuses one histogram, so a sweep of a
+one-megapixel photo takes seconds; the metrics (SSIM above all) are a good
+part of that time.
+
+How the app calls it::
+
+    bar = st.progress(0.0)
+    rows = quant.sweep.sweep(image, "kmeans", hist=hist,
+                             progress=lambda fraction, message: bar.progress(fraction, message))
+    knee = quant.sweep.knee_of(rows)              # the k to mark, or None
+    for row in rows:                              # the gallery
+        st.image(row.thumbnail, caption=f"k = {row.k}, SSIM {row.ssim:.3f}")
+
+Cache the rows per (image, method, space, seed): they hold only numbers and
+small thumbnails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from .histogram import Histogram, build_histogram
+from .load import LoadedImage
+from .palette import check_k
+from .pipeline import quantize
+
+#: The study's k: the powers of two from 2 to 256.
+SWEEP_KS = (2, 4, 8, 16, 32, 64, 128, 256)
+#: SSIM gain per doubling of k below which more colors are not worth it.
+#: On the bundled photos this lands at 16–32 colors; the study read "about 16".
+DEFAULT_KNEE_THRESHOLD = 0.02
+#: Longest side of a gallery thumbnail, in pixels.
+THUMBNAIL_SIZE = 240
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One k of a sweep.
+
+    Attributes
+    ----------
+    k : int
+        The palette size asked for.
+    colors : int
+        Palette colors actually used (fewer when the image has fewer).
+    ssim, psnr, delta_e : float
+        Quality, as in `quant.Metrics`.
+    png_bytes : int
+        Size of the PNG8.
+    seconds : float
+        Quantization time (palette and remap, not the metrics).
+    thumbnail : ndarray of uint8, shape (h, w, 3)
+        The quantized image, downscaled to at most `THUMBNAIL_SIZE` on its
+        longer side, for the gallery.
+    """
+
+    k: int
+    colors: int
+    ssim: float
+    psnr: float
+    delta_e: float
+    png_bytes: int
+    seconds: float
+    thumbnail: np.ndarray
+
+
+def sweep(
+    image: LoadedImage,
+    method: str = "kmeans",
+    *,
+    ks: Sequence[int] = SWEEP_KS,
+    space: str = "rgb",
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    hist: Histogram | None = None,
+    thumbnail_size: int = THUMBNAIL_SIZE,
+    progress: Progress | None = None,
+) -> list[SweepRow]:
+    """Quantize `image` with `method` at each k of `ks` and measure every result.
+
+    Parameters
+    ----------
+    image : LoadedImage
+        The image.
+    method : str
+        A name from `quant.METHODS`.
+    ks : sequence of int
+        Palette sizes, each 2…256; swept in increasing order, duplicates dropped.
+    space, seed, params
+        As in `quant.quantize`; the same for every k.
+    hist : Histogram, optional
+        The image's histogram, if already counted.
+    thumbnail_size : int
+        Longest side of each row's thumbnail, at least 16.
+    progress : callable, optional
+        Called as ``progress(fraction, message)`` before each k and once at
+        the end with fraction 1.0.
+
+    Returns
+    -------
+    list of SweepRow
+        One per k, in increasing k.
+    """
+    ks = sorted({check_k(k) for k in ks})
+    if not ks:
+        raise ValueError("ks must hold at least one k")
+    if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, int) or thumbnail_size < 16:
+        raise ValueError(f"thumbnail_size must be an integer of at least 16, not {thumbnail_size!r}")
+    hist = build_histogram(image) if hist is None else hist
+    report = progress or (lambda fraction, message: None)
+    rows = []
+    for done, k in enumerate(ks):
+        report(done / len(ks), f"{method}: k = {k} ({done + 1} of {len(ks)})")
+        result = quantize(image, k, method, space=space, seed=seed, params=params, hist=hist)
+        metrics = result.metrics
+        rows.append(SweepRow(
+            k=k, colors=metrics.colors, ssim=metrics.ssim, psnr=metrics.psnr,
+            delta_e=metrics.delta_e, png_bytes=metrics.png_bytes, seconds=result.seconds,
+            thumbnail=_thumbnail(result.rgb(image.rgb), thumbnail_size),
+        ))
+    report(1.0, f"{method}: {len(ks)} palettes measured")
+    return rows
+
+
+def knee(ks: Sequence[int], ssims: Sequence[float], *, threshold: float = DEFAULT_KNEE_THRESHOLD) -> int | None:
+    """The smallest k after which SSIM gains less than `threshold` per step.
+
+    Every later step (k to the next k of `ks`) must gain less than
+    `threshold`, so a single flat step before a further jump is not
+    mistaken for the knee.
+
+    Parameters
+    ----------
+    ks : sequence of int
+        Increasing palette sizes.
+    ssims : sequence of float
+        SSIM at each k.
+    threshold : float
+        The smallest gain, in SSIM units, still worth another step; > 0.
+
+    Returns
+    -------
+    int or None
+        The knee's k; None when even the last step gains `threshold` or more
+        (more colors would still pay), or when there is only one k.
+
+    Examples
+    --------
+    >>> knee([2, 4, 8, 16, 32], [0.60, 0.75, 0.84, 0.87, 0.88], threshold=0.05)
+    8
+    """
+    ks, ssims = list(ks), list(ssims)
+    if len(ks) != len(ssims):
+        raise ValueError(f"ks and ssims differ in length: {len(ks)} and {len(ssims)}")
+    if any(b <= a for a, b in zip(ks, ks[1:])):
+        raise ValueError("ks must be strictly increasing")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be positive, not {threshold!r}")
+    gains = np.diff(np.asarray(ssims, dtype=np.float64))
+    if len(gains) == 0 or gains[-1] >= threshold:
+        return None
+    worth_it = np.flatnonzero(gains >= threshold)
+    return ks[worth_it[-1] + 1] if len(worth_it) else ks[0]
+
+
+def knee_of(rows: Sequence[SweepRow], *, threshold: float = DEFAULT_KNEE_THRESHOLD) -> int | None:
+    """`knee` of a sweep's rows."""
+    return knee([row.k for row in rows], [row.ssim for row in rows], threshold=threshold)
+
+
+def _thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = size / max(height, width)
+    if scale >= 1:
+        return rgb.copy()
+    shape = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Nearest neighbor keeps the palette's colors exact: no blends a palette doesn't have.
+    return np.asarray(Image.fromarray(rgb).resize(shape, Image.Resampling.NEAREST))

@@ -1,0 +1,477 @@
+"""Figure builders for the dashboard's views: pure functions that return plotly figures.
+
+Nothing here draws a widget; each builder takes engine objects and returns a
+``plotly.graph_objects.Figure`` that ``st.plotly_chart`` can show.
+
+How the app calls it::
+
+    from quant import embed, sweep, views
+
+    sample = embed.sample_pixels(hist, views.DEFAULT_POINTS, seed=seed)   # cache per image
+    palettes = {METHODS[m].label: results[m].palette for m in chosen}       # label -> Palette
+    fig = views.projections_figure(hist, sample, palettes=palettes)
+    event = st.plotly_chart(fig, key="projections", on_select="rerun",
+                            selection_mode=("box", "lasso"))
+    st.caption(sample.caption())
+    st.plotly_chart(views.rgb_cube_figure(hist, sample, palettes=palettes))
+
+    emb = embed.embed(hist, method="umap")                                  # cache per image
+    st.plotly_chart(views.cluster_map_figure(emb, hist, palettes, color_by="palette"),
+                    key="clusters", on_select="rerun", selection_mode=("box", "lasso"))
+
+    rows = sweep.sweep(image, "kmeans", hist=hist, progress=bar_update)     # cache per image+method
+    st.plotly_chart(views.quality_figure(rows, method_label="k-means", knee_k=sweep.knee_of(rows)))
+    st.plotly_chart(views.rate_distortion_figure(rows, method_label="k-means",
+                                                 others={label: result.metrics, ...}))
+
+Every point of a pixel trace carries ``customdata[0]`` = its histogram entry
+and belongs to legend group `PIXEL_GROUP`; palette markers carry
+``customdata[0]`` = their palette index and belong to ``palette_group(label)``.
+`quant.selection` reads both back from a Streamlit selection event.
+
+Figures set ``uirevision``, so zoom and pan survive reruns while the value
+stays the same; pass a new value (say, the image's name) to reset them.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from .embed import Embedding, PixelSample
+from .export import hex_colors
+from .histogram import Histogram
+from .metrics import Metrics
+from .palette import Palette
+
+#: Points drawn in the color-space views by default: WebGL draws them at
+#: once, and the page stays light to send.
+DEFAULT_POINTS = 10_000
+#: Legend group of every trace whose points are sampled pixels.
+PIXEL_GROUP = "pixels"
+#: The three projections of the study, as (x channel, y channel).
+PROJECTIONS = ((0, 1), (1, 2), (0, 2))
+CHANNELS = ("Red", "Green", "Blue")
+#: Middle gray, on which both dark and light colors stand out.
+BACKGROUND = "#808080"
+COLOR_BY = ("palette", "cluster")
+DRAG_MODES = ("select", "lasso", "zoom", "pan")
+#: Ticks of the k axis.
+K_TICKS = (2, 4, 8, 16, 32, 64, 128, 256)
+
+_PALETTE_SYMBOLS = ("circle", "diamond", "square", "cross", "x", "triangle-up", "star", "pentagon")
+_PALETTE_SYMBOLS_3D = ("circle", "diamond", "square", "cross", "x", "circle-open", "diamond-open")
+_CLUSTER_COLORS = qualitative.Alphabet + qualitative.Dark24 + qualitative.Light24
+_PIXEL_HOVER = (
+    "rgb(%{customdata[1]}, %{customdata[2]}, %{customdata[3]})<br>"
+    "#%{customdata[1]:02x}%{customdata[2]:02x}%{customdata[3]:02x}<br>"
+    "%{customdata[4]:,} pixels<extra></extra>"
+)
+
+
+def palette_group(label: str) -> str:
+    """Legend group of a method's palette markers, e.g. ``"palette:k-means"``."""
+    return f"palette:{label}"
+
+
+# --- color space -------------------------------------------------------------------------------
+
+
+def projections_figure(
+    hist: Histogram,
+    sample: PixelSample,
+    *,
+    palettes: Mapping[str, Palette] | None = None,
+    uirevision: str = "projections",
+    dragmode: str = "select",
+) -> go.Figure:
+    """The three 2D projections of RGB space, R–G, G–B and R–B, side by side.
+
+    Parameters
+    ----------
+    hist : Histogram
+        The image's histogram.
+    sample : PixelSample
+        The pixels to draw, from `quant.embed.sample_pixels(hist, ...)`; each
+        is drawn in its own color.
+    palettes : mapping of str to Palette, optional
+        Palettes to overlay as large outlined markers, keyed by the method's
+        display label. Their ``labels`` must index `hist`.
+    uirevision : str
+        Zoom survives reruns while this stays the same.
+    dragmode : {'select', 'lasso', 'zoom', 'pan'}
+        What dragging does at first: box selection by default.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One WebGL pixel trace per projection, then one palette trace per
+        method per projection.
+    """
+    _check_sample(hist, sample)
+    palettes = _check_palettes(hist, palettes)
+    titles = [f"{CHANNELS[x]}–{CHANNELS[y]}" for x, y in PROJECTIONS]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.07)
+    colors = hist.colors[sample.entries]
+    pixel_data = _pixel_customdata(hist, sample.entries)
+    point_colors = _hex_of_entries(hist, sample.entries)
+    for col, (x, y) in enumerate(PROJECTIONS, start=1):
+        fig.add_trace(
+            go.Scattergl(
+                x=colors[:, x], y=colors[:, y], mode="markers", name="pixels",
+                legendgroup=PIXEL_GROUP, showlegend=col == 1,
+                marker=dict(color=point_colors, size=4, opacity=0.6),
+                customdata=pixel_data, hovertemplate=_PIXEL_HOVER,
+            ),
+            row=1, col=col,
+        )
+        for order, (label, palette) in enumerate(palettes.items()):
+            fig.add_trace(
+                _palette_trace_2d(hist, label, palette, x, y, order, showlegend=col == 1),
+                row=1, col=col,
+            )
+        fig.update_xaxes(title_text=CHANNELS[x], range=[-8, 263], row=1, col=col)
+        fig.update_yaxes(title_text=CHANNELS[y], range=[-8, 263], row=1, col=col)
+    _finish(fig, "Pixels in RGB space: three projections", uirevision, dragmode)
+    fig.update_layout(height=420, plot_bgcolor=BACKGROUND)
+    return fig
+
+
+def rgb_cube_figure(
+    hist: Histogram,
+    sample: PixelSample,
+    *,
+    palettes: Mapping[str, Palette] | None = None,
+    uirevision: str = "rgb-cube",
+) -> go.Figure:
+    """The sampled pixels as a 3D scatter in the RGB cube, each in its own color.
+
+    Parameters are those of `projections_figure`. The first trace is the
+    pixels, then one palette trace per method.
+    """
+    _check_sample(hist, sample)
+    palettes = _check_palettes(hist, palettes)
+    colors = hist.colors[sample.entries]
+    fig = go.Figure(
+        go.Scatter3d(
+            x=colors[:, 0], y=colors[:, 1], z=colors[:, 2], mode="markers", name="pixels",
+            legendgroup=PIXEL_GROUP,
+            marker=dict(color=_hex_of_entries(hist, sample.entries), size=2, opacity=0.8),
+            customdata=_pixel_customdata(hist, sample.entries), hovertemplate=_PIXEL_HOVER,
+        )
+    )
+    for order, (label, palette) in enumerate(palettes.items()):
+        pc = palette.colors
+        fig.add_trace(
+            go.Scatter3d(
+                x=pc[:, 0], y=pc[:, 1], z=pc[:, 2], mode="markers", name=label,
+                legendgroup=palette_group(label),
+                marker=dict(color=hex_colors(pc), size=7,
+                            symbol=_PALETTE_SYMBOLS_3D[order % len(_PALETTE_SYMBOLS_3D)],
+                            line=dict(color="black", width=2)),
+                customdata=_palette_customdata(hist, palette),
+                hovertemplate=_palette_hover(label),
+            )
+        )
+    axis = dict(range=[0, 255], backgroundcolor=BACKGROUND, gridcolor="#a0a0a0")
+    fig.update_layout(
+        scene=dict(
+            xaxis=dict(title=dict(text="Red"), **axis),
+            yaxis=dict(title=dict(text="Green"), **axis),
+            zaxis=dict(title=dict(text="Blue"), **axis),
+            aspectmode="cube",
+        ),
+        height=560,
+    )
+    _finish(fig, "Pixels in the RGB cube", uirevision, "orbit")
+    # A 3D scene keeps its camera under its own uirevision.
+    fig.update_layout(scene_uirevision=uirevision)
+    return fig
+
+
+# --- cluster maps ------------------------------------------------------------------------------
+
+
+def cluster_map_figure(
+    embedding: Embedding,
+    hist: Histogram,
+    palettes: Mapping[str, Palette],
+    *,
+    color_by: str = "palette",
+    uirevision: str = "cluster-map",
+    dragmode: str = "select",
+) -> go.Figure:
+    """One map of the shared embedding per method, each point colored by its cluster.
+
+    Parameters
+    ----------
+    embedding : Embedding
+        From `quant.embed.embed(hist, ...)`: one per image, shared by all methods.
+    hist : Histogram
+        The histogram the embedding's sample was drawn from.
+    palettes : mapping of str to Palette
+        One map per entry, keyed by the method's display label, in order.
+    color_by : {'palette', 'cluster'}
+        ``'palette'`` paints each point in its cluster's palette color;
+        ``'cluster'`` in a distinct color per cluster id. Palettes are sorted
+        by RGB code, so equal ids of two methods are usually similar colors.
+    uirevision, dragmode
+        As in `projections_figure`.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One WebGL trace per method, at most three maps per row; the maps
+        zoom and pan together.
+    """
+    if color_by not in COLOR_BY:
+        raise ValueError(f"color_by must be one of: {', '.join(COLOR_BY)}, not {color_by!r}")
+    _check_sample(hist, embedding.sample)
+    palettes = _check_palettes(hist, palettes)
+    if not palettes:
+        raise ValueError("cluster_map_figure needs at least one palette to color by")
+    columns = min(3, len(palettes))
+    rows = -(-len(palettes) // columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(palettes),
+                        horizontal_spacing=0.05, vertical_spacing=0.12 if rows > 1 else 0.0)
+    entries = embedding.sample.entries
+    axis_name = "UMAP" if embedding.method == "umap" else "PC"
+    for number, (label, palette) in enumerate(palettes.items()):
+        row, col = divmod(number, columns)
+        clusters = palette.labels[entries]
+        if color_by == "palette":
+            colors = np.asarray(hex_colors(palette.colors), dtype=object)[clusters]
+        else:
+            colors = np.asarray(_CLUSTER_COLORS, dtype=object)[clusters % len(_CLUSTER_COLORS)]
+        fig.add_trace(
+            go.Scattergl(
+                x=embedding.points[:, 0], y=embedding.points[:, 1], mode="markers", name=label,
+                legendgroup=PIXEL_GROUP, showlegend=False,
+                marker=dict(color=colors, size=4, opacity=0.7),
+                customdata=np.column_stack([_pixel_customdata(hist, entries), clusters]),
+                hovertemplate=_PIXEL_HOVER.replace("<extra>", "<br>cluster %{customdata[5]}<extra>"),
+            ),
+            row=row + 1, col=col + 1,
+        )
+        fig.update_xaxes(title_text=f"{axis_name} 1", showticklabels=False, row=row + 1, col=col + 1)
+        fig.update_yaxes(title_text=f"{axis_name} 2", showticklabels=False, row=row + 1, col=col + 1)
+    fig.update_xaxes(matches="x")
+    fig.update_yaxes(matches="y")
+    title = f"Cluster maps: {'UMAP' if embedding.method == 'umap' else 'PCA'} of {len(entries):,} pixels"
+    _finish(fig, title, uirevision, dragmode)
+    fig.update_layout(height=380 * rows, showlegend=False, plot_bgcolor=BACKGROUND)
+    return fig
+
+
+# --- quality versus k --------------------------------------------------------------------------
+
+_QUALITY_PANELS = (
+    ("ssim", "SSIM", "SSIM (higher is better)", "%{y:.4f}"),
+    ("psnr", "PSNR, dB", "PSNR (higher is better)", "%{y:.2f} dB"),
+    ("delta_e", "ΔE2000", "Mean ΔE2000 (lower is better)", "%{y:.2f}"),
+    ("png_bytes", "PNG8 size, KB", "PNG8 size (lower is better)", "%{y:,.1f} KB"),
+)
+
+
+def quality_figure(
+    rows: Sequence,
+    *,
+    method_label: str,
+    knee_k: int | None = None,
+    uirevision: str = "quality",
+) -> go.Figure:
+    """SSIM, PSNR, ΔE2000 and PNG8 size against k, on a log-2 axis.
+
+    Parameters
+    ----------
+    rows : sequence of SweepRow
+        From `quant.sweep.sweep`, in increasing k.
+    method_label : str
+        The method's display name, for the title and legend.
+    knee_k : int, optional
+        The k to mark, from `quant.sweep.knee_of(rows)`: a dashed line on
+        every panel and a star on the SSIM curve.
+    uirevision : str
+        Zoom survives reruns while this stays the same.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Four panels, one trace each, plus the knee's star when given.
+    """
+    if not rows:
+        raise ValueError("quality_figure needs at least one sweep row")
+    ks = [row.k for row in rows]
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[p[2] for p in _QUALITY_PANELS],
+                        horizontal_spacing=0.1, vertical_spacing=0.16)
+    for number, (field, axis_title, _, value_format) in enumerate(_QUALITY_PANELS):
+        row, col = divmod(number, 2)
+        values = [_quality_value(row_, field) for row_ in rows]
+        fig.add_trace(
+            go.Scatter(
+                x=ks, y=values, mode="lines+markers", name=method_label, showlegend=number == 0,
+                legendgroup=method_label, customdata=ks,
+                hovertemplate=f"k = %{{x}}<br>{value_format}<extra>{method_label}</extra>",
+            ),
+            row=row + 1, col=col + 1,
+        )
+        fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=row + 1, col=col + 1)
+        fig.update_yaxes(title_text=axis_title, row=row + 1, col=col + 1)
+    if knee_k is not None:
+        _mark_knee(fig, rows, knee_k)
+    _finish(fig, f"Quality versus k: {method_label}", uirevision, "zoom")
+    fig.update_layout(height=620)
+    return fig
+
+
+def rate_distortion_figure(
+    rows: Sequence,
+    *,
+    method_label: str,
+    others: Mapping[str, Metrics] | None = None,
+    uirevision: str = "rate-distortion",
+) -> go.Figure:
+    """PNG8 size against SSIM: the sweep as a curve, other methods as single points.
+
+    Parameters
+    ----------
+    rows : sequence of SweepRow
+        The chosen method's sweep, from `quant.sweep.sweep`.
+    method_label : str
+        Its display name.
+    others : mapping of str to Metrics, optional
+        Other methods and baselines at the page's current k, keyed by display
+        label; each becomes one marker trace.
+    uirevision : str
+        Zoom survives reruns while this stays the same.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        The sweep's trace first, then one trace per entry of `others`.
+    """
+    if not rows:
+        raise ValueError("rate_distortion_figure needs at least one sweep row")
+    fig = go.Figure(
+        go.Scatter(
+            x=[row.png_bytes / 1000 for row in rows], y=[row.ssim for row in rows],
+            mode="lines+markers+text", text=[f"k={row.k}" for row in rows],
+            textposition="top left", name=f"{method_label}, k = 2…256",
+            customdata=[row.k for row in rows],
+            hovertemplate="k = %{customdata}<br>%{x:,.1f} KB<br>SSIM %{y:.4f}<extra></extra>",
+        )
+    )
+    for order, (label, metrics) in enumerate((others or {}).items()):
+        fig.add_trace(
+            go.Scatter(
+                x=[metrics.png_bytes / 1000], y=[metrics.ssim], mode="markers", name=label,
+                marker=dict(size=12, symbol=_PALETTE_SYMBOLS[(order + 1) % len(_PALETTE_SYMBOLS)],
+                            line=dict(color="black", width=1)),
+                customdata=[metrics.colors],
+                hovertemplate=f"{label}<br>%{{customdata}} colors<br>%{{x:,.1f}} KB"
+                              f"<br>SSIM %{{y:.4f}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text="PNG8 size, KB (lower is better)")
+    fig.update_yaxes(title_text="SSIM (higher is better)")
+    _finish(fig, f"Rate–distortion: size against quality ({method_label} sweep)", uirevision, "zoom")
+    fig.update_layout(height=460)
+    return fig
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _check_sample(hist: Histogram, sample: PixelSample) -> None:
+    if len(sample) and sample.entries.max() >= len(hist):
+        raise ValueError("the sample was drawn from another histogram: "
+                         "draw it with quant.embed.sample_pixels(hist) for this image")
+
+
+def _check_palettes(hist: Histogram, palettes: Mapping[str, Palette] | None) -> dict[str, Palette]:
+    palettes = dict(palettes or {})
+    for label, palette in palettes.items():
+        if len(palette.labels) != len(hist):
+            raise ValueError(f"palette {label!r} labels {len(palette.labels)} colors, but the "
+                             f"histogram has {len(hist)}: quantize with hist=this histogram")
+    return palettes
+
+
+def _hex_of_entries(hist: Histogram, entries: np.ndarray) -> np.ndarray:
+    used, inverse = np.unique(entries, return_inverse=True)
+    return np.asarray(hex_colors(hist.colors[used]), dtype=object)[inverse.ravel()]
+
+
+def _pixel_customdata(hist: Histogram, entries: np.ndarray) -> np.ndarray:
+    """Per point: histogram entry, R, G, B, pixel count — what hover and selection read.
+
+    int32 halves what the browser receives; pixel counts stay below 2**31
+    because images are capped at 50 megapixels.
+    """
+    return np.column_stack([entries, hist.colors[entries], hist.counts[entries]]).astype(np.int32)
+
+
+def _palette_customdata(hist: Histogram, palette: Palette) -> np.ndarray:
+    """Per palette color: its index, R, G, B, and how many pixels it stands for."""
+    pixels = np.bincount(palette.labels, weights=hist.counts, minlength=len(palette.colors))
+    index = np.arange(len(palette.colors))
+    return np.column_stack([index, palette.colors, pixels]).astype(np.int32)
+
+
+def _palette_hover(label: str) -> str:
+    return f"{label}, color %{{customdata[0]}}<br>" + _PIXEL_HOVER
+
+
+def _palette_trace_2d(hist, label, palette, x, y, order, *, showlegend) -> go.Scattergl:
+    pc = palette.colors
+    return go.Scattergl(
+        x=pc[:, x], y=pc[:, y], mode="markers", name=label,
+        legendgroup=palette_group(label), showlegend=showlegend,
+        marker=dict(color=hex_colors(pc), size=14, symbol=_PALETTE_SYMBOLS[order % len(_PALETTE_SYMBOLS)],
+                    line=dict(color="black", width=2)),
+        customdata=_palette_customdata(hist, palette), hovertemplate=_palette_hover(label),
+    )
+
+
+def _quality_value(row, field: str) -> float:
+    value = getattr(row, field)
+    return value / 1000 if field == "png_bytes" else value
+
+
+def _log2_axis() -> dict:
+    """A log axis ticked at the powers of two 2…256, the sweep's k."""
+    return dict(type="log", tickvals=list(K_TICKS), ticktext=[str(k) for k in K_TICKS])
+
+
+def _mark_knee(fig: go.Figure, rows: Sequence, knee_k: int) -> None:
+    by_k = {row.k: row for row in rows}
+    if knee_k not in by_k:
+        raise ValueError(f"knee_k={knee_k} is not one of the sweep's k: {', '.join(map(str, by_k))}")
+    for number in range(len(_QUALITY_PANELS)):
+        row, col = divmod(number, 2)
+        fig.add_vline(x=knee_k, line=dict(dash="dash", color="gray", width=1), row=row + 1, col=col + 1)
+    fig.add_trace(
+        go.Scatter(
+            x=[knee_k], y=[by_k[knee_k].ssim], mode="markers", name=f"knee: k = {knee_k}",
+            marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1)),
+            hovertemplate="knee: k = %{x}<br>SSIM %{y:.4f}<extra></extra>",
+        ),
+        row=1, col=1,
+    )
+
+
+def _finish(fig: go.Figure, title: str, uirevision: str, dragmode: str) -> None:
+    if dragmode not in DRAG_MODES + ("orbit",):
+        raise ValueError(f"dragmode must be one of: {', '.join(DRAG_MODES)}, not {dragmode!r}")
+    fig.update_layout(
+        title=dict(text=title),
+        uirevision=uirevision,
+        dragmode=dragmode,
+        clickmode="event+select",
+        hovermode="closest",
+        margin=dict(t=70, b=40, l=50, r=20),
+    )
