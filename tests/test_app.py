@@ -1,0 +1,225 @@
+"""The dashboard as a user drives it, through Streamlit's AppTest (no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+import quant
+from quant.dashboard import escape_markdown
+from quant.methods import Method
+from tests.conftest import encode
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 300  # three methods on two shared cores, on a cold cache
+
+
+def open_app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at.run()
+
+
+def card_titles(at: AppTest) -> list[str]:
+    return [m.value.strip("*") for m in at.main.markdown if m.value.startswith("**")]
+
+
+def metrics(at: AppTest):
+    """The compact metrics table, one row per method that produced a result."""
+    return at.dataframe[0].value.set_index("method")
+
+
+def image_caption(at: AppTest) -> str:
+    return next(c.value for c in at.main.caption if " px · " in c.value)
+
+
+def assert_healthy(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture()
+def upload_png(photo) -> bytes:
+    return encode(Image.fromarray(photo))
+
+
+def test_first_sight_is_the_sample_with_the_study_results():
+    at = open_app()
+    assert_healthy(at)
+    assert card_titles(at) == ["Original", "k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
+    assert len(at.main.image) == 1 + 3 + 1  # original, three results, the full-size view
+    assert image_caption(at).startswith("451 × 300 px")
+    table = metrics(at)
+    assert list(table.index) == ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
+    assert (table["colors"] == 8).all()
+    assert table["ssim"].between(0.5, 1).all()
+    assert len(at.main.download_button) == 3 * 3
+    assert not at.warning and not at.error
+    assert at.query_params == {"methods": "kmeans,gmm,agglomerative", "k": "8", "space": "rgb",
+                               "seed": "0", "view": "compare"}
+
+
+def test_uploading_a_png_gives_results_for_that_image(upload_png):
+    at = open_app()
+    sample_ssim = metrics(at)["ssim"]
+    at.file_uploader(key="upload").set_value(("my photo.png", upload_png, "image/png")).run()
+    assert_healthy(at)
+    assert image_caption(at).startswith("128 × 96 px")
+    assert not metrics(at)["ssim"].equals(sample_ssim)
+    assert [button.label for button in at.main.download_button][:3] == ["PNG8", ".gpl", "JSON"]
+    assert "upload" not in str(at.query_params) and "photo" not in str(at.query_params)
+
+
+def test_changing_k_changes_the_metrics_and_the_link():
+    at = open_app()
+    before = metrics(at)
+    at.number_input(key="k").set_value(16).run()
+    assert_healthy(at)
+    after = metrics(at)
+    assert (after["colors"] == 16).all()
+    assert (after["ssim"] > before["ssim"]).all()
+    assert at.pills(key="k_pick").value == 16
+    assert at.query_params["k"] == "16"
+
+
+def test_a_quick_pick_sets_k():
+    at = open_app()
+    at.pills(key="k_pick").set_value(4).run()
+    assert_healthy(at)
+    assert at.number_input(key="k").value == 4
+    assert (metrics(at)["colors"] == 4).all()
+
+
+def test_changing_methods_changes_the_columns_and_metrics():
+    at = open_app()
+    at.multiselect(key="methods").set_value(["octree", "kmeans"]).run()
+    assert_healthy(at)
+    assert card_titles(at) == ["Original", "Octree (Pillow) (baseline)", "k-means"]
+    table = metrics(at)
+    assert list(table.index) == ["Octree (Pillow)", "k-means"]
+    assert table.loc["Octree (Pillow)", "baseline"]
+    assert table.loc["Octree (Pillow)", "ssim"] != table.loc["k-means", "ssim"]
+    assert at.query_params["methods"] == "octree,kmeans"
+
+
+def test_changing_the_color_space_and_seed_recomputes():
+    at = open_app(methods="kmeans")
+    rgb = metrics(at).loc["k-means", "delta_e"]
+    at.segmented_control(key="space").set_value("lab").run()
+    assert_healthy(at)
+    assert metrics(at).loc["k-means", "delta_e"] != rgb
+    at.number_input(key="seed").set_value(7).run()
+    assert_healthy(at)
+    assert at.query_params["space"] == "lab" and at.query_params["seed"] == "7"
+
+
+def test_no_methods_selected_asks_for_one():
+    at = open_app()
+    at.multiselect(key="methods").set_value([]).run()
+    assert_healthy(at)
+    assert card_titles(at) == ["Original"]
+    assert any("at least one method" in info.value for info in at.main.info)
+
+
+def test_a_garbage_upload_shows_the_error_and_keeps_the_previous_results(upload_png):
+    at = open_app()
+    at.file_uploader(key="upload").set_value(("photo.png", upload_png, "image/png")).run()
+    good = metrics(at)
+    at.file_uploader(key="upload").set_value(("garbage.png", b"\x89PNG not really" * 50, "image/png")).run()
+    assert_healthy(at)
+    assert len(at.error) == 1 and "can't be used" in at.error[0].value
+    assert image_caption(at).startswith("128 × 96 px")
+    assert metrics(at).equals(good)
+    # still usable: a new k works on the previous image
+    at.number_input(key="k").set_value(4).run()
+    assert_healthy(at)
+    assert image_caption(at).startswith("128 × 96 px")
+    assert (metrics(at)["colors"] == 4).all()
+
+
+def test_a_garbage_upload_first_keeps_the_sample():
+    at = open_app()
+    at.file_uploader(key="upload").set_value(("notes.jpg", b"just some text\n" * 20, "image/jpeg")).run()
+    assert_healthy(at)
+    assert "text file" in at.error[0].value
+    assert image_caption(at).startswith("451 × 300 px")
+    assert len(metrics(at)) == 3
+
+
+def test_removing_the_upload_returns_to_the_sample(upload_png):
+    at = open_app()
+    at.file_uploader(key="upload").set_value(("photo.png", upload_png, "image/png")).run()
+    at.file_uploader(key="upload").set_value(None).run()
+    assert_healthy(at)
+    assert image_caption(at).startswith("451 × 300 px")
+
+
+def test_an_uploaded_name_is_shown_as_text_never_as_markup(upload_png):
+    at = open_app()
+    name = "<img src=x onerror=alert(1)>**bold**.png"
+    at.file_uploader(key="upload").set_value((name, upload_png, "image/png")).run()
+    assert_healthy(at)
+    assert all(name not in element.value for element in at.main.html)
+    assert escape_markdown(name) in [caption.value for caption in at.main.caption]
+
+
+def test_a_link_restores_its_settings():
+    at = open_app(methods="median-cut,gmm", k="32", space="oklab", seed="5", view="compare")
+    assert_healthy(at)
+    assert at.multiselect(key="methods").value == ["median-cut", "gmm"]
+    assert at.number_input(key="k").value == 32
+    assert at.segmented_control(key="space").value == "oklab"
+    assert at.number_input(key="seed").value == 5
+    assert at.segmented_control(key="view").value == "compare"
+    assert (metrics(at)["colors"] == 32).all()
+    assert not at.warning
+
+
+def test_bad_link_values_fall_back_to_defaults_with_a_notice():
+    at = open_app(methods="kmeans,nonsense", k="999", space="hsv", seed="-3", view="nowhere")
+    assert_healthy(at)
+    assert at.multiselect(key="methods").value == ["kmeans"]
+    assert at.number_input(key="k").value == 8
+    assert at.segmented_control(key="space").value == "rgb"
+    assert at.number_input(key="seed").value == 0
+    notice = at.warning[0].value
+    for named in ("nonsense", "999", "hsv", "nowhere"):
+        assert named in notice
+    assert at.query_params["k"] == "8" and at.query_params["methods"] == "kmeans"
+    # the notice stays until the user changes something
+    at.number_input(key="k").set_value(16).run()
+    assert not at.warning
+
+
+def test_a_method_that_raises_fails_in_its_own_column_only(monkeypatch):
+    def explode(points, weights, k, *, seed):
+        raise RuntimeError("the cluster library fell over")
+
+    broken = Method("broken", "Broken method", "Always fails.", "O(1)", cluster=explode)
+    monkeypatch.setitem(quant.METHODS, "broken", broken)
+    at = open_app(methods="broken,kmeans")
+    assert_healthy(at)
+    assert card_titles(at) == ["Original", "Broken method", "k-means"]
+    assert len(at.main.error) == 1
+    assert escape_markdown("RuntimeError: the cluster library fell over") in at.main.error[0].value
+    assert list(metrics(at).index) == ["k-means"]
+
+
+def test_the_full_size_view_flips_between_original_and_results():
+    at = open_app(methods="kmeans")
+    full_size = at.segmented_control(key="full_size_choice")
+    assert full_size.options == ["Original", "k-means"]
+    before = at.main.image[-1].proto.imgs[0].url
+    full_size.set_value("original").run()
+    assert_healthy(at)
+    assert at.main.image[-1].proto.imgs[0].url != before
+
+
+def test_the_chart_metric_can_be_switched():
+    at = open_app(methods="kmeans")
+    at.segmented_control(key="chart_metric").set_value("psnr").run()
+    assert_healthy(at)
+    assert at.segmented_control(key="chart_metric").value == "psnr"
