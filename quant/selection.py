@@ -127,9 +127,9 @@ def highlight(rgb: np.ndarray, pixels: np.ndarray, *, dim: float = DEFAULT_DIM) 
     pixels : ndarray of bool, shape (H, W)
         From `pixel_mask`.
     dim : float
-        How much of an unselected pixel is kept, 0…1: 0 paints it plain
-        gray, 1 leaves it as is. Unselected pixels also lose their color, so
-        a selection of gray pixels still stands out.
+        How much of an unselected pixel's contrast is kept, 0…1: 0 paints it
+        plain middle gray, 1 keeps its full brightness. Unselected pixels
+        always lose their hue, so even a selection of gray pixels stands out.
 
     Returns
     -------

@@ -409,17 +409,16 @@ def _hex_of_entries(hist: Histogram, entries: np.ndarray) -> np.ndarray:
 def _pixel_customdata(hist: Histogram, entries: np.ndarray) -> np.ndarray:
     """Per point: histogram entry, R, G, B, pixel count — what hover and selection read.
 
-    int32 halves what the browser receives; pixel counts stay below 2**31
-    because images are capped at 50 megapixels.
+    Kept int64: plotly sends integer arrays in the smallest type that holds them.
     """
-    return np.column_stack([entries, hist.colors[entries], hist.counts[entries]]).astype(np.int32)
+    return np.column_stack([entries, hist.colors[entries], hist.counts[entries]]).astype(np.int64)
 
 
 def _palette_customdata(hist: Histogram, palette: Palette) -> np.ndarray:
     """Per palette color: its index, R, G, B, and how many pixels it stands for."""
     pixels = np.bincount(palette.labels, weights=hist.counts, minlength=len(palette.colors))
     index = np.arange(len(palette.colors))
-    return np.column_stack([index, palette.colors, pixels]).astype(np.int32)
+    return np.column_stack([index, palette.colors, pixels]).astype(np.int64)
 
 
 def _palette_hover(label: str) -> str:
