@@ -1,0 +1,206 @@
+"""Figure builders: the right traces, points in their true colors, palettes on top, titled axes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import quant
+from quant import embed, views
+from quant.sweep import SweepRow
+
+
+@pytest.fixture(scope="module")
+def image(photo):
+    return quant.from_array(photo)
+
+
+@pytest.fixture(scope="module")
+def hist(image):
+    return quant.build_histogram(image)
+
+
+@pytest.fixture(scope="module")
+def palettes(image, hist):
+    return {
+        "k-means": quant.quantize(image, 6, "kmeans", hist=hist, with_metrics=False).palette,
+        "Median cut": quant.quantize(image, 4, "median-cut", hist=hist, with_metrics=False).palette,
+    }
+
+
+@pytest.fixture(scope="module")
+def sample(hist):
+    return embed.sample_pixels(hist, 3_000, seed=0)
+
+
+def hex_of(rgb):
+    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in np.asarray(rgb).tolist()]
+
+
+def entries_of(trace):
+    return np.asarray(trace.customdata)[:, 0].astype(int)
+
+
+def test_projections_have_one_pixel_trace_per_plane_and_one_palette_trace_per_method(hist, sample, palettes):
+    fig = views.projections_figure(hist, sample, palettes=palettes)
+    assert len(fig.data) == 3 * (1 + len(palettes))
+    assert {trace.type for trace in fig.data} == {"scattergl"}
+    pixel_traces = [t for t in fig.data if t.legendgroup == views.PIXEL_GROUP]
+    assert len(pixel_traces) == 3
+    for label in palettes:
+        named = [t for t in fig.data if t.name == label]
+        assert len(named) == 3 and all(t.legendgroup == views.palette_group(label) for t in named)
+        assert sum(bool(t.showlegend) for t in named) == 1  # one legend entry per method
+
+
+def test_projection_points_are_drawn_in_their_true_color_at_their_coordinates(hist, sample):
+    fig = views.projections_figure(hist, sample)
+    for trace, (x, y) in zip(fig.data, views.PROJECTIONS):
+        entries = entries_of(trace)
+        np.testing.assert_array_equal(np.sort(entries), np.sort(sample.entries))
+        true_rgb = hist.colors[entries]
+        assert list(trace.marker.color) == hex_of(true_rgb)
+        np.testing.assert_array_equal(trace.x, true_rgb[:, x])
+        np.testing.assert_array_equal(trace.y, true_rgb[:, y])
+        # Hover shows the pixel count of each point's color.
+        np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 4], hist.counts[entries])
+        assert "pixels" in trace.hovertemplate and ":02x" in trace.hovertemplate
+
+
+def test_projection_axes_are_the_study_planes(hist, sample):
+    layout = views.projections_figure(hist, sample).layout
+    titles = [(layout[f"xaxis{n or ''}"].title.text, layout[f"yaxis{n or ''}"].title.text) for n in ("", 2, 3)]
+    assert titles == [("Red", "Green"), ("Green", "Blue"), ("Red", "Blue")]
+
+
+def test_palette_markers_are_the_palette_colors_larger_and_outlined(hist, sample, palettes):
+    fig = views.projections_figure(hist, sample, palettes=palettes)
+    pixel_size = fig.data[0].marker.size
+    for label, palette in palettes.items():
+        trace = next(t for t in fig.data if t.name == label)
+        assert list(trace.marker.color) == hex_of(palette.colors)
+        assert trace.marker.size > pixel_size and trace.marker.line.width > 0
+        np.testing.assert_array_equal(trace.x, palette.colors[:, 0])
+        np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 0], np.arange(len(palette.colors)))
+        # Each marker's pixel count is what its cluster covers.
+        covered = np.bincount(palette.labels, weights=hist.counts, minlength=len(palette.colors))
+        np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 4], covered)
+
+
+def test_points_follow_pixel_counts():
+    rgb = np.zeros((100, 100, 3), np.uint8)
+    rgb[:90] = (200, 30, 30)
+    rgb[90:] = (30, 30, 200)
+    hist = quant.build_histogram(quant.from_array(rgb))
+    fig = views.projections_figure(hist, embed.sample_pixels(hist, 1_000, seed=4))
+    drawn = Counter(fig.data[0].marker.color)
+    assert abs(drawn["#c81e1e"] - 900) <= 1 and abs(drawn["#1e1ec8"] - 100) <= 1
+
+
+def test_figures_keep_zoom_and_allow_box_and_lasso_selection(hist, sample, palettes):
+    fig = views.projections_figure(hist, sample, palettes=palettes, uirevision="cat.png")
+    assert fig.layout.uirevision == "cat.png"
+    assert fig.layout.dragmode == "select" and "select" in fig.layout.clickmode
+    assert fig.layout.title.text
+    lasso = views.projections_figure(hist, sample, dragmode="lasso")
+    assert lasso.layout.dragmode == "lasso"
+    with pytest.raises(ValueError, match="dragmode"):
+        views.projections_figure(hist, sample, dragmode="spin")
+
+
+def test_rgb_cube_is_3d_with_true_colors_and_palettes(hist, sample, palettes):
+    fig = views.rgb_cube_figure(hist, sample, palettes=palettes)
+    assert [t.type for t in fig.data] == ["scatter3d"] * (1 + len(palettes))
+    pixels = fig.data[0]
+    true_rgb = hist.colors[entries_of(pixels)]
+    assert list(pixels.marker.color) == hex_of(true_rgb)
+    np.testing.assert_array_equal(np.column_stack([pixels.x, pixels.y, pixels.z]), true_rgb)
+    assert [t.name for t in fig.data[1:]] == list(palettes)
+    scene = fig.layout.scene
+    assert (scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text) == ("Red", "Green", "Blue")
+    assert fig.layout.uirevision and fig.layout.title.text
+
+
+def test_palettes_must_label_this_histogram(hist, sample, palettes):
+    other = quant.build_histogram(quant.from_array(np.zeros((4, 4, 3), np.uint8)))
+    with pytest.raises(ValueError, match="histogram"):
+        views.projections_figure(other, embed.sample_pixels(other, 10), palettes=palettes)
+    with pytest.raises(ValueError, match="another histogram"):
+        views.projections_figure(other, sample)
+
+
+@pytest.fixture(scope="module")
+def embedding(hist):
+    return embed.embed(hist, method="pca", size=1_500, seed=0)
+
+
+def test_cluster_map_has_one_map_per_method_colored_by_palette(embedding, hist, palettes):
+    fig = views.cluster_map_figure(embedding, hist, palettes)
+    assert len(fig.data) == len(palettes)
+    for trace, (label, palette) in zip(fig.data, palettes.items()):
+        assert trace.name == label and trace.type == "scattergl"
+        entries = entries_of(trace)
+        np.testing.assert_array_equal(entries, embedding.sample.entries)  # the shared sample
+        np.testing.assert_array_equal(trace.x, embedding.points[:, 0])
+        assert list(trace.marker.color) == hex_of(palette.colors[palette.labels[entries]])
+    assert [a.text for a in fig.layout.annotations] == list(palettes)
+    assert fig.layout.xaxis.title.text == "PC 1" and fig.layout.yaxis.title.text == "PC 2"
+    assert fig.layout.xaxis2.matches == "x"  # the maps zoom together
+
+
+def test_cluster_map_can_color_by_cluster_id(embedding, hist, palettes):
+    fig = views.cluster_map_figure(embedding, hist, palettes, color_by="cluster")
+    for trace, palette in zip(fig.data, palettes.values()):
+        clusters = palette.labels[entries_of(trace)]
+        color_of = {}
+        for cluster, color in zip(clusters.tolist(), trace.marker.color):
+            assert color_of.setdefault(cluster, color) == color  # one color per cluster
+        assert len(set(color_of.values())) == len(color_of)  # and distinct ones
+    with pytest.raises(ValueError, match="color_by"):
+        views.cluster_map_figure(embedding, hist, palettes, color_by="hue")
+
+
+def sweep_rows(ssims=(0.6, 0.75, 0.85, 0.9, 0.91, 0.915, 0.918, 0.92)):
+    ks = [2**e for e in range(1, len(ssims) + 1)]
+    return [SweepRow(k=k, colors=k, ssim=s, psnr=20 + e, delta_e=10 - e, png_bytes=1000 * k,
+                     seconds=0.1, thumbnail=np.zeros((2, 2, 3), np.uint8))
+            for e, (k, s) in enumerate(zip(ks, ssims))]
+
+
+def test_quality_figure_plots_four_metrics_on_a_log2_axis_and_marks_the_knee():
+    rows = sweep_rows()
+    fig = views.quality_figure(rows, method_label="k-means", knee_k=16)
+    curves, star = fig.data[:4], fig.data[4:]
+    assert len(fig.data) == 5
+    assert [list(t.x) for t in curves] == [[r.k for r in rows]] * 4
+    assert list(curves[0].y) == [r.ssim for r in rows]
+    assert list(curves[3].y) == [r.png_bytes / 1000 for r in rows]
+    for axis in ("xaxis", "xaxis2", "xaxis3", "xaxis4"):
+        assert fig.layout[axis].type == "log"
+        assert list(fig.layout[axis].tickvals) == [2, 4, 8, 16, 32, 64, 128, 256]
+    assert [fig.layout[f"yaxis{n}"].title.text for n in ("", 2, 3, 4)] == \
+        ["SSIM", "PSNR, dB", "ΔE2000", "PNG8 size, KB"]
+    assert list(star[0].x) == [16] and list(star[0].y) == [0.9]
+    assert sum(shape.x0 == 16 for shape in fig.layout.shapes) == 4  # a dashed line on every panel
+    assert fig.layout.uirevision and "k-means" in fig.layout.title.text
+
+
+def test_quality_figure_without_a_knee_and_with_a_bad_one():
+    assert len(views.quality_figure(sweep_rows(), method_label="m").data) == 4
+    with pytest.raises(ValueError, match="knee_k"):
+        views.quality_figure(sweep_rows(), method_label="m", knee_k=24)
+
+
+def test_rate_distortion_shows_the_sweep_and_other_methods_as_points():
+    rows = sweep_rows()
+    others = {"libimagequant": quant.Metrics(ssim=0.93, psnr=35, delta_e=2, png_bytes=20_000, colors=16),
+              "Octree": quant.Metrics(ssim=0.8, psnr=30, delta_e=4, png_bytes=15_000, colors=16)}
+    fig = views.rate_distortion_figure(rows, method_label="k-means", others=others)
+    assert len(fig.data) == 1 + len(others)
+    assert list(fig.data[0].y) == [r.ssim for r in rows]
+    assert list(fig.data[0].x) == [r.png_bytes / 1000 for r in rows]
+    assert [t.name for t in fig.data[1:]] == list(others)
+    assert list(fig.data[1].x) == [20.0] and list(fig.data[1].y) == [0.93]
+    assert "SSIM" in fig.layout.yaxis.title.text and "KB" in fig.layout.xaxis.title.text
