@@ -1,0 +1,124 @@
+"""Linked selection: chart points and palette clicks become histogram and pixel masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import quant
+from quant import embed, selection, views
+
+RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+
+
+@pytest.fixture(scope="module")
+def image():
+    """4×4: a red row, a green row, a blue row, a white row; the right half of
+    the red row is transparent (it keeps its red RGB underneath)."""
+    rgb = np.array([[c] * 4 for c in (RED, GREEN, BLUE, WHITE)], np.uint8)
+    opaque = np.ones((4, 4), bool)
+    opaque[0, 2:] = False
+    return quant.from_array(rgb, opaque)
+
+
+@pytest.fixture(scope="module")
+def hist(image):
+    return quant.build_histogram(image)
+
+
+def entry(hist, color):
+    return int(np.flatnonzero((hist.colors == color).all(axis=1))[0])
+
+
+def point(customdata, group=views.PIXEL_GROUP, **extra):
+    return {"curve_number": 0, "point_index": 0, "customdata": customdata, "legendgroup": group, **extra}
+
+
+def test_selected_pixel_points_become_their_histogram_entries(hist):
+    event = {"selection": {"points": [point([entry(hist, GREEN), 0, 255, 0, 4]),
+                                      point([entry(hist, BLUE), 0, 0, 255, 4])],
+                           "point_indices": [0, 1], "box": [], "lasso": []}}
+    mask = selection.entries_from_event(event, len(hist))
+    assert mask.dtype == bool and mask.shape == (len(hist),)
+    assert set(np.flatnonzero(mask)) == {entry(hist, GREEN), entry(hist, BLUE)}
+
+
+def test_event_selection_part_or_nothing(hist):
+    only = {"points": [point(entry(hist, WHITE))]}  # scalar customdata, no wrapper
+    assert np.flatnonzero(selection.entries_from_event(only, len(hist))).tolist() == [entry(hist, WHITE)]
+    assert not selection.entries_from_event(None, len(hist)).any()
+    empty = {"selection": {"points": [], "point_indices": [], "box": [], "lasso": []}}
+    assert not selection.entries_from_event(empty, len(hist)).any()
+
+
+def test_points_without_an_entry_are_ignored(hist):
+    event = {"selection": {"points": [point(None), point([]), point([99]), point(["x"]), {"x": 1}]}}
+    assert not selection.entries_from_event(event, len(hist)).any()
+
+
+def test_a_selected_palette_marker_selects_its_whole_cluster(image, hist):
+    palette = quant.quantize(image, 2, "kmeans", hist=hist, with_metrics=False).palette
+    labels = {"k-means": palette.labels}
+    cluster = int(palette.labels[entry(hist, WHITE)])
+    event = {"selection": {"points": [point([cluster, 0, 0, 0, 0], group=views.palette_group("k-means"))]}}
+    mask = selection.entries_from_event(event, len(hist), labels_by_group=labels)
+    np.testing.assert_array_equal(mask, palette.labels == cluster)
+    # Without the labels a palette marker means nothing, and is not read as a histogram entry.
+    assert not selection.entries_from_event(event, len(hist)).any()
+
+
+def test_a_real_figure_selection_round_trips(hist):
+    sample = embed.sample_pixels(hist, 100, seed=0)
+    trace = views.projections_figure(hist, sample).data[1]
+    picked = [3, 7]
+    event = {"selection": {"points": [
+        point(list(np.asarray(trace.customdata)[i]), group=trace.legendgroup, point_index=i) for i in picked
+    ]}}
+    mask = selection.entries_from_event(event, len(hist))
+    assert set(np.flatnonzero(mask)) == set(sample.entries[picked].tolist())
+
+
+def test_entries_of_a_clicked_palette_color():
+    labels = np.array([0, 2, 2, 1, 0])
+    np.testing.assert_array_equal(selection.entries_of_color(labels, 2), [False, True, True, False, False])
+    with pytest.raises(ValueError, match="palette row"):
+        selection.entries_of_color(labels, 3)
+
+
+def test_pixel_mask_follows_the_histogram_and_never_selects_transparency(hist, image):
+    red = np.zeros(len(hist), bool)
+    red[entry(hist, RED)] = True
+    pixels = selection.pixel_mask(hist, red)
+    expected = np.zeros((4, 4), bool)
+    expected[0, :2] = True  # only the visible red pixels, not the transparent ones below red RGB
+    np.testing.assert_array_equal(pixels, expected)
+    everything = selection.pixel_mask(hist, np.ones(len(hist), bool))
+    np.testing.assert_array_equal(everything, image.opaque)
+    with pytest.raises(ValueError, match="shape"):
+        selection.pixel_mask(hist, np.ones(len(hist) + 1, bool))
+
+
+def test_highlight_keeps_selected_pixels_and_dims_the_rest(image, hist):
+    green = np.zeros(len(hist), bool)
+    green[entry(hist, GREEN)] = True
+    pixels = selection.pixel_mask(hist, green)
+    shown = selection.highlight(image.rgb, pixels, dim=0.25)
+    assert shown.dtype == np.uint8 and shown.shape == image.rgb.shape
+    np.testing.assert_array_equal(shown[pixels], image.rgb[pixels])
+    rest = shown[~pixels].astype(int)
+    assert (rest == rest[:, :1]).all()  # gray: the hue is gone
+    assert np.abs(rest - 128).max() <= 0.25 * 128 + 1  # and the contrast dimmed toward middle gray
+    np.testing.assert_array_equal(selection.highlight(image.rgb, pixels, dim=0)[~pixels], 128)
+
+
+def test_highlight_validates_its_inputs(image):
+    with pytest.raises(ValueError, match="dim"):
+        selection.highlight(image.rgb, np.zeros((4, 4), bool), dim=2)
+    with pytest.raises(ValueError, match="shape"):
+        selection.highlight(image.rgb, np.zeros((3, 4), bool))
+
+
+def test_describe_counts_colors_and_pixels(hist):
+    mask = np.zeros(len(hist), bool)
+    mask[[entry(hist, GREEN), entry(hist, BLUE)]] = True
+    assert selection.describe(hist, mask) == "2 colors, 8 pixels (57.1 %) selected"
