@@ -65,6 +65,8 @@ K_TICKS = (2, 4, 8, 16, 32, 64, 128, 256)
 
 _PALETTE_SYMBOLS = ("circle", "diamond", "square", "cross", "x", "triangle-up", "star", "pentagon")
 _PALETTE_SYMBOLS_3D = ("circle", "diamond", "square", "cross", "x", "circle-open", "diamond-open")
+#: One color for a method's sweep on every panel.
+_SWEEP_COLOR = qualitative.Plotly[0]
 _CLUSTER_COLORS = qualitative.Alphabet + qualitative.Dark24 + qualitative.Light24
 _PIXEL_HOVER = (
     "rgb(%{customdata[1]}, %{customdata[2]}, %{customdata[3]})<br>"
@@ -314,7 +316,7 @@ def quality_figure(
         fig.add_trace(
             go.Scatter(
                 x=ks, y=values, mode="lines+markers", name=method_label, showlegend=number == 0,
-                legendgroup=method_label, customdata=ks,
+                legendgroup=method_label, customdata=ks, line=dict(color=_SWEEP_COLOR),
                 hovertemplate=f"k = %{{x}}<br>{value_format}<extra>{method_label}</extra>",
             ),
             row=row + 1, col=col + 1,
@@ -359,7 +361,7 @@ def rate_distortion_figure(
     fig = go.Figure(
         go.Scatter(
             x=[row.png_bytes / 1000 for row in rows], y=[row.ssim for row in rows],
-            mode="lines+markers+text", text=[f"k={row.k}" for row in rows],
+            mode="lines+markers+text", text=[f"k={row.k}" for row in rows], line=dict(color=_SWEEP_COLOR),
             textposition="top left", name=f"{method_label}, k = 2…256",
             customdata=[row.k for row in rows],
             hovertemplate="k = %{customdata}<br>%{x:,.1f} KB<br>SSIM %{y:.4f}<extra></extra>",
