@@ -181,7 +181,7 @@ def apply_k_pick() -> None:
 
 def method_label(name: str) -> str:
     method = quant.METHODS[name]
-    return f"{method.label} (baseline)" if method.family == "baseline" else method.label
+    return f"{method.label} · baseline" if method.family == "baseline" else method.label
 
 
 def space_label(name: str) -> str:

@@ -97,7 +97,7 @@ def test_changing_methods_changes_the_columns_and_metrics():
     at = open_app()
     at.multiselect(key="methods").set_value(["octree", "kmeans"]).run()
     assert_healthy(at)
-    assert card_titles(at) == ["Original", "Octree (Pillow) (baseline)", "k-means"]
+    assert card_titles(at) == ["Original", "Octree (Pillow) · baseline", "k-means"]
     table = metrics(at)
     assert list(table.index) == ["Octree (Pillow)", "k-means"]
     assert table.loc["Octree (Pillow)", "baseline"]

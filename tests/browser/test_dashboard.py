@@ -1,0 +1,115 @@
+"""The dashboard in headless Chromium, as a user sees it: first sight, upload, bad file, link, download."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+RESULT_TITLES = ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
+EXCEPTION = '[data-testid="stException"]'
+IMAGES = '[data-testid="stImage"] img'
+
+
+def wait_for_results(page: Page, images: int) -> None:
+    """Until `images` pictures are on the page, all decoded, and the script has finished running."""
+    page.wait_for_function(
+        """n => {
+            const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
+            const running = document.querySelector('[data-testid="stStatusWidget"]')?.innerText.includes('Running');
+            return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0) && !running;
+        }""",
+        arg=images,
+    )
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_text("Quality across methods")).to_be_visible()
+    wait_for_results(page, 5)
+
+
+def card_caption(page: Page):
+    return page.get_by_test_id("stCaptionContainer").filter(has_text=" px · ")
+
+
+def assert_no_exception(page: Page) -> None:
+    expect(page.locator(EXCEPTION)).to_have_count(0)
+
+
+@pytest.fixture()
+def photo_file(tmp_path, photo):
+    path = tmp_path / "holiday photo.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def test_the_page_opens_on_the_sample_results(page: Page, app_url, artifacts):
+    open_page(page, app_url)
+    for title in ["Original", *RESULT_TITLES]:
+        expect(page.get_by_text(title, exact=True).first).to_be_visible()
+    expect(card_caption(page)).to_contain_text("451 × 300 px")
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_be_visible()
+    assert "k=8" in page.url and "methods=kmeans%2Cgmm%2Cagglomerative" in page.url
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1440, "height": 2300})
+    page.screenshot(path=artifacts / "first-sight.png")
+
+
+def test_uploading_a_file_gives_new_results(page: Page, app_url, artifacts, photo_file):
+    open_page(page, app_url)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(photo_file)
+    expect(card_caption(page)).to_contain_text("128 × 96 px")
+    wait_for_results(page, 5)
+    expect(page.get_by_test_id("stMain").get_by_text("holiday photo.png")).to_be_visible()
+    assert "photo" not in page.url
+    assert_no_exception(page)
+    page.screenshot(path=artifacts / "uploaded.png", full_page=True)
+
+
+def test_a_bad_file_shows_an_error_and_keeps_the_previous_results(page: Page, app_url, artifacts, tmp_path):
+    open_page(page, app_url)
+    garbage = tmp_path / "broken.png"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4000))
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(garbage)
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("can't be used")
+    wait_for_results(page, 5)
+    expect(card_caption(page)).to_contain_text("451 × 300 px")
+    for title in RESULT_TITLES:
+        expect(page.get_by_text(title, exact=True).first).to_be_visible()
+    assert_no_exception(page)
+    page.screenshot(path=artifacts / "bad-file.png")
+
+
+def test_a_quick_pick_recomputes_and_updates_the_link(page: Page, app_url):
+    open_page(page, app_url)
+    page.get_by_role("radiogroup", name="Quick picks").get_by_role("radio", name="16", exact=True).click()
+    page.wait_for_url("**k=16**")
+    wait_for_results(page, 5)
+    expect(page.get_by_test_id("stNumberInputField").first).to_have_value("16")
+    assert_no_exception(page)
+
+
+def test_a_link_restores_its_settings_and_explains_bad_values(page: Page, app_url, artifacts):
+    page.goto(f"{app_url}/?methods=octree,nonsense&k=4&space=oklab&seed=3")
+    expect(page.get_by_text("Octree (Pillow) · baseline", exact=True).first).to_be_visible()
+    wait_for_results(page, 3)
+    expect(page.get_by_test_id("stNumberInputField").first).to_have_value("4")
+    expect(page.get_by_test_id("stAlertContentWarning")).to_contain_text("nonsense")
+    assert_no_exception(page)
+    page.screenshot(path=artifacts / "link-with-bad-values.png")
+
+
+def test_the_png8_download_is_the_quantized_image(page: Page, app_url):
+    open_page(page, app_url)
+    with page.expect_download() as download_info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="PNG8").first.click()
+    download = download_info.value
+    assert download.suggested_filename == "chelsea.k8.kmeans.png"
+    image = Image.open(io.BytesIO(open(download.path(), "rb").read()))
+    assert image.mode == "P" and image.size == (451, 300)
+    assert len(image.getcolors()) == 8
