@@ -174,8 +174,12 @@ def embed(
     stays the same to the eye, and duplicates become a small blob whose size
     shows how many pixels they are.
 
-    The first UMAP call in a process compiles numba code (10–30 s); call
-    `warm_up` early in a background thread to hide it.
+    The first UMAP call in a process compiles numba code (10–30 s), and
+    says so through `progress`. Call `warm_up` early in a background thread
+    to hide it: a call made meanwhile waits for it rather than compiling
+    alongside. UMAP runs one at a time per process (numba's default
+    threading layer is not safe to enter from two threads at once); PCA
+    never waits.
     """
     if method not in EMBEDDINGS:
         raise ValueError(f"unknown embedding {method!r}; choose one of: {', '.join(EMBEDDINGS)}")
@@ -187,7 +191,10 @@ def embed(
     report = progress or (lambda fraction, message: None)
     sample = sample_pixels(hist, size, seed=seed)
     features = _features(hist, sample, space=space, seed=seed)
-    report(0.0, f"{EMBEDDINGS[method].split(':')[0]} of {len(sample):,} pixels…")
+    if method == "umap" and not is_warm():
+        report(0.0, f"UMAP of {len(sample):,} pixels: compiling it first (once per process, 10–30 s)…")
+    else:
+        report(0.0, f"{method.upper()} of {len(sample):,} pixels…")
     started = time.perf_counter()
     if method == "pca":
         points = _pca(features, seed=seed)
@@ -202,11 +209,11 @@ def warm_up() -> float:
     """Compile umap-learn's numba code on a small input; return the seconds it took.
 
     Safe to call from several threads: the first caller does the work, the
-    others wait for it and return at once. The input is just large enough
+    others wait for it and return 0.0. The input is just large enough
     (over 4,096 points) to take the nearest-neighbor-descent path that real
     samples take, and trains for few epochs.
     """
-    with _WARM_LOCK:
+    with _UMAP_LOCK:
         if _WARM_SECONDS:
             return 0.0
         started = time.perf_counter()
@@ -225,7 +232,9 @@ def is_warm() -> bool:
 # umap-learn computes exact neighbors below this many points, and runs
 # pynndescent (other numba code) from here on.
 _UMAP_EXACT_BELOW = 4096
-_WARM_LOCK = threading.Lock()
+# Held while umap runs: by warm_up, so callers wait for the compilation, and
+# by every embedding, so numba is never entered from two threads at once.
+_UMAP_LOCK = threading.RLock()
 _WARM_SECONDS: list[float] = []
 
 
@@ -262,7 +271,7 @@ def _umap(features: np.ndarray, *, seed: int, neighbors: int, epochs: int = UMAP
         random_state=seed,  # makes umap single-threaded, hence reproducible
         init="spectral" if len(features) > 16 else "random",
     )
-    with warnings.catch_warnings():
+    with _UMAP_LOCK, warnings.catch_warnings():
         # "n_jobs value 1 overridden to 1 by setting random_state": expected, not news.
         warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*Graph is not fully connected.*")

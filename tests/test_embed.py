@@ -127,3 +127,17 @@ def test_importing_the_views_loads_neither_umap_nor_streamlit():
             "print(sorted(m for m in ('umap', 'numba', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_umap_waits_for_a_running_warm_up_instead_of_racing_it():
+    """While the lock is held (as warm_up holds it), an embedding cannot start."""
+    import threading
+
+    hist = two_color_histogram()
+    finished = threading.Event()
+    with embed._UMAP_LOCK:
+        worker = threading.Thread(
+            target=lambda: (embed.embed(hist, method="umap", size=50), finished.set()), daemon=True)
+        worker.start()
+        assert not finished.wait(0.5)
+    assert finished.wait(120)
