@@ -29,12 +29,6 @@ CHROMIUM_ARGS = [
 SERVER_START_SECONDS = 90
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if Path(item.fspath).is_relative_to(Path(__file__).parent):
-            item.add_marker(pytest.mark.browser)
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

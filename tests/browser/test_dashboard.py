@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+pytestmark = pytest.mark.browser
+
 RESULT_TITLES = ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
 EXCEPTION = '[data-testid="stException"]'
 IMAGES = '[data-testid="stImage"] img'
