@@ -66,7 +66,10 @@ def entries_from_event(
     -----
     A point whose legend group is a palette's reads ``customdata[0]`` as a
     palette index; any other point reads it as a histogram entry. Points
-    without customdata (the knee's star, say) are skipped.
+    without customdata (the knee's star, say) are skipped. Streamlit 1.67
+    delivers a point as, for example, ``{"curve_number": 0, "point_index": 4,
+    "x": 200, "y": 30, "customdata": {"0": 2, "1": 200, "2": 30, "3": 30,
+    "4": 1800}, "marker_color": "#c81e1e", "legendgroup": "pixels"}``.
     """
     mask = np.zeros(_check_count(n_entries), dtype=bool)
     labels_by_group = labels_by_group or {}
@@ -169,8 +172,15 @@ def _points(event: Any) -> list[Mapping]:
 
 
 def _first_customdata(point: Mapping) -> int | None:
+    """``customdata[0]`` of one selected point, in any of the forms it arrives in.
+
+    plotly.py sends numeric arrays as typed arrays, and a row of a typed
+    array reaches Python as ``{"0": 2, "1": 200, ...}``, not as a list.
+    """
     data = point.get("customdata")
-    if isinstance(data, (list, tuple)):
+    if isinstance(data, Mapping):
+        data = data.get("0", data.get(0))
+    elif isinstance(data, (list, tuple)):
         data = data[0] if data else None
     if data is None:
         return None

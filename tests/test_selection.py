@@ -43,6 +43,17 @@ def test_selected_pixel_points_become_their_histogram_entries(hist):
     assert set(np.flatnonzero(mask)) == {entry(hist, GREEN), entry(hist, BLUE)}
 
 
+def test_the_point_form_streamlit_really_sends(hist):
+    """Recorded from st.plotly_chart(on_select="rerun") with a box drawn over a
+    projections figure: a typed-array row of customdata arrives as a dict."""
+    green = entry(hist, GREEN)
+    recorded = {"curve_number": 0, "point_number": 4, "point_index": 4, "x": 0, "y": 255,
+                "customdata": {"0": green, "1": 0, "2": 255, "3": 0, "4": 4},
+                "marker_color": "#00ff00", "legendgroup": "pixels"}
+    event = {"selection": {"points": [recorded], "point_indices": [4], "box": [{}], "lasso": []}}
+    assert np.flatnonzero(selection.entries_from_event(event, len(hist))).tolist() == [green]
+
+
 def test_event_selection_part_or_nothing(hist):
     only = {"points": [point(entry(hist, WHITE))]}  # scalar customdata, no wrapper
     assert np.flatnonzero(selection.entries_from_event(only, len(hist))).tolist() == [entry(hist, WHITE)]
