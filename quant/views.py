@@ -117,7 +117,7 @@ def projections_figure(
     _check_sample(hist, sample)
     palettes = _check_palettes(hist, palettes)
     titles = [f"{CHANNELS[x]}–{CHANNELS[y]}" for x, y in PROJECTIONS]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.07)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.12)
     colors = hist.colors[sample.entries]
     pixel_data = _pixel_customdata(hist, sample.entries)
     point_colors = _hex_of_entries(hist, sample.entries)
@@ -139,7 +139,9 @@ def projections_figure(
         fig.update_xaxes(title_text=CHANNELS[x], range=[-8, 263], row=1, col=col)
         fig.update_yaxes(title_text=CHANNELS[y], range=[-8, 263], row=1, col=col)
     _finish(fig, "Pixels in RGB space: three projections", uirevision, dragmode)
-    fig.update_layout(height=420, plot_bgcolor=BACKGROUND)
+    # The legend goes below, so the three squares get the page's whole width.
+    fig.update_layout(height=460, plot_bgcolor=BACKGROUND, margin_b=90,
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
     return fig
 
 
@@ -239,7 +241,7 @@ def cluster_map_figure(
     columns = min(3, len(palettes))
     rows = -(-len(palettes) // columns)
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(palettes),
-                        horizontal_spacing=0.05, vertical_spacing=0.12 if rows > 1 else 0.0)
+                        horizontal_spacing=0.08, vertical_spacing=0.12 if rows > 1 else 0.0)
     entries = embedding.sample.entries
     axis_name = "UMAP" if embedding.method == "umap" else "PC"
     for number, (label, palette) in enumerate(palettes.items()):
