@@ -177,9 +177,10 @@ def embed(
     The first UMAP call in a process compiles numba code (10–30 s), and
     says so through `progress`. Call `warm_up` early in a background thread
     to hide it: a call made meanwhile waits for it rather than compiling
-    alongside. UMAP runs one at a time per process (numba's default
-    threading layer is not safe to enter from two threads at once); PCA
-    never waits.
+    alongside. UMAP runs one at a time per process: two maps at once would
+    only compete for the same cores, and where numba lacks OpenMP and TBB
+    its fallback threading layer (workqueue) aborts when entered from two
+    threads. PCA never waits.
     """
     if method not in EMBEDDINGS:
         raise ValueError(f"unknown embedding {method!r}; choose one of: {', '.join(EMBEDDINGS)}")
@@ -233,7 +234,7 @@ def is_warm() -> bool:
 # pynndescent (other numba code) from here on.
 _UMAP_EXACT_BELOW = 4096
 # Held while umap runs: by warm_up, so callers wait for the compilation, and
-# by every embedding, so numba is never entered from two threads at once.
+# by every embedding, so umap's numba code never runs in two threads at once.
 _UMAP_LOCK = threading.RLock()
 _WARM_SECONDS: list[float] = []
 
