@@ -187,6 +187,8 @@ def embed(
     check_space(space)
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= MAX_SIZE:
         raise ValueError(f"size must be an integer from 1 to {MAX_SIZE:,}, not {size!r}")
+    if isinstance(neighbors, bool) or not isinstance(neighbors, (int, np.integer)) or neighbors < 2:
+        raise ValueError(f"neighbors must be an integer of at least 2, not {neighbors!r}")
     if len(hist) == 0:
         raise ValueError("the image has no visible pixels to embed")
     report = progress or (lambda fraction, message: None)

@@ -114,6 +114,11 @@ def test_embed_validates_its_options():
         embed.embed(hist, method="pca", size=embed.MAX_SIZE + 1)
     with pytest.raises(ValueError, match="color space"):
         embed.embed(hist, method="pca", space="hsv")
+    with pytest.raises(ValueError, match="neighbors"):
+        embed.embed(hist, method="umap", neighbors=1)
+    transparent = quant.build_histogram(quant.from_array(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), bool)))
+    with pytest.raises(ValueError, match="no visible pixels"):
+        embed.embed(transparent, method="pca")
 
 
 def test_progress_is_reported():

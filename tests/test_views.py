@@ -204,3 +204,11 @@ def test_rate_distortion_shows_the_sweep_and_other_methods_as_points():
     assert [t.name for t in fig.data[1:]] == list(others)
     assert list(fig.data[1].x) == [20.0] and list(fig.data[1].y) == [0.93]
     assert "SSIM" in fig.layout.yaxis.title.text and "KB" in fig.layout.xaxis.title.text
+
+
+def test_a_fully_transparent_image_draws_empty_views():
+    hist = quant.build_histogram(quant.from_array(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), bool)))
+    sample = embed.sample_pixels(hist, 100)
+    assert sample.caption() == "0 of 0 pixels shown (0 distinct colors)"
+    assert [len(t.x) for t in views.projections_figure(hist, sample).data] == [0, 0, 0]
+    assert len(views.rgb_cube_figure(hist, sample).data[0].x) == 0
