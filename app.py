@@ -11,6 +11,7 @@ Adding a view means writing one `draw_…(page)` function and listing it in `VIE
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,8 +19,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import quant
+from quant import embed, sweep, views
 from quant.dashboard import (
-    COLUMN_BY_KEY, COLUMNS, Outcome, download_name, escape_markdown, file_stem, metric_row,
+    COLUMN_BY_KEY, COLUMNS, Outcome, describe_failure, download_name, escape_markdown, file_stem, metric_row,
     Column, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
 )
 from quant.settings import K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
@@ -44,9 +46,15 @@ class Page:
 
     source: Source
     settings: Settings
+    hist: quant.Histogram
     outcomes: list[Outcome]
     original_png: bytes
     original_preview: bytes
+
+    @property
+    def palettes(self) -> dict[str, quant.Palette]:
+        """The palettes of the methods that succeeded, by display label, in column order."""
+        return {quant.METHODS[o.method].label: o.palette for o in self.outcomes if o.ok}
 
 
 def main() -> None:
@@ -62,8 +70,10 @@ def main() -> None:
                "and judge them by SSIM, PSNR and ΔE2000.")
     show_url_notices(settings)
     view = view_switcher()
-    page = Page(source, settings, compute(source, settings), *cached_original(source.key, source.image))
+    hist = cached_histogram(source.key, source.image)
+    page = Page(source, settings, hist, compute(source, hist, settings), *cached_original(source.key, source.image))
     VIEWS[view].draw(page)
+    warm_up_umap_in_background()
 
 
 # --- cached compute: keyed on content hashes, big objects passed unhashed ----------------------
@@ -101,9 +111,8 @@ def cached_outcome(image_key: str, method: str, k: int, space: str, seed: int,
     return run_method(_image, _hist, k, method, space=space, seed=seed)
 
 
-def compute(source: Source, settings: Settings) -> list[Outcome]:
+def compute(source: Source, hist: quant.Histogram, settings: Settings) -> list[Outcome]:
     """Every selected method's outcome, with a progress bar while any of them runs."""
-    hist = cached_histogram(source.key, source.image)
     progress = st.empty()
     outcomes = []
     for done, method in enumerate(settings.methods):
@@ -113,6 +122,23 @@ def compute(source: Source, settings: Settings) -> list[Outcome]:
                                        source.image, hist))
     progress.empty()
     return outcomes
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def cached_embedding(image_key: str, method: str, seed: int, _hist: quant.Histogram) -> embed.Embedding:
+    return embed.embed(_hist, method=method, seed=seed)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_sweep_row(image_key: str, method: str, k: int, space: str, seed: int,
+                     _image: quant.LoadedImage, _hist: quant.Histogram) -> sweep.SweepRow:
+    return sweep.sweep(_image, method, ks=[k], space=space, seed=seed, hist=_hist)[0]
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_umap_in_background() -> None:
+    """Compile UMAP once per server process, after the first results, so a first map needn't wait."""
+    threading.Thread(target=embed.warm_up, name="umap-warm-up", daemon=True).start()
 
 
 # --- sidebar: the image and the settings ----------------------------------------------------
@@ -244,8 +270,7 @@ def original_card(page: Page) -> None:
     st.markdown("**Original**")
     st.image(page.original_preview, width="stretch")
     st.caption(escape_markdown(page.source.name))
-    hist = cached_histogram(page.source.key, image)
-    st.caption(f"{image.width} × {image.height} px · {len(hist):,} colors · "
+    st.caption(f"{image.width} × {image.height} px · {len(page.hist):,} colors · "
                f"PNG {len(page.original_png) / 1000:,.1f} kB")
 
 
@@ -327,6 +352,84 @@ def full_size_view(page: Page) -> None:
     st.image(data, width="content" if actual_pixels else "stretch")
 
 
+def draw_color_space(page: Page) -> None:
+    """The pixels as points in RGB, each in its own color, with the palettes overlaid."""
+    sample = embed.sample_pixels(page.hist, views.DEFAULT_POINTS, seed=page.settings.seed)
+    palettes, revision = page.palettes, page.source.key
+    st.plotly_chart(views.projections_figure(page.hist, sample, palettes=palettes, uirevision=revision),
+                    key="projections")
+    st.caption(f"{sample.caption()}. Larger outlined markers are the palettes; hover a point for its color.")
+    st.plotly_chart(views.rgb_cube_figure(page.hist, sample, palettes=palettes, uirevision=revision),
+                    key="rgb_cube")
+
+
+def draw_cluster_maps(page: Page) -> None:
+    """One 2D embedding of a pixel sample, shared by all methods, colored by each method's clusters."""
+    if not page.palettes:
+        st.info("Pick at least one method that succeeds to see its clusters.", icon=":material/arrow_back:")
+        return
+    with st.container(horizontal=True, gap="large"):
+        method = st.segmented_control("Embedding", list(embed.EMBEDDINGS), default="umap", required=True,
+                                      key="embedding", format_func=str.upper,
+                                      help=" · ".join(embed.EMBEDDINGS.values()))
+        color_by = st.segmented_control("Color points by", list(views.COLOR_BY), default="palette",
+                                        required=True, key="color_by", format_func=str.capitalize)
+    waiting = ("Compiling UMAP, once per server (10–30 s), then embedding the pixels…"
+               if method == "umap" and not embed.is_warm() else f"Embedding the pixels with {method.upper()}…")
+    with st.spinner(waiting, show_time=True):
+        embedding = cached_embedding(page.source.key, method, page.settings.seed, page.hist)
+    st.plotly_chart(views.cluster_map_figure(embedding, page.hist, page.palettes, color_by=color_by,
+                                             uirevision=page.source.key), key="cluster_maps")
+    st.caption(f"{embedding.sample.caption()}; embedded in {embedding.seconds:.1f} s.")
+
+
+def draw_quality_vs_k(page: Page) -> None:
+    """One method at k = 2, 4, …, 256: quality and size against k, the knee, and a gallery."""
+    candidates = list(page.settings.methods) or list(quant.STUDY_METHODS)
+    with st.container(horizontal=True, gap="large"):
+        method = st.selectbox("Method", candidates, key="sweep_method", format_func=method_label)
+        threshold = st.slider("Knee: smallest SSIM gain worth a doubling of k", 0.005, 0.1,
+                              sweep.DEFAULT_KNEE_THRESHOLD, 0.005, key="knee_threshold", format="%.3f")
+    rows = sweep_rows(page, method)
+    if rows is None:
+        return
+    label = quant.METHODS[method].label
+    knee = sweep.knee_of(rows, threshold=threshold)
+    st.plotly_chart(views.quality_figure(rows, method_label=label, knee_k=knee, uirevision=page.source.key),
+                    key="quality")
+    others = {quant.METHODS[o.method].label: o.metrics for o in page.outcomes if o.ok and o.method != method}
+    st.plotly_chart(views.rate_distortion_figure(rows, method_label=label, others=others,
+                                                 uirevision=page.source.key), key="rate_distortion")
+    st.caption(f"The knee, k = {knee}, is the smallest k after which a doubling gains less than "
+               f"{threshold:.3f} SSIM." if knee else
+               f"Every doubling up to k = 256 still gains {threshold:.3f} SSIM or more: no knee.")
+    gallery(rows)
+
+
+def sweep_rows(page: Page, method: str) -> list[sweep.SweepRow] | None:
+    """The sweep, one cached k at a time so the progress bar moves; None (and an error) if it fails."""
+    progress = st.empty()
+    rows = []
+    try:
+        for done, k in enumerate(sweep.SWEEP_KS):
+            progress.progress(done / len(sweep.SWEEP_KS), text=f"{method_label(method)}: k = {k}…")
+            rows.append(cached_sweep_row(page.source.key, method, k, page.settings.space, page.settings.seed,
+                                         page.source.image, page.hist))
+    except Exception as exc:  # noqa: BLE001 — a failing method costs this view, not the page
+        st.error(f"The sweep failed: {escape_markdown(describe_failure(exc))}", icon=":material/error:")
+        return None
+    finally:
+        progress.empty()
+    return rows
+
+
+def gallery(rows: list[sweep.SweepRow]) -> None:
+    st.subheader("Gallery", anchor=False)
+    for start in range(0, len(rows), CARDS_PER_ROW):
+        for column, row in zip(st.columns(CARDS_PER_ROW), rows[start:start + CARDS_PER_ROW]):
+            column.image(row.thumbnail, caption=f"k = {row.k} · SSIM {row.ssim:.3f}", width="stretch")
+
+
 @dataclass(frozen=True)
 class View:
     label: str
@@ -335,6 +438,9 @@ class View:
 
 VIEWS: dict[str, View] = {
     "compare": View("Compare", draw_compare),
+    "color-space": View("Color space", draw_color_space),
+    "cluster-maps": View("Cluster maps", draw_cluster_maps),
+    "quality-vs-k": View("Quality vs k", draw_quality_vs_k),
 }
 
 

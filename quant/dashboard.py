@@ -22,6 +22,7 @@ from .histogram import Histogram
 from .load import LoadedImage
 from .methods import METHODS
 from .metrics import Metrics, evaluate
+from .palette import Palette
 from .pipeline import quantize
 
 #: Widest image the page shows: Streamlit resizes anything wider on every
@@ -40,8 +41,8 @@ class Outcome:
     ----------
     method : str
         The registry name.
-    colors : ndarray of uint8, shape (m, 3)
-        The palette.
+    palette : Palette or None
+        Colors and the label of every histogram entry (the views color pixels by it).
     pixel_counts : ndarray of int64, shape (m,)
         Visible pixels per palette color.
     metrics : Metrics or None
@@ -57,7 +58,7 @@ class Outcome:
     """
 
     method: str
-    colors: np.ndarray
+    palette: Palette | None
     pixel_counts: np.ndarray
     metrics: Metrics | None
     seconds: float
@@ -69,6 +70,11 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return not self.error
+
+    @property
+    def colors(self) -> np.ndarray:
+        """The palette's colors, (m, 3) uint8; empty when the method failed."""
+        return self.palette.colors if self.palette is not None else np.zeros((0, 3), np.uint8)
 
 
 def run_method(image: LoadedImage, hist: Histogram, k: int, method: str, *, space: str, seed: int) -> Outcome:
@@ -82,15 +88,14 @@ def run_method(image: LoadedImage, hist: Histogram, k: int, method: str, *, spac
         encoded = png_bytes(result.indices, result.palette.colors)
         metrics = evaluate(image.rgb, hist, result.palette, result.indices, encoded=encoded)
         counts = np.bincount(result.palette.labels, weights=hist.counts, minlength=len(result.palette.colors))
-        return Outcome(method, result.palette.colors, counts.astype(np.int64), metrics, result.seconds,
+        return Outcome(method, result.palette, counts.astype(np.int64), metrics, result.seconds,
                        encoded, preview_png(encoded), result.notices)
     except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
         return failed(method, exc)
 
 
 def failed(method: str, exc: BaseException) -> Outcome:
-    empty = np.zeros((0, 3), np.uint8)
-    return Outcome(method, empty, np.zeros(0, np.int64), None, 0.0, b"", b"", error=describe_failure(exc))
+    return Outcome(method, None, np.zeros(0, np.int64), None, 0.0, b"", b"", error=describe_failure(exc))
 
 
 def describe_failure(exc: BaseException) -> str:

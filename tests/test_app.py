@@ -223,3 +223,41 @@ def test_the_chart_metric_can_be_switched():
     at.segmented_control(key="chart_metric").set_value("psnr").run()
     assert_healthy(at)
     assert at.segmented_control(key="chart_metric").value == "psnr"
+
+
+def charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_the_view_switcher_changes_view_and_link():
+    at = open_app(methods="kmeans")
+    at.segmented_control(key="view").set_value("color-space").run()
+    assert_healthy(at)
+    assert at.query_params["view"] == "color-space"
+    assert not at.dataframe  # the compare view's table is gone
+
+
+def test_color_space_view_draws_projections_and_cube():
+    at = open_app(view="color-space")
+    assert_healthy(at)
+    assert len(charts(at)) == 2
+    assert any("of 135,300 pixels shown" in caption.value for caption in at.main.caption)
+
+
+def test_cluster_maps_view_draws_one_embedding_for_all_methods():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(view="cluster-maps")
+    at.session_state["embedding"] = "pca"  # instant; UMAP is the same code path after its compile
+    at.run()
+    assert_healthy(at)
+    assert len(charts(at)) == 1
+    assert any("embedded in" in caption.value for caption in at.main.caption)
+
+
+def test_quality_vs_k_view_sweeps_the_chosen_method():
+    at = open_app(view="quality-vs-k", methods="octree,kmeans")
+    assert_healthy(at)
+    assert at.selectbox(key="sweep_method").value == "octree"
+    assert len(charts(at)) == 2
+    captions = [image.proto.imgs[0].caption for image in at.main.image]
+    assert [caption.split(" · ")[0] for caption in captions] == [f"k = {k}" for k in (2, 4, 8, 16, 32, 64, 128, 256)]

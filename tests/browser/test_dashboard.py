@@ -115,3 +115,17 @@ def test_the_png8_download_is_the_quantized_image(page: Page, app_url):
     image = Image.open(io.BytesIO(open(download.path(), "rb").read()))
     assert image.mode == "P" and image.size == (451, 300)
     assert len(image.getcolors()) == 8
+
+
+@pytest.mark.parametrize("view, label, charts", [
+    ("color-space", "Color space", 2), ("cluster-maps", "Cluster maps", 1), ("quality-vs-k", "Quality vs k", 2),
+])
+def test_every_view_draws_its_charts(page: Page, app_url, artifacts, view, label, charts):
+    open_page(page, app_url)
+    page.get_by_role("radiogroup", name="View").get_by_role("radio", name=label, exact=True).click()
+    page.wait_for_url(f"**view={view}**")
+    expect(page.locator(".js-plotly-plot")).to_have_count(charts)
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1440, "height": 2000})
+    page.screenshot(path=artifacts / f"view-{view}.png")
