@@ -65,6 +65,36 @@ def to_rgb8(points: np.ndarray, space: str) -> np.ndarray:
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
+#: Typical extent of each space's coordinates, to put them on a common 0…1 scale.
+SCALES = {"rgb": 255.0, "lab": 100.0, "oklab": 1.0}
+
+
+def to_rgb_float(points: np.ndarray, space: str) -> np.ndarray:
+    """Like `to_rgb8`, but float on 0…255, unrounded (clipped to the gamut)."""
+    points = np.asarray(points, dtype=np.float64)
+    if space == "rgb":
+        return points
+    if space == "lab":
+        return lab2rgb(points[:, None, :])[:, 0, :] * 255.0
+    lms = (points @ _OKLAB_TO_LMS.T) ** 3
+    return _linear_to_srgb(np.clip(lms @ _LMS_TO_RGB.T, 0.0, 1.0)) * 255.0
+
+
+def blend_with_oklab(points: np.ndarray, space: str, weight: float) -> np.ndarray:
+    """Points of `space` scaled to about 0…1, with `weight` × their Oklab coordinates appended.
+
+    Squared distances between the results are the space's (rescaled) plus
+    `weight`² × Oklab's: a metric that keeps RGB's structure (which SSIM
+    rewards) and Oklab's perceptual spacing (which ΔE2000 rewards).
+    Returns the rescaled points alone when `weight` is 0.
+    """
+    scaled = np.asarray(points, dtype=np.float64) / SCALES[space]
+    if weight == 0:
+        return scaled
+    oklab = points if space == "oklab" else to_space(to_rgb_float(points, space), "oklab")
+    return np.hstack([scaled, weight * np.asarray(oklab, dtype=np.float64)])
+
+
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """(n, 3) sRGB on 0…255 to CIELAB, for ΔE computations."""
     return to_space(rgb, "lab")

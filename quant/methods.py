@@ -87,11 +87,14 @@ class Method:
 # --- clustering methods ---------------------------------------------------------------------
 
 
-def _kmeans(points, weights, k, *, seed, n_init, max_iter):
-    from sklearn.cluster import KMeans
+def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_weight, refine_iter):
+    from .colorspace import blend_with_oklab
+    from .kmeans import weighted_kmeans
 
-    model = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed)
-    return model.fit_predict(points, sample_weight=weights)
+    features = blend_with_oklab(points, space, oklab_weight)
+    _, labels = weighted_kmeans(features, weights, k, seed=seed, init=init, n_init=n_init,
+                                max_iter=max_iter, refine_iter=refine_iter)
+    return labels
 
 
 def _gmm(points, weights, k, *, seed, covariance, sample_size):
@@ -209,13 +212,21 @@ METHODS: dict[str, Method] = {
         Method(
             name="kmeans",
             label="k-means",
-            description="Lloyd's k-means on the color histogram, each color weighted by its pixel count.",
-            complexity="O(n·k·iterations) on n histogram colors",
+            description="Lloyd's k-means on the color histogram, each color weighted by its pixel count; "
+                        "distance in the chosen space plus an Oklab term, refined on every distinct color.",
+            complexity="O(n·k·iterations) on n histogram colors (nearest centers found by a sorted-axis search)",
             params=(
-                Param("n_init", 1, "independent k-means++ starts; the best is kept", low=1, high=20),
-                Param("max_iter", 300, "iteration limit per start", low=1, high=1000),
+                Param("oklab_weight", 2.0, "weight of an Oklab distance added to the chosen space's "
+                      "(0 = the space alone, e.g. plain RGB k-means)", low=0.0, high=10.0),
+                Param("init", "split", "start: variance-minimising splits (deterministic) or k-means++",
+                      choices=("split", "kmeans++")),
+                Param("n_init", 1, "k-means++ starts; the best is kept", low=1, high=20),
+                Param("max_iter", 100, "iteration limit on the bounded working set", low=1, high=1000),
+                Param("refine_iter", 5, "Lloyd iterations over every distinct color afterwards", low=0, high=50),
             ),
             cluster=_kmeans,
+            # The whole histogram: kmeans bounds its own working set and refines on every color.
+            max_entries=1 << 21,
         ),
         Method(
             name="gmm",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +118,8 @@ def _run(method: Method, image, working: WeightedColors, k, space, seed, params)
         colors = method.palette(image, k, seed=seed, **params)
         return colors, cKDTree(colors.astype(np.float64)).query(working.colors)[1]
     points = to_space(working.colors, space)
+    if "space" in inspect.signature(method.cluster).parameters:
+        params = {**params, "space": space}  # methods that need to know the space ask for it
     labels = method.cluster(points, working.weights, k, seed=seed, **params)
     return to_rgb8(_weighted_means(points, working.weights, labels), space), labels
 
@@ -125,8 +128,8 @@ def _weighted_means(points: np.ndarray, weights: np.ndarray, labels: np.ndarray)
     """Mean of each label's points, weighted by pixel counts; labels must be 0…m-1 (gaps allowed)."""
     used, compact = np.unique(labels, return_inverse=True)
     mass = np.bincount(compact, weights=weights)
-    sums = np.stack([np.bincount(compact, weights=weights * points[:, c]) for c in range(3)], axis=1)
-    means = np.zeros((labels.max() + 1, 3))
+    sums = np.stack([np.bincount(compact, weights=weights * points[:, c]) for c in range(points.shape[1])], axis=1)
+    means = np.zeros((labels.max() + 1, points.shape[1]))
     means[used] = sums / mass[:, None]
     return means
 

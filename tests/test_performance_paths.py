@@ -1,0 +1,169 @@
+"""The fast paths give the same answers as the plain ones: correctness only, never timings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import quant
+from quant import kmeans as K
+from quant.colorspace import blend_with_oklab, to_rgb_float, to_space
+from quant.histogram import pack_rgb
+
+
+def _brute_nearest(points, centers):
+    d = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    return d.argmin(axis=1), d.min(axis=1)
+
+
+@pytest.mark.parametrize("dims", [3, 6])
+def test_nearest_matches_brute_force(dims):
+    rng = np.random.default_rng(1)
+    points = rng.random((3000, dims)) * 50
+    centers = rng.random((97, dims)) * 50
+    labels, dist = K.nearest(points, centers)
+    want_labels, want_dist = _brute_nearest(points, centers)
+    assert np.array_equal(labels, want_labels)
+    assert np.allclose(dist, want_dist)
+
+
+def test_nearest_breaks_ties_to_the_lower_index():
+    centers = np.array([[0.0, 0, 0], [2.0, 0, 0], [2.0, 0, 0]])
+    labels, _ = K.nearest(np.array([[1.0, 0, 0], [2.0, 0, 0]]), centers)
+    assert labels.tolist() == [0, 1]
+
+
+def test_lloyd_matches_a_numpy_reference():
+    rng = np.random.default_rng(2)
+    points = rng.random((800, 3)) * 255
+    weights = rng.integers(1, 50, 800).astype(float)
+    start = points[:12].copy()
+    centers, labels, inertia = K.lloyd(points, weights, start, max_iter=30, tol=0.0)
+
+    ref = start.copy()
+    for _ in range(30):
+        lab = _brute_nearest(points, ref)[0]
+        new = ref.copy()
+        for j in range(len(ref)):
+            members = lab == j
+            if members.any():
+                new[j] = np.average(points[members], axis=0, weights=weights[members])
+        if np.allclose(new, ref, atol=0, rtol=0):
+            break
+        ref = new
+    assert np.allclose(centers, ref)
+    assert np.array_equal(labels, _brute_nearest(points, ref)[0])
+    assert inertia == pytest.approx(float(np.dot(weights, _brute_nearest(points, ref)[1])))
+
+
+def test_split_init_gives_k_distinct_weighted_means():
+    rng = np.random.default_rng(3)
+    points = rng.random((2000, 3))
+    weights = rng.random(2000) + 0.1
+    centers = K.split_init(points, weights, 16)
+    assert centers.shape == (16, 3)
+    assert len(np.unique(centers, axis=0)) == 16
+    # The mean of the centers weighted by their mass is the data's mean.
+    labels = K.nearest(points, centers)[0]
+    assert np.allclose(np.average(points, axis=0, weights=weights),
+                       np.average(points, axis=0, weights=weights))
+    assert labels.max() < 16
+
+
+def test_weighted_kmeans_is_deterministic_and_bounded():
+    rng = np.random.default_rng(4)
+    points = rng.random((5000, 6))
+    weights = rng.integers(1, 9, 5000).astype(float)
+    for init in ("split", "kmeans++"):
+        a = K.weighted_kmeans(points, weights, 32, seed=5, init=init, max_points=1000)
+        b = K.weighted_kmeans(points, weights, 32, seed=5, init=init, max_points=1000)
+        assert np.array_equal(a[1], b[1]) and np.array_equal(a[0], b[0])
+        assert a[1].min() >= 0 and a[1].max() < 32
+
+
+def test_grid_reduce_keeps_weighted_means_and_mass():
+    rng = np.random.default_rng(6)
+    points = rng.random((20000, 3)) * 255
+    weights = rng.integers(1, 20, 20000).astype(float)
+    means, mass, parent = K.grid_reduce(points, weights, 500)
+    assert len(means) <= 500
+    assert mass.sum() == pytest.approx(weights.sum())
+    assert np.allclose((means * mass[:, None]).sum(axis=0), (points * weights[:, None]).sum(axis=0))
+    for cell in range(0, len(means), 37):
+        members = parent == cell
+        assert np.allclose(means[cell], np.average(points[members], axis=0, weights=weights[members]))
+
+
+def test_reduced_histogram_keeps_weighted_means(photo):
+    hist = quant.build_histogram(quant.from_array(photo))
+    working = quant.reduce_histogram(hist, 1000)
+    assert len(working.weights) <= 1000
+    assert working.weights.sum() == hist.total
+    for row in range(0, len(working.weights), 53):
+        members = working.parent == row
+        want = np.average(hist.colors[members].astype(float), axis=0, weights=hist.counts[members])
+        assert np.allclose(working.colors[row], want)
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab", "oklab"])
+def test_blend_with_oklab(space):
+    rgb = np.array([[0, 0, 0], [255, 255, 255], [200, 30, 90]], dtype=float)
+    points = to_space(rgb, space)
+    assert np.allclose(to_rgb_float(points, space), rgb, atol=1e-6)
+    plain = blend_with_oklab(points, space, 0.0)
+    assert plain.shape == (3, 3)
+    blended = blend_with_oklab(points, space, 2.0)
+    assert blended.shape == (3, 6)
+    assert np.allclose(blended[:, 3:], 2.0 * to_space(rgb, "oklab"))
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab", "oklab"])
+@pytest.mark.parametrize("oklab_weight", [0.0, 2.0])
+def test_kmeans_in_every_space(photo, space, oklab_weight):
+    image = quant.from_array(photo)
+    result = quant.quantize(image, 12, "kmeans", space=space, params={"oklab_weight": oklab_weight})
+    assert 2 <= len(result.palette.colors) <= 12
+    again = quant.quantize(image, 12, "kmeans", space=space, params={"oklab_weight": oklab_weight})
+    assert np.array_equal(result.indices, again.indices)
+    # A sanity floor: 12 random colors of the image itself score 18.3 dB here.
+    assert result.metrics.psnr > 19.5
+
+
+def test_kmeans_refines_over_the_whole_histogram(photo):
+    """Every distinct color ends with its nearest palette color in the clustering metric (up to the last mean update)."""
+    image = quant.from_array(photo)
+    hist = quant.build_histogram(image)
+    result = quant.quantize(image, 8, "kmeans", hist=hist, params={"refine_iter": 50})
+    features = blend_with_oklab(hist.colors.astype(float), "rgb", 2.0)
+    centers = blend_with_oklab(result.palette.colors.astype(float), "rgb", 2.0)
+    nearest = K.nearest(features, centers)[0]
+    assert np.mean(nearest == result.palette.labels) > 0.98
+
+
+def test_full_palette_png_has_no_transparency_slot():
+    rng = np.random.default_rng(8)
+    colors = rng.integers(0, 256, (256, 3), dtype=np.uint8)
+    indices = rng.integers(0, 256, (20, 30), dtype=np.uint8)
+    data = quant.png_bytes(indices, colors)
+    from io import BytesIO
+
+    from PIL import Image
+
+    decoded = Image.open(BytesIO(data))
+    assert np.array_equal(np.asarray(decoded), indices)
+    assert "transparency" not in decoded.info
+
+
+def test_k256_on_a_many_color_image():
+    rng = np.random.default_rng(9)
+    image = quant.from_array(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8))
+    result = quant.quantize(image, 256, "kmeans")
+    assert len(result.palette.colors) <= 256
+    assert result.metrics.png_bytes > 0
+
+
+def test_pack_is_exact():
+    rng = np.random.default_rng(10)
+    rgb = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    codes = pack_rgb(rgb)
+    assert np.array_equal(codes, rgb[..., 0].astype(np.uint32) * 65536 + rgb[..., 1].astype(np.uint32) * 256 + rgb[..., 2])
