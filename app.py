@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import quant
-from quant import embed, sweep, views
+from quant import embed, selection, sweep, views
 from quant.dashboard import (
     COLUMN_BY_KEY, COLUMNS, Outcome, describe_failure, download_name, escape_markdown, file_stem, metric_row,
     Column, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
@@ -352,17 +352,20 @@ def full_size_view(page: Page) -> None:
     st.image(data, width="content" if actual_pixels else "stretch")
 
 
+@st.fragment
 def draw_color_space(page: Page) -> None:
     """The pixels as points in RGB, each in its own color, with the palettes overlaid."""
     sample = embed.sample_pixels(page.hist, views.DEFAULT_POINTS, seed=page.settings.seed)
     palettes, revision = page.palettes, page.source.key
-    st.plotly_chart(views.projections_figure(page.hist, sample, palettes=palettes, uirevision=revision),
-                    key="projections")
+    event = st.plotly_chart(views.projections_figure(page.hist, sample, palettes=palettes, uirevision=revision),
+                            key="projections", on_select="rerun", selection_mode=("box", "lasso"))
     st.caption(f"{sample.caption()}. Larger outlined markers are the palettes; hover a point for its color.")
+    show_selected_pixels(page, event)
     st.plotly_chart(views.rgb_cube_figure(page.hist, sample, palettes=palettes, uirevision=revision),
                     key="rgb_cube")
 
 
+@st.fragment
 def draw_cluster_maps(page: Page) -> None:
     """One 2D embedding of a pixel sample, shared by all methods, colored by each method's clusters."""
     if not page.palettes:
@@ -378,9 +381,23 @@ def draw_cluster_maps(page: Page) -> None:
                if method == "umap" and not embed.is_warm() else f"Embedding the pixels with {method.upper()}…")
     with st.spinner(waiting, show_time=True):
         embedding = cached_embedding(page.source.key, method, page.settings.seed, page.hist)
-    st.plotly_chart(views.cluster_map_figure(embedding, page.hist, page.palettes, color_by=color_by,
-                                             uirevision=page.source.key), key="cluster_maps")
+    event = st.plotly_chart(views.cluster_map_figure(embedding, page.hist, page.palettes, color_by=color_by,
+                                                     uirevision=page.source.key),
+                            key="cluster_maps", on_select="rerun", selection_mode=("box", "lasso"))
     st.caption(f"{embedding.sample.caption()}; embedded in {embedding.seconds:.1f} s.")
+    show_selected_pixels(page, event)
+
+
+def show_selected_pixels(page: Page, event) -> None:
+    """Linked selection: the pixels behind the points picked in a chart, the rest dimmed."""
+    labels = {label: palette.labels for label, palette in page.palettes.items()}
+    entries = selection.entries_from_event(event, len(page.hist), labels_by_group=labels)
+    if not entries.any():
+        st.caption("Drag a box or a lasso over points, or pick palette markers, to see those pixels "
+                   "in the image.")
+        return
+    pixels = selection.pixel_mask(page.hist, entries)
+    st.image(selection.highlight(page.source.image.rgb, pixels), caption=selection.describe(page.hist, entries))
 
 
 def draw_quality_vs_k(page: Page) -> None:

@@ -129,3 +129,20 @@ def test_every_view_draws_its_charts(page: Page, app_url, artifacts, view, label
     assert_no_exception(page)
     page.set_viewport_size({"width": 1440, "height": 2000})
     page.screenshot(path=artifacts / f"view-{view}.png")
+
+
+def test_a_box_selection_in_color_space_highlights_those_pixels(page: Page, app_url, artifacts):
+    page.goto(f"{app_url}/?view=color-space")
+    chart = page.locator(".js-plotly-plot").first
+    expect(chart.locator(".main-svg").first).to_be_visible()
+    drag_area = chart.locator(".nsewdrag").first  # the first projection's plotting area
+    box = drag_area.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.95, steps=8)
+    page.mouse.up()
+    expect(page.get_by_text("pixels (", exact=False).filter(has_text="selected")).to_be_visible()
+    wait_for_results(page, 1)
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1440, "height": 2000})
+    page.screenshot(path=artifacts / "color-space-selection.png")
