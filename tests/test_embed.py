@@ -146,3 +146,10 @@ def test_umap_waits_for_a_running_warm_up_instead_of_racing_it():
         worker.start()
         assert not finished.wait(0.5)
     assert finished.wait(120)
+
+
+@pytest.mark.long
+def test_warm_up_compiles_once_then_returns_at_once():
+    seconds = embed.warm_up()
+    assert embed.is_warm() and seconds >= 0
+    assert embed.warm_up() == 0.0

@@ -89,6 +89,18 @@ def test_a_real_figure_selection_round_trips(hist):
     assert set(np.flatnonzero(mask)) == set(sample.entries[picked].tolist())
 
 
+def test_a_cluster_map_selection_round_trips(image, hist):
+    emb = embed.embed(hist, method="pca", size=50, seed=1)
+    palettes = {"k-means": quant.quantize(image, 2, "kmeans", hist=hist, with_metrics=False).palette}
+    trace = views.cluster_map_figure(emb, hist, palettes).data[0]
+    rows = np.asarray(trace.customdata)
+    event = {"selection": {"points": [
+        point({str(j): int(v) for j, v in enumerate(rows[i])}, group=trace.legendgroup) for i in (0, 5, 9)
+    ]}}
+    mask = selection.entries_from_event(event, len(hist))
+    assert set(np.flatnonzero(mask)) == set(emb.sample.entries[[0, 5, 9]].tolist())
+
+
 def test_entries_of_a_clicked_palette_color():
     labels = np.array([0, 2, 2, 1, 0])
     np.testing.assert_array_equal(selection.entries_of_color(labels, 2), [False, True, True, False, False])
