@@ -155,7 +155,9 @@ def rgb_cube_figure(
     """The sampled pixels as a 3D scatter in the RGB cube, each in its own color.
 
     Parameters are those of `projections_figure`. The first trace is the
-    pixels, then one palette trace per method.
+    pixels, then one palette trace per method. Dragging orbits the cube;
+    plotly has no box or lasso selection in 3D, so linked selection goes
+    through the projections and the cluster maps.
     """
     _check_sample(hist, sample)
     palettes = _check_palettes(hist, palettes)
@@ -309,6 +311,11 @@ def quality_figure(
     -------
     plotly.graph_objects.Figure
         Four panels, one trace each, plus the knee's star when given.
+
+    Notes
+    -----
+    Once a palette keeps every color of the image, PSNR is infinite; plotly
+    sends infinity as null, so the PSNR curve simply stops there.
     """
     if not rows:
         raise ValueError("quality_figure needs at least one sweep row")
