@@ -134,7 +134,9 @@ def sweep(
     return rows
 
 
-def knee(ks: Sequence[int], ssims: Sequence[float], *, threshold: float = DEFAULT_KNEE_THRESHOLD) -> int | None:
+def knee(
+    ks: Sequence[int], ssims: Sequence[float], *, threshold: float = DEFAULT_KNEE_THRESHOLD
+) -> int | None:
     """The smallest k after which SSIM gains less than `threshold` per step.
 
     Every later step (k to the next k of `ks`) must gain less than

@@ -116,7 +116,8 @@ def test_embed_validates_its_options():
         embed.embed(hist, method="pca", space="hsv")
     with pytest.raises(ValueError, match="neighbors"):
         embed.embed(hist, method="umap", neighbors=1)
-    transparent = quant.build_histogram(quant.from_array(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), bool)))
+    nothing_visible = quant.from_array(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), bool))
+    transparent = quant.build_histogram(nothing_visible)
     with pytest.raises(ValueError, match="no visible pixels"):
         embed.embed(transparent, method="pca")
 

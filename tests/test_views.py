@@ -71,7 +71,7 @@ def test_projection_points_are_drawn_in_their_true_color_at_their_coordinates(hi
 
 def test_projection_axes_are_the_study_planes(hist, sample):
     layout = views.projections_figure(hist, sample).layout
-    titles = [(layout[f"xaxis{n or ''}"].title.text, layout[f"yaxis{n or ''}"].title.text) for n in ("", 2, 3)]
+    titles = [(layout[f"xaxis{n}"].title.text, layout[f"yaxis{n}"].title.text) for n in ("", 2, 3)]
     assert titles == [("Red", "Green"), ("Green", "Blue"), ("Red", "Blue")]
 
 
@@ -119,7 +119,8 @@ def test_rgb_cube_is_3d_with_true_colors_and_palettes(hist, sample, palettes):
     np.testing.assert_array_equal(np.column_stack([pixels.x, pixels.y, pixels.z]), true_rgb)
     assert [t.name for t in fig.data[1:]] == list(palettes)
     scene = fig.layout.scene
-    assert (scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text) == ("Red", "Green", "Blue")
+    titles = (scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text)
+    assert titles == ("Red", "Green", "Blue")
     assert fig.layout.uirevision and fig.layout.title.text
 
 
