@@ -10,6 +10,7 @@ Adding a view means writing one `draw_…(page)` function and listing it in `VIE
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ import streamlit as st
 import quant
 from quant import embed, selection, sweep, views
 from quant.dashboard import (
-    COLUMN_BY_KEY, COLUMNS, Outcome, describe_failure, download_name, escape_markdown, file_stem, metric_row,
-    Column, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
+    COLUMN_BY_KEY, COLUMNS, Column, Outcome, describe_failure, download_name, escape_markdown, file_stem,
+    metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
 )
 from quant.settings import K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
 
@@ -241,11 +242,26 @@ def show_url_notices(settings: Settings) -> None:
 # --- views -----------------------------------------------------------------------------------
 
 
+def shows_errors(draw: Callable[[Page], None]) -> Callable[[Page], None]:
+    """A part of the page that breaks shows an error in its place: the rest of the page stays."""
+
+    @functools.wraps(draw)
+    def guarded(page: Page) -> None:
+        try:
+            draw(page)
+        except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
+            st.error(f"This part of the page failed: {escape_markdown(describe_failure(exc))}",
+                     icon=":material/error:")
+
+    return guarded
+
+
 def view_switcher() -> str:
     return st.segmented_control("View", list(VIEWS), key="view", required=True,
                                 format_func=lambda name: VIEWS[name].label, label_visibility="collapsed")
 
 
+@shows_errors
 def draw_compare(page: Page) -> None:
     """The original and every method side by side, then the metrics, then one image at full size."""
     if not page.settings.methods:
@@ -258,7 +274,8 @@ def draw_compare(page: Page) -> None:
 
 
 def draw_cards(page: Page) -> None:
-    cards = [lambda: original_card(page)] + [lambda o=o: result_card(page, o) for o in page.outcomes]
+    cards = [functools.partial(original_card, page)]
+    cards += [functools.partial(result_card, page, outcome) for outcome in page.outcomes]
     for start in range(0, len(cards), CARDS_PER_ROW):
         for column, draw in zip(st.columns(CARDS_PER_ROW), cards[start:start + CARDS_PER_ROW]):
             with column, st.container(border=True):
@@ -306,6 +323,7 @@ def download_buttons(page: Page, outcome: Outcome) -> None:
 
 
 @st.fragment
+@shows_errors
 def metrics_chart(page: Page) -> None:
     """A bar per method for the chosen metric, and the whole table; switching metric reruns only this."""
     chosen = st.segmented_control("Metric", [c.key for c in COLUMNS], default="ssim", required=True,
@@ -336,6 +354,7 @@ def metric_figure(rows: list[dict], column: Column) -> go.Figure:
 
 
 @st.fragment
+@shows_errors
 def full_size_view(page: Page) -> None:
     """Flip between the original and any result at full size; switching reruns only this."""
     st.subheader("Full size", anchor=False)
@@ -353,6 +372,7 @@ def full_size_view(page: Page) -> None:
 
 
 @st.fragment
+@shows_errors
 def draw_color_space(page: Page) -> None:
     """The pixels as points in RGB, each in its own color, with the palettes overlaid."""
     sample = embed.sample_pixels(page.hist, views.DEFAULT_POINTS, seed=page.settings.seed)
@@ -366,10 +386,14 @@ def draw_color_space(page: Page) -> None:
 
 
 @st.fragment
+@shows_errors
 def draw_cluster_maps(page: Page) -> None:
     """One 2D embedding of a pixel sample, shared by all methods, colored by each method's clusters."""
     if not page.palettes:
         st.info("Pick at least one method that succeeds to see its clusters.", icon=":material/arrow_back:")
+        return
+    if page.hist.total == 0:
+        st.info("The image has no visible pixels to map.", icon=":material/info:")
         return
     with st.container(horizontal=True, gap="large"):
         method = st.segmented_control("Embedding", list(embed.EMBEDDINGS), default="umap", required=True,
@@ -400,6 +424,7 @@ def show_selected_pixels(page: Page, event) -> None:
     st.image(selection.highlight(page.source.image.rgb, pixels), caption=selection.describe(page.hist, entries))
 
 
+@shows_errors
 def draw_quality_vs_k(page: Page) -> None:
     """One method at k = 2, 4, …, 256: quality and size against k, the knee, and a gallery."""
     candidates = list(page.settings.methods) or list(quant.STUDY_METHODS)
@@ -408,8 +433,6 @@ def draw_quality_vs_k(page: Page) -> None:
         threshold = st.slider("Knee: smallest SSIM gain worth a doubling of k", 0.005, 0.1,
                               sweep.DEFAULT_KNEE_THRESHOLD, 0.005, key="knee_threshold", format="%.3f")
     rows = sweep_rows(page, method)
-    if rows is None:
-        return
     label = quant.METHODS[method].label
     knee = sweep.knee_of(rows, threshold=threshold)
     st.plotly_chart(views.quality_figure(rows, method_label=label, knee_k=knee, uirevision=page.source.key),
@@ -423,8 +446,8 @@ def draw_quality_vs_k(page: Page) -> None:
     gallery(rows)
 
 
-def sweep_rows(page: Page, method: str) -> list[sweep.SweepRow] | None:
-    """The sweep, one cached k at a time so the progress bar moves; None (and an error) if it fails."""
+def sweep_rows(page: Page, method: str) -> list[sweep.SweepRow]:
+    """The sweep, one cached k at a time so the progress bar moves."""
     progress = st.empty()
     rows = []
     try:
@@ -432,9 +455,6 @@ def sweep_rows(page: Page, method: str) -> list[sweep.SweepRow] | None:
             progress.progress(done / len(sweep.SWEEP_KS), text=f"{method_label(method)}: k = {k}…")
             rows.append(cached_sweep_row(page.source.key, method, k, page.settings.space, page.settings.seed,
                                          page.source.image, page.hist))
-    except Exception as exc:  # noqa: BLE001 — a failing method costs this view, not the page
-        st.error(f"The sweep failed: {escape_markdown(describe_failure(exc))}", icon=":material/error:")
-        return None
     finally:
         progress.empty()
     return rows

@@ -261,3 +261,16 @@ def test_quality_vs_k_view_sweeps_the_chosen_method():
     assert len(charts(at)) == 2
     captions = [image.proto.imgs[0].caption for image in at.main.image]
     assert [caption.split(" · ")[0] for caption in captions] == [f"k = {k}" for k in (2, 4, 8, 16, 32, 64, 128, 256)]
+
+
+@pytest.mark.parametrize("view", ["compare", "color-space", "cluster-maps", "quality-vs-k"])
+def test_every_view_survives_a_fully_transparent_image(view):
+    transparent = encode(Image.fromarray(np.zeros((20, 30, 4), np.uint8)))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(view=view, methods="kmeans,octree")
+    at.session_state["embedding"] = "pca"
+    at.run()
+    at.file_uploader(key="upload").set_value(("clear.png", transparent, "image/png")).run()
+    assert_healthy(at)
+    assert not at.error
+    assert at.session_state["source"].name == "clear.png"
