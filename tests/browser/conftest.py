@@ -1,9 +1,9 @@
 """Browser fixtures: the real app under `streamlit run`, driven by the system Chromium.
 
 Playwright's own browser download is not used: the tests launch the Chromium
-that the OS package manager installed (`.ci/run` installs it). Without it the
-tests skip with a message, unless QUANT_REQUIRE_BROWSER=1 (CI) makes that a
-failure.
+that the OS package manager installed (`.ci/run` installs it) at
+/usr/bin/chromium, or wherever QUANT_CHROMIUM points. Without it the tests skip
+with a message, unless QUANT_REQUIRE_BROWSER=1 (CI) makes that a failure.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("QUANT_CHROMIUM", "/usr/bin/chromium"))  # e.g. /usr/bin/chromium-browser
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
