@@ -106,14 +106,19 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def original_png(image: LoadedImage) -> bytes:
-    """The original saved as an optimized PNG, with its transparency: the size results are compared to."""
+    """The original saved as PNG, with its transparency: the size results are compared to.
+
+    Saved at zlib's default level, as most tools save a PNG. Pillow's
+    `optimize` would shave about 3 % off a photo but takes four times as long
+    (12 s on 12 megapixels), all before the first result can show.
+    """
     if image.opaque is None:
         picture = Image.fromarray(image.rgb)
     else:
         alpha = np.where(image.opaque, 255, 0).astype(np.uint8)
         picture = Image.fromarray(np.dstack([image.rgb, alpha]))
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=True)
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
