@@ -100,7 +100,22 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return to_space(rgb, "lab")
 
 
+_LINEAR_OF_BYTE = None
+
+
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    """sRGB on 0…1 to linear light; a table lookup when the values are whole bytes (histogram colors)."""
+    global _LINEAR_OF_BYTE
+    scaled = c * 255.0
+    as_bytes = np.rint(scaled)
+    if c.size > 4096 and np.array_equal(as_bytes, scaled):
+        if _LINEAR_OF_BYTE is None:
+            _LINEAR_OF_BYTE = _srgb_to_linear_exact(np.arange(256) / 255.0)
+        return _LINEAR_OF_BYTE[as_bytes.astype(np.intp)]
+    return _srgb_to_linear_exact(c)
+
+
+def _srgb_to_linear_exact(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 

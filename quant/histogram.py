@@ -17,7 +17,7 @@ from .load import LoadedImage
 
 _CODES = 1 << 24
 # Below this many pixels a sort is cheaper than a 2**24-bin count.
-_SMALL_IMAGE = 1 << 18
+_SMALL_IMAGE = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,16 @@ class WeightedColors:
 
 
 def pack_rgb(rgb: np.ndarray) -> np.ndarray:
-    """Pack uint8 RGB triples (..., 3) into uint32 codes 0xRRGGBB."""
-    rgb = rgb.astype(np.uint32, copy=False)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    """Pack uint8 RGB triples (..., 3) into uint32 codes 0xRRGGBB.
+
+    Built in place, so the only large allocation is the result (4 bytes a
+    pixel), not a uint32 copy of every channel.
+    """
+    codes = rgb[..., 0].astype(np.uint32)
+    for channel in (1, 2):
+        codes <<= 8
+        codes |= rgb[..., channel]
+    return codes
 
 
 def unpack_rgb(codes: np.ndarray) -> np.ndarray:

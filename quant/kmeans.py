@@ -27,7 +27,7 @@ threads only split the assignment step, sums are accumulated in order.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange  # noqa: F401  (prange is range when not parallel)
 
 __all__ = ["weighted_kmeans", "nearest", "split_init", "kmeanspp_init", "grid_reduce"]
 
@@ -35,9 +35,15 @@ __all__ = ["weighted_kmeans", "nearest", "split_init", "kmeanspp_init", "grid_re
 # --- nearest center --------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
-def _nearest_sorted(points, centers, order, keys, axis, labels, dist):
-    """For each point, the nearest center (exact); `keys` = centers[order, axis], ascending."""
+def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labels, dist):
+    """For each point, the nearest center (exact); `keys` = centers[order, axis], ascending.
+
+    `guess` (a center index per point, or an empty array) seeds the search with
+    that center's distance, so that after a Lloyd step, when most points keep
+    their center, the scan stops almost at once. `half_gap[j]` is half the
+    distance from center j to its nearest other center, squared: a point
+    closer than that to its guess keeps it without any scan (Elkan's lemma).
+    """
     n = points.shape[0]
     k = centers.shape[0]
     dims = points.shape[1]
@@ -53,6 +59,16 @@ def _nearest_sorted(points, centers, order, keys, axis, labels, dist):
                 hi = mid
         best = np.inf
         best_j = 0
+        if guess.shape[0] > 0:
+            best_j = guess[i]
+            best = 0.0
+            for c in range(dims):
+                e = points[i, c] - centers[best_j, c]
+                best += e * e
+            if best < half_gap[best_j]:
+                labels[i] = best_j
+                dist[i] = best
+                continue
         up = lo
         down = lo - 1
         while up < k or down >= 0:
@@ -88,10 +104,19 @@ def _nearest_sorted(points, centers, order, keys, axis, labels, dist):
         dist[i] = best
 
 
-def nearest(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+_nearest_serial = njit(cache=True)(_nearest_sorted_py)
+_nearest_parallel = njit(cache=True, parallel=True)(_nearest_sorted_py)
+#: Below this many points, threads cost more than they save (and on a busy
+#: machine, waiting for a descheduled thread costs far more).
+_PARALLEL_POINTS = 1 << 18
+
+
+def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest center for every point, and the squared distance to it.
 
     Exact (same answer as a brute-force search, ties to the lower index).
+    `guess`, optional, is a likely center per point (e.g. the previous label).
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     centers = np.ascontiguousarray(centers, dtype=np.float64)
@@ -100,8 +125,32 @@ def nearest(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.nda
     keys = np.ascontiguousarray(centers[order, axis])
     labels = np.empty(len(points), np.int64)
     dist = np.empty(len(points), np.float64)
-    _nearest_sorted(points, centers, order, keys, axis, labels, dist)
+    if guess is None:
+        guess, half_gap = np.zeros(0, np.int64), np.zeros(0)
+    else:
+        guess = np.ascontiguousarray(guess, dtype=np.int64)
+        half_gap = _half_gaps(centers)
+    run = _nearest_parallel if len(points) >= _PARALLEL_POINTS else _nearest_serial
+    run(points, centers, order, keys, axis, guess, half_gap, labels, dist)
     return labels, dist
+
+
+@njit(cache=True)
+def _half_gaps(centers):
+    """(½ · distance to the nearest other center)² for each center."""
+    k = centers.shape[0]
+    out = np.full(k, np.inf)
+    for a in range(k):
+        for b in range(a + 1, k):
+            d = 0.0
+            for c in range(centers.shape[1]):
+                e = centers[a, c] - centers[b, c]
+                d += e * e
+            if d < out[a]:
+                out[a] = d
+            if d < out[b]:
+                out[b] = d
+    return out / 4.0
 
 
 # --- Lloyd ------------------------------------------------------------------------------------
@@ -148,7 +197,7 @@ def lloyd(points, weights, centers, *, max_iter: int, tol: float):
         moved = _update(points, weights, labels, dist, centers)
         shift = float(np.sqrt(((moved - centers) ** 2).sum(axis=1).max()))
         centers = moved
-        labels, dist = nearest(points, centers)
+        labels, dist = nearest(points, centers, labels)
         if shift <= tol:
             break
     return centers, labels, float(np.dot(weights, dist))
@@ -165,51 +214,79 @@ def split_init(points: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
     squared error. Deterministic; no seed needed.
     """
     groups = [np.arange(len(points))]
-    errors = [_sse(points, weights, groups[0])]
+    errors = [np.inf]
     while len(groups) < k:
         target = int(np.argmax(errors))
         if errors[target] <= 0:
             break
-        members = groups[target]
-        left, right = _best_cut(points[members], weights[members])
-        if left is None:
+        cut = _best_cut(points[groups[target]], weights[groups[target]])
+        if cut is None:
             errors[target] = 0.0
             continue
-        groups[target] = members[left]
-        errors[target] = _sse(points, weights, groups[target])
+        left, right, left_sse, right_sse = cut
+        members = groups[target]
+        groups[target], errors[target] = members[left], left_sse
         groups.append(members[right])
-        errors.append(_sse(points, weights, groups[-1]))
-    return np.array([np.average(points[g], axis=0, weights=weights[g]) for g in groups])
-
-
-def _sse(points, weights, members):
-    if len(members) < 2:
-        return 0.0
-    p, w = points[members], weights[members]
-    mean = np.average(p, axis=0, weights=w)
-    return float(np.dot(w, ((p - mean) ** 2).sum(axis=1)))
+        errors.append(right_sse)
+    return np.array([(weights[g] @ points[g]) / weights[g].sum() for g in groups])
 
 
 def _best_cut(p, w):
-    mean = np.average(p, axis=0, weights=w)
-    var = np.average((p - mean) ** 2, axis=0, weights=w)
+    """Best cut of one cluster: (left members, right members, left error, right error), or None."""
+    if len(p) < 2:
+        return None
+    order, cut, left_sse, right_sse = _best_cut_numba(np.ascontiguousarray(p), np.ascontiguousarray(w))
+    if cut < 0:
+        return None
+    return order[:cut], order[cut:], left_sse, right_sse
+
+
+@njit(cache=True)
+def _best_cut_numba(p, w):
+    """Sort along the axis of largest weighted variance; the prefix that minimises total squared error."""
+    m, dims = p.shape
+    total_w = 0.0
+    mean = np.zeros(dims)
+    for i in range(m):
+        total_w += w[i]
+        for c in range(dims):
+            mean[c] += w[i] * p[i, c]
+    mean /= total_w
+    var = np.zeros(dims)
+    for i in range(m):
+        for c in range(dims):
+            e = p[i, c] - mean[c]
+            var[c] += w[i] * e * e
     axis = int(np.argmax(var))
-    order = np.argsort(p[:, axis], kind="stable")
-    ps, ws = p[order], w[order]
-    cw = np.cumsum(ws)[:-1]
-    csum = np.cumsum(ps * ws[:, None], axis=0)[:-1]
-    csq = np.cumsum((ps**2).sum(axis=1) * ws)[:-1]
-    tw, tsum, tsq = ws.sum(), (ps * ws[:, None]).sum(axis=0), float(((ps**2).sum(axis=1) * ws).sum())
-    rw = tw - cw
-    # Cuts only between different values along the axis.
-    valid = ps[1:, axis] > ps[:-1, axis]
-    if not valid.any():
-        return None, None
-    left_sse = csq - (csum**2).sum(axis=1) / cw
-    right_sse = (tsq - csq) - ((tsum - csum) ** 2).sum(axis=1) / rw
-    total = np.where(valid, left_sse + right_sse, np.inf)
-    cut = int(np.argmin(total)) + 1
-    return order[:cut], order[cut:]
+    order = np.argsort(p[:, axis], kind="mergesort")
+    tsum = mean * total_w
+    tsq = 0.0
+    for i in range(m):
+        for c in range(dims):
+            tsq += w[i] * p[i, c] * p[i, c]
+    cw = 0.0
+    csum = np.zeros(dims)
+    csq = 0.0
+    best, best_cut, best_left, best_right = np.inf, -1, 0.0, 0.0
+    for r in range(m - 1):
+        i = order[r]
+        cw += w[i]
+        for c in range(dims):
+            csum[c] += w[i] * p[i, c]
+            csq += w[i] * p[i, c] * p[i, c]
+        if p[order[r + 1], axis] <= p[i, axis]:
+            continue  # cuts only between different values along the axis
+        rw = total_w - cw
+        left_norm = 0.0
+        right_norm = 0.0
+        for c in range(dims):
+            left_norm += csum[c] * csum[c]
+            right_norm += (tsum[c] - csum[c]) * (tsum[c] - csum[c])
+        left = csq - left_norm / cw
+        right = (tsq - csq) - right_norm / rw
+        if left + right < best:
+            best, best_cut, best_left, best_right = left + right, r + 1, left, right
+    return order, best_cut, max(best_left, 0.0), max(best_right, 0.0)
 
 
 def kmeanspp_init(points: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -245,24 +322,25 @@ def kmeanspp_init(points: np.ndarray, weights: np.ndarray, k: int, rng: np.rando
 def grid_reduce(points: np.ndarray, weights: np.ndarray, max_points: int):
     """Merge points into cells of a regular grid until at most `max_points` cells remain.
 
-    Returns (cell means, cell weights, cell of each point). The cell size
-    doubles until the count fits, so the merge is as fine as the budget allows.
+    Returns (cell means, cell weights, cell of each point). The grid is laid
+    on the first three coordinates; its cells grow by 25 % a step until the
+    count fits, so the merge is about as fine as the budget allows.
     """
     if len(points) <= max_points:
         return points, weights, np.arange(len(points))
-    low = points.min(axis=0)
-    span = float((points.max(axis=0) - low).max()) or 1.0
-    cells_per_axis = 1 << 10
+    low = points[:, :3].min(axis=0)
+    span = float((points[:, :3].max(axis=0) - low).max()) or 1.0
+    # Start from the grid whose cell count could just hold max_points, coarsen by 20 % a step.
+    cells_per_axis = max(2.0, 2.0 * max_points ** (1 / 3))
     while True:
         size = span / cells_per_axis * (1 + 1e-9)
-        cell = np.floor((points - low) / size).astype(np.int64)
-        codes = np.zeros(len(points), np.int64)
-        for c in range(3):  # the first three coordinates define the grid
-            codes = codes * (cells_per_axis + 1) + cell[:, c]
+        cell = np.floor((points[:, :3] - low) / size).astype(np.int64)
+        side = int(cells_per_axis) + 2
+        codes = (cell[:, 0] * side + cell[:, 1]) * side + cell[:, 2]
         unique, parent = np.unique(codes, return_inverse=True)
         if len(unique) <= max_points:
             break
-        cells_per_axis //= 2
+        cells_per_axis *= 0.8
     mass = np.bincount(parent, weights=weights)
     means = np.stack([np.bincount(parent, weights=weights * points[:, c]) for c in range(points.shape[1])], axis=1)
     return means / mass[:, None], mass, parent
@@ -279,9 +357,9 @@ def weighted_kmeans(
     seed: int = 0,
     init: str = "split",
     n_init: int = 1,
-    max_iter: int = 100,
-    max_points: int = 1 << 16,
-    refine_iter: int = 5,
+    max_iter: int = 20,
+    max_points: int = 1 << 15,
+    refine_iter: int = 10,
     tol: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster weighted 3-D points into at most `k` groups; returns (centers, label per point).
@@ -304,12 +382,13 @@ def weighted_kmeans(
     refine_iter : int
         Lloyd iterations over all `points` after the working set converged.
     tol : float, optional
-        Stop when no center moves more than this; default 1e-4 of the data's span.
+        Stop when no center moves more than this (on the working set and in
+        the refinement); default 1e-3 of the data's span.
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     span = float((points.max(axis=0) - points.min(axis=0)).max()) or 1.0
-    tol = 1e-4 * span if tol is None else tol
+    tol = 1e-3 * span if tol is None else tol
     work_points, work_weights, _ = grid_reduce(points, weights, max_points)
     k = min(k, len(work_points))
     rng = np.random.default_rng(seed)
@@ -326,5 +405,5 @@ def weighted_kmeans(
     centers = best[0]
     if work_points is points:
         return centers, nearest(points, centers)[0]
-    centers, labels, _ = lloyd(points, weights, centers, max_iter=refine_iter, tol=0.0)
+    centers, labels, _ = lloyd(points, weights, centers, max_iter=refine_iter, tol=tol)
     return centers, labels

@@ -221,8 +221,8 @@ METHODS: dict[str, Method] = {
                 Param("init", "split", "start: variance-minimising splits (deterministic) or k-means++",
                       choices=("split", "kmeans++")),
                 Param("n_init", 1, "k-means++ starts; the best is kept", low=1, high=20),
-                Param("max_iter", 100, "iteration limit on the bounded working set", low=1, high=1000),
-                Param("refine_iter", 5, "Lloyd iterations over every distinct color afterwards", low=0, high=50),
+                Param("max_iter", 20, "iteration limit on the bounded working set", low=1, high=1000),
+                Param("refine_iter", 10, "Lloyd iterations over every distinct color afterwards", low=0, high=50),
             ),
             cluster=_kmeans,
             # The whole histogram: kmeans bounds its own working set and refines on every color.

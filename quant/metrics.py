@@ -23,6 +23,7 @@ from .remap import render
 
 _SSIM_WINDOW = 7  # scikit-image's default win_size
 _SSIM_STRIP_PIXELS = 1 << 20
+_DELTA_E_CHUNK = 1 << 19
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,15 @@ def histogram_delta_e(hist: Histogram, palette: Palette) -> float:
     """Mean CIEDE2000 over visible pixels, from the histogram."""
     if hist.total == 0:
         return 0.0
-    originals = rgb_to_lab(hist.colors)
-    replaced = rgb_to_lab(palette.colors)[palette.labels]
-    return float(np.dot(hist.counts, deltaE_ciede2000(originals, replaced)) / hist.total)
+    palette_lab = rgb_to_lab(palette.colors)
+    total = 0.0
+    # In chunks: CIEDE2000 makes a dozen temporaries per color, too many for millions at once.
+    for start in range(0, len(hist), _DELTA_E_CHUNK):
+        stop = start + _DELTA_E_CHUNK
+        originals = rgb_to_lab(hist.colors[start:stop])
+        replaced = palette_lab[palette.labels[start:stop]]
+        total += float(np.dot(hist.counts[start:stop], deltaE_ciede2000(originals, replaced)))
+    return total / hist.total
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:

@@ -167,3 +167,42 @@ def test_pack_is_exact():
     rgb = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
     codes = pack_rgb(rgb)
     assert np.array_equal(codes, rgb[..., 0].astype(np.uint32) * 65536 + rgb[..., 1].astype(np.uint32) * 256 + rgb[..., 2])
+
+
+def test_nearest_with_a_guess_is_still_exact():
+    rng = np.random.default_rng(11)
+    points = rng.random((4000, 6))
+    centers = rng.random((64, 6))
+    guess = rng.integers(0, 64, 4000)
+    labels, dist = K.nearest(points, centers, guess)
+    want_labels, want_dist = _brute_nearest(points, centers)
+    assert np.array_equal(labels, want_labels)
+    assert np.allclose(dist, want_dist)
+
+
+def test_histogram_count_path_equals_sort_path(monkeypatch):
+    """Big images are counted with a 2**24-bin bincount, small ones by sorting: same histogram."""
+    from quant import histogram
+
+    rng = np.random.default_rng(12)
+    rgb = (rng.integers(0, 64, (300, 200, 3)) * 4).astype(np.uint8)
+    mask = rng.random((300, 200)) > 0.1
+    image = quant.LoadedImage(rgb=rgb, opaque=mask)
+    by_sort = quant.build_histogram(image)
+    monkeypatch.setattr(histogram, "_SMALL_IMAGE", 0)
+    by_count = quant.build_histogram(image)
+    assert np.array_equal(by_sort.colors, by_count.colors)
+    assert np.array_equal(by_sort.counts, by_count.counts)
+    assert np.array_equal(by_sort.pixel_index, by_count.pixel_index)
+    assert by_count.total == mask.sum()
+
+
+def test_chunked_delta_e_equals_one_pass(monkeypatch, photo):
+    from quant import metrics
+
+    image = quant.from_array(photo)
+    hist = quant.build_histogram(image)
+    palette = quant.make_palette(image, hist, 8)
+    whole = metrics.histogram_delta_e(hist, palette)
+    monkeypatch.setattr(metrics, "_DELTA_E_CHUNK", 1000)
+    assert metrics.histogram_delta_e(hist, palette) == pytest.approx(whole, rel=1e-12)
