@@ -1,0 +1,248 @@
+"""`python -m bench`: time, memory and quality of every method against the classical quantizers.
+
+Every case runs in its own process (see `bench.case`); the parent measures
+that process's peak resident memory with ``os.wait4``. Times are the median
+of repeats, and every speed figure is a ratio against libimagequant's own
+time on the same image and k, measured in the same run: the machine is
+shared, so only ratios taken close together mean anything.
+
+Writes ``bench/results/results.csv`` (one row per case), ``results.md`` (the
+tables) and ``cli.csv`` (the command line's time and peak memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .case import EXTERNAL
+from .images import ALL, HOLDOUT, TUNE, load
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+CACHE = RESULTS / "cache"
+KS = (8, 16, 64, 256)
+REFERENCE = "liq-default"
+#: Images the targets are judged on (the other images are small samples).
+BIG = "gen12mp"
+
+
+def all_methods() -> list[str]:
+    import quant
+
+    methods = list(quant.METHODS) + list(EXTERNAL)
+    if shutil.which("pngquant") is None:
+        methods.remove("pngquant")
+    return methods
+
+
+def prepare(name: str) -> tuple[Path, Path]:
+    """The image as .npy (for the cases) and .png (for pngquant and the CLI), made once."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    npy, png = CACHE / f"{name}.npy", CACHE / f"{name}.png"
+    if not npy.exists() or not png.exists():
+        from PIL import Image
+
+        rgb = load(name)
+        np.save(npy, rgb)
+        Image.fromarray(rgb).save(png, compress_level=1)
+        del rgb
+    return npy, png
+
+
+def run_child(argv: list[str], timeout: float) -> tuple[int | None, str, float, float]:
+    """Run a child; return (exit code or None on timeout, stdout, wall seconds, peak RSS in MB)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT.parent)
+        deadline = started + timeout
+        status, usage = None, None
+        while True:
+            pid, wait_status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                status = os.waitstatus_to_exitcode(wait_status)
+                break
+            if time.perf_counter() > deadline:
+                child.kill()
+                _, _, usage = os.wait4(child.pid, 0)
+                child.returncode = -9
+                break
+            time.sleep(0.02)
+        child.returncode = status if status is not None else -9
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        text = out.read().decode()
+        if status not in (0, None):
+            text = "ERROR " + err.read().decode()[-500:]
+    return status, text, wall, usage.ru_maxrss / 1024.0
+
+
+def skip_reason(image: str, method: str, k: int, pixels: int) -> str | None:
+    """Cases not run, and why (the table says so)."""
+    if method == "sklearn-naive" and pixels * k > 12_000_000 * 16:
+        return "skipped: per-pixel KMeans on this many pixels × k takes minutes"
+    return None
+
+
+def bench_cases(args, methods) -> list[dict]:
+    rows = []
+    for image in args.images:
+        npy, png = prepare(image)
+        pixels = int(np.prod(np.load(npy, mmap_mode="r").shape[:2]))
+        for k in args.ks:
+            for method in methods:
+                row = {"image": image, "pixels": pixels, "k": k, "method": method}
+                reason = skip_reason(image, method, k, pixels)
+                if reason:
+                    row["status"] = reason
+                    rows.append(row)
+                    print(f"{image:>20} k={k:<3} {method:<16} {reason}", flush=True)
+                    continue
+                repeats = 1 if method == "sklearn-naive" else args.repeats
+                spec = {"npy": str(npy), "png": str(png), "method": method, "k": k, "repeats": repeats}
+                status, text, wall, peak = run_child(
+                    [sys.executable, "-m", "bench.case", json.dumps(spec)], args.timeout)
+                if status is None:
+                    row["status"] = f"timeout: over {args.timeout:.0f} s"
+                elif status != 0:
+                    row["status"] = text.strip().splitlines()[-1] if text.strip() else "error"
+                else:
+                    row.update(json.loads(text.strip().splitlines()[-1]))
+                    row["status"] = "ok"
+                    row["peak_mb"] = round(peak, 1)
+                    del row["runs"]
+                rows.append(row)
+                print(f"{image:>20} k={k:<3} {method:<16} " + (
+                    f"{row['seconds']:.3f}s  {peak:.0f}MB  ΔE {row['delta_e']:.3f}  SSIM {row['ssim']:.4f}"
+                    if row["status"] == "ok" else row["status"]), flush=True)
+    _add_ratios(rows)
+    return rows
+
+
+def _add_ratios(rows):
+    reference = {(r["image"], r["k"]): r for r in rows if r["method"] == REFERENCE and r["status"] == "ok"}
+    for row in rows:
+        ref = reference.get((row["image"], row["k"]))
+        if ref and row["status"] == "ok":
+            row["time_ratio"] = row["seconds"] / ref["seconds"]
+            row["cpu_ratio"] = row["cpu_seconds"] / ref["cpu_seconds"]
+            row["delta_e_ratio"] = row["delta_e"] / ref["delta_e"]
+            row["ssim_diff"] = row["ssim"] - ref["ssim"]
+
+
+def bench_cli(args, methods) -> list[dict]:
+    """Time and peak memory of `python -m quant` on the big images, metrics included."""
+    rows = []
+    for image in args.cli_images:
+        npy, png = prepare(image)
+        for method in methods:
+            for k in args.cli_ks:
+                with tempfile.TemporaryDirectory() as folder:
+                    out = Path(folder) / "out.png"
+                    argv = [sys.executable, "-m", "quant", str(png), "-k", str(k), "--method", method,
+                            "-o", str(out), "--json"]
+                    status, text, wall, peak = run_child(argv, args.timeout * 3)
+                row = {"image": image, "method": method, "k": k, "wall_seconds": round(wall, 2),
+                       "peak_mb": round(peak, 1)}
+                if status == 0:
+                    report = json.loads(text.strip().splitlines()[-1])
+                    row.update(quant_seconds=report["seconds"], ssim=report["ssim"], delta_e=report["delta_e"],
+                               status="ok")
+                else:
+                    row["status"] = "timeout" if status is None else text.strip()[-200:]
+                rows.append(row)
+                print(f"CLI {image:>10} k={k:<3} {method:<14} {row['status']} wall {wall:.1f}s peak {peak:.0f}MB",
+                      flush=True)
+    return rows
+
+
+def bench_sweep(args) -> dict:
+    """The k sweep (8 values, 2…256) on a 1 MP image, against one libimagequant run at k=256."""
+    npy, png = prepare(args.sweep_image)
+    spec = {"npy": str(npy), "repeats": args.repeats}
+    status, text, wall, peak = run_child([sys.executable, "-m", "bench.sweep", json.dumps(spec)],
+                                         args.timeout * 3)
+    if status != 0:
+        return {"status": "timeout" if status is None else text[-300:]}
+    result = json.loads(text.strip().splitlines()[-1])
+    result["status"] = "ok"
+    result["peak_mb"] = round(peak, 1)
+    return result
+
+
+def machine() -> dict:
+    import imagequant
+    import numba
+    import PIL
+    import sklearn
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next(line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
+               if line.startswith("MemTotal"))
+    pngquant = subprocess.run(["pngquant", "--version"], capture_output=True, text=True).stdout.strip() \
+        if shutil.which("pngquant") else "not installed"
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory": mem, "python": platform.python_version(),
+            "numpy": np.__version__, "scikit-learn": sklearn.__version__, "numba": numba.__version__,
+            "pillow": PIL.__version__, "imagequant": getattr(imagequant, "__version__", "1.1.5 (pinned)"),
+            "pngquant": pngquant, "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a few minutes: small samples and the 12 MP image at k=16 and 256, "
+                             "kmeans and the baselines, no 50 MP run")
+    parser.add_argument("--images", nargs="+", help=f"images (default: {' '.join(ALL)})")
+    parser.add_argument("--methods", nargs="+", help="methods (default: every registry method and baseline)")
+    parser.add_argument("--ks", nargs="+", type=int, help=f"k values (default: {' '.join(map(str, KS))})")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case; the median is kept")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds before a case is killed")
+    parser.add_argument("--no-cli", action="store_true", help="skip the command-line memory runs")
+    parser.add_argument("--cli-images", nargs="+", default=["gen12mp", "gen50mp"])
+    parser.add_argument("--cli-ks", nargs="+", type=int, default=[16, 256])
+    parser.add_argument("--no-sweep", action="store_true", help="skip the k sweep")
+    parser.add_argument("--sweep-image", default="gen1mp")
+    args = parser.parse_args(argv)
+
+    methods = args.methods or all_methods()
+    if args.quick:
+        args.images = args.images or ["chelsea", "china", BIG]
+        args.ks = args.ks or [16, 256]
+        methods = args.methods or ["kmeans", "libimagequant", "liq-default", "liq-nodither", "pngquant",
+                                   "pillow-mediancut"]
+        args.cli_images = ["gen12mp"]
+        args.cli_ks = [16]
+        args.repeats = min(args.repeats, 2)
+    args.images = args.images or list(ALL)
+    args.ks = args.ks or list(KS)
+    if REFERENCE not in methods:
+        methods = [REFERENCE] + methods  # every ratio needs it
+    methods = [m for m in methods if m != "pngquant" or shutil.which("pngquant")]
+
+    from .report import write_report
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    print(json.dumps(info), flush=True)
+    started = time.time()
+    rows = bench_cases(args, methods)
+    cli_methods = [m for m in methods if m not in EXTERNAL]
+    cli_rows = [] if args.no_cli else bench_cli(args, cli_methods)
+    sweep = None if args.no_sweep else bench_sweep(args)
+    write_report(rows, cli_rows, sweep, info, time.time() - started, RESULTS)
+    print(f"\nwrote {RESULTS / 'results.md'}, results.csv, cli.csv")
+    return 0

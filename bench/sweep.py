@@ -1,0 +1,58 @@
+"""The k sweep in its own process: `python -m bench.sweep '{"npy": ..., "repeats": 3}'`.
+
+Times, as medians of repeats, on one ~1 MP image:
+
+* ``sweep_seconds``: `quant.sweep.sweep(image, "kmeans")` — k = 2, 4, …, 256 on one
+  histogram, *with* its per-k metrics (SSIM, ΔE, PNG size) and thumbnails, as the
+  dashboard runs it (histogram counted inside, as the dashboard's first call does);
+* ``loop_seconds``: the bare loop of `quant.quantize(..., hist=shared, with_metrics=False)`
+  over the same k, plus the one histogram;
+* ``liq_seconds``: one libimagequant run at k=256 with its defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    rgb = np.load(spec["npy"])
+    import imagequant
+    from PIL import Image
+
+    import quant
+    from quant.sweep import SWEEP_KS, sweep
+
+    image = quant.from_array(rgb)
+    rgba = Image.fromarray(rgb).convert("RGBA")
+    tiny = quant.from_array(rgb[:64, :64].copy())
+    sweep(tiny, "kmeans", ks=(2, 16))  # warm-up: imports and numba's cached compile
+
+    def loop():
+        hist = quant.build_histogram(image)
+        for k in SWEEP_KS:
+            quant.quantize(image, k, "kmeans", hist=hist, with_metrics=False)
+
+    timed = {"sweep_seconds": lambda: sweep(image, "kmeans"), "loop_seconds": loop,
+             "liq_seconds": lambda: imagequant.quantize_pil_image(rgba, max_colors=256)}
+    report = {"pixels": int(rgb.shape[0] * rgb.shape[1]), "ks": list(SWEEP_KS)}
+    for name, run in timed.items():
+        seconds = []
+        for _ in range(spec["repeats"]):
+            started = time.perf_counter()
+            run()
+            seconds.append(time.perf_counter() - started)
+        report[name] = statistics.median(seconds)
+    report["sweep_ratio"] = report["sweep_seconds"] / report["liq_seconds"]
+    report["loop_ratio"] = report["loop_seconds"] / report["liq_seconds"]
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    main()
