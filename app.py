@@ -23,12 +23,13 @@ import quant
 from quant import embed, selection, sweep, views
 from quant.dashboard import (
     COLUMN_BY_KEY, COLUMNS, Column, Outcome, describe_failure, download_name, escape_markdown, file_stem,
-    metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
+    human_size, metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
 )
 from quant.settings import K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 CARDS_PER_ROW = 4
+UPLOAD_TTL = "1h"  # cached results of an image nobody looks at any more free their memory
 CLUSTERING_COLOR, BASELINE_COLOR = "#7c3aed", "#a8a3b8"  # the theme's primary; a quiet gray for baselines
 
 
@@ -85,7 +86,7 @@ def cached_sample(name: str) -> quant.LoadedImage:
     return quant.sample_image(name)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reading the image…")
+@st.cache_resource(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Reading the image…")
 def cached_decode(digest: str, _data: bytes) -> quant.LoadedImage | quant.ImageError:
     """The decoded upload, or the loader's refusal: a bad file is judged once, not on every rerun."""
     try:
@@ -94,19 +95,19 @@ def cached_decode(digest: str, _data: bytes) -> quant.LoadedImage | quant.ImageE
         return refusal
 
 
-@st.cache_resource(max_entries=4, show_spinner="Counting colors…")
+@st.cache_resource(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Counting colors…")
 def cached_histogram(image_key: str, _image: quant.LoadedImage) -> quant.Histogram:
     return quant.build_histogram(_image)
 
 
-@st.cache_data(max_entries=4, show_spinner="Saving the original as PNG to compare sizes…")
+@st.cache_data(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Saving the original as PNG to compare sizes…")
 def cached_original(image_key: str, _image: quant.LoadedImage) -> tuple[bytes, bytes]:
     """The original as an optimized PNG (what sizes are compared to) and its preview."""
     encoded = original_png(_image)
     return encoded, preview_png(encoded)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=UPLOAD_TTL, show_spinner=False)
 def cached_outcome(image_key: str, method: str, k: int, space: str, seed: int,
                    _image: quant.LoadedImage, _hist: quant.Histogram) -> Outcome:
     return run_method(_image, _hist, k, method, space=space, seed=seed)
@@ -125,12 +126,12 @@ def compute(source: Source, hist: quant.Histogram, settings: Settings) -> list[O
     return outcomes
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, ttl=UPLOAD_TTL, show_spinner=False)
 def cached_embedding(image_key: str, method: str, seed: int, _hist: quant.Histogram) -> embed.Embedding:
     return embed.embed(_hist, method=method, seed=seed)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=128, ttl=UPLOAD_TTL, show_spinner=False)
 def cached_sweep_row(image_key: str, method: str, k: int, space: str, seed: int,
                      _image: quant.LoadedImage, _hist: quant.Histogram) -> sweep.SweepRow:
     return sweep.sweep(_image, method, ks=[k], space=space, seed=seed, hist=_hist)[0]
@@ -288,7 +289,7 @@ def original_card(page: Page) -> None:
     st.image(page.original_preview, width="stretch")
     st.caption(escape_markdown(page.source.name))
     st.caption(f"{image.width} × {image.height} px · {len(page.hist):,} colors · "
-               f"PNG {len(page.original_png) / 1000:,.1f} kB")
+               f"PNG {human_size(len(page.original_png))}")
 
 
 def result_card(page: Page, outcome: Outcome) -> None:

@@ -138,6 +138,14 @@ def _has_transparency(picture: Image.Image) -> bool:
     return "A" in picture.getbands() or "transparency" in picture.info
 
 
+def human_size(size: int) -> str:
+    """A byte count as people read it: ``"218.9 kB"``, ``"13.5 MB"`` (decimal units, as file managers show)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size:,} B"
+
+
 def compression_ratio(original_bytes: int, quantized_bytes: int) -> float:
     """How many times smaller the quantized PNG is than the original PNG (> 1 means smaller)."""
     return original_bytes / quantized_bytes if quantized_bytes else math.nan

@@ -12,8 +12,8 @@ from PIL import Image
 
 import quant
 from quant.dashboard import (
-    COLUMNS, compression_ratio, describe_failure, download_name, escape_markdown, file_stem, metric_row,
-    metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
+    COLUMNS, compression_ratio, describe_failure, download_name, escape_markdown, file_stem, human_size,
+    metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
 )
 
 
@@ -68,6 +68,12 @@ def test_preview_shrinks_only_wide_images():
     Image.new("RGB", (3000, 1000), "teal").save(wide, format="PNG")
     preview = Image.open(io.BytesIO(preview_png(wide.getvalue(), max_width=1460)))
     assert preview.size == (1460, 487)
+
+
+@pytest.mark.parametrize("size, text", [(0, "0 B"), (999, "999 B"), (218_916, "218.9 kB"),
+                                        (13_514_800, "13.5 MB"), (2_000_000_000, "2.0 GB")])
+def test_human_size(size, text):
+    assert human_size(size) == text
 
 
 def test_compression_ratio():
