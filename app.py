@@ -300,6 +300,8 @@ def result_card(page: Page, outcome: Outcome) -> None:
         return
     st.image(outcome.preview, width="stretch")
     st.html(swatches_html(outcome.colors, outcome.pixel_counts))
+    with st.expander("Hex codes"):
+        st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)
     st.html(metrics_html(metric_row(outcome, len(page.original_png))))
     for notice in outcome.notices:
         st.caption(escape_markdown(notice))
