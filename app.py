@@ -286,7 +286,7 @@ def draw_cards(page: Page) -> None:
 def original_card(page: Page) -> None:
     image = page.source.image
     st.markdown("**Original**")
-    st.image(page.original_preview, width="stretch")
+    st.image(page.original_preview, width="stretch", output_format="PNG")  # "auto" sends opaque PNGs as JPEG
     st.caption(escape_markdown(page.source.name))
     st.caption(f"{image.width} × {image.height} px · {len(page.hist):,} colors · "
                f"PNG {human_size(len(page.original_png))}")
@@ -371,7 +371,7 @@ def full_size_view(page: Page) -> None:
                               help="Show the image 1:1 instead of fitting it to the page width.")
     by_method = {o.method: o for o in page.outcomes}
     data = page.original_preview if choice == "original" else by_method[choice].preview
-    st.image(data, width="content" if actual_pixels else "stretch")
+    st.image(data, width="content" if actual_pixels else "stretch", output_format="PNG")
 
 
 @st.fragment
