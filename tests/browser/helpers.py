@@ -1,0 +1,110 @@
+"""What the robustness tests do to the page and read back from it, in one place.
+
+Every wait here is on the page's state (an element, a caption, the script's
+status), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import re
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+UPLOADER = '[data-testid="stFileUploader"] input[type="file"]'
+EXCEPTION = '[data-testid="stException"]'
+ERROR = "stAlertContentError"
+#: The status widget's text while the script runs.
+_RESULTS_READY = """n => {
+    const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+    const running = document.querySelector('[data-testid="stStatusWidget"]')?.innerText.includes('Running');
+    return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0) && !running;
+}"""
+#: Each result card's palette, as the hex codes of its swatches, in card order.
+_SWATCHES = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stHtml"]')]
+    .map(h => [...h.querySelectorAll('span[aria-label^="#"]')].map(s => s.getAttribute('aria-label')))
+    .filter(hexes => hexes.length)"""
+
+MIME = {".heic": "image/heic", ".webp": "image/webp", ".svg": "image/svg+xml"}
+
+
+def png(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mime_type(name: str) -> str:
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return MIME.get(suffix) or mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
+
+
+def upload(page: Page, name: str, data: bytes) -> None:
+    """Put a file on the sidebar's uploader, as a user choosing it would."""
+    page.locator(UPLOADER).set_input_files({"name": name, "mimeType": mime_type(name), "buffer": data})
+
+
+def wait_for_results(page: Page, images: int = 5) -> None:
+    """Until `images` pictures are in the main area, all decoded, and the script has finished running.
+
+    Five is the default page: the original, three methods, and the full-size view.
+    """
+    page.wait_for_function(_RESULTS_READY, arg=images)
+
+
+def size_caption(page: Page):
+    """The original card's caption: "W × H px · colors · PNG size"."""
+    return page.get_by_test_id("stMain").get_by_test_id("stCaptionContainer").filter(has_text=" px · ")
+
+
+def wait_for_image(page: Page, name: str, width: int, height: int, images: int = 5) -> None:
+    """Until the page shows the results of the image `name` of `width` × `height` pixels."""
+    main = page.get_by_test_id("stMain")
+    expect(size_caption(page)).to_contain_text(f"{width} × {height} px")
+    expect(main.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(f"^{re.escape(name)}$"))
+           ).to_have_count(1)
+    wait_for_results(page, images)
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_text("Quality across methods")).to_be_visible()
+    wait_for_results(page)
+
+
+def assert_no_exception(page: Page) -> None:
+    expect(page.locator(EXCEPTION)).to_have_count(0)
+
+
+def swatches(page: Page) -> list[list[str]]:
+    """The hex codes of every result card's palette swatches, card by card."""
+    return page.evaluate(_SWATCHES)
+
+
+def hex_to_rgb(code: str) -> tuple[int, int, int]:
+    code = code.lstrip("#")
+    return tuple(int(code[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def main_images(page: Page, images: int = 5) -> list[np.ndarray]:
+    """Every picture in the main area, fetched as the browser fetched it, as H×W×4 RGBA arrays.
+
+    A rerun that lands between reading the sources and fetching them replaces
+    the media files; then the page is read again, a bounded number of times.
+    """
+    for _ in range(3):
+        wait_for_results(page, images)
+        sources = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').evaluate_all(
+            "imgs => imgs.map(i => i.src)")
+        responses = [page.request.get(source) for source in sources]
+        if all(response.ok for response in responses):
+            return [np.asarray(Image.open(io.BytesIO(r.body())).convert("RGBA")) for r in responses]
+    raise AssertionError(f"images not served: {[(r.url, r.status) for r in responses if not r.ok]}")
+
+
+def pick_k(page: Page, k: int) -> None:
+    """Click the quick pick for `k` (2, 4, … 256)."""
+    page.get_by_role("radiogroup", name="Quick picks").get_by_role("radio", name=str(k), exact=True).click()
