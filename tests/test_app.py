@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -220,9 +221,13 @@ def test_the_full_size_view_flips_between_original_and_results():
 
 def test_the_chart_metric_can_be_switched():
     at = open_app(methods="kmeans")
-    at.segmented_control(key="chart_metric").set_value("psnr").run()
+    def y_axis_title() -> str:
+        return json.loads(charts(at)[0].proto.spec)["layout"]["yaxis"]["title"]["text"]
+
+    assert y_axis_title() == "SSIM, higher is better"
+    at.segmented_control(key="chart_metric").set_value("delta_e").run()
     assert_healthy(at)
-    assert at.segmented_control(key="chart_metric").value == "psnr"
+    assert y_axis_title() == "ΔE2000, lower is better"
 
 
 def charts(at: AppTest) -> list:
