@@ -18,6 +18,8 @@ from .load import LoadedImage
 _CODES = 1 << 24
 # Below this many pixels a sort is cheaper than a 2**24-bin count.
 _SMALL_IMAGE = 1 << 21
+# Pixels per strip when computing flatness weights.
+_STRIP_PIXELS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,16 @@ def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     return codes
 
 
+def pack_coarse(rgb: np.ndarray, dropped_bits: int) -> np.ndarray:
+    """Pack RGB with `dropped_bits` low bits of each channel dropped: codes below 2**(24 - 3·bits)."""
+    bits = 8 - dropped_bits
+    codes = (rgb[..., 0] >> dropped_bits).astype(np.intp)
+    for channel in (1, 2):
+        codes <<= bits
+        codes |= rgb[..., channel] >> dropped_bits
+    return codes
+
+
 def unpack_rgb(codes: np.ndarray) -> np.ndarray:
     """Inverse of `pack_rgb`."""
     codes = codes.astype(np.uint32, copy=False)
@@ -118,22 +130,60 @@ def build_histogram(image: LoadedImage) -> Histogram:
     )
 
 
-def reduce_histogram(hist: Histogram, max_entries: int | None) -> WeightedColors:
+def flatness_weights(image: LoadedImage, hist: Histogram, *, scale: float = 2.0, window: int = 7) -> np.ndarray:
+    """Per-entry weights that count each pixel by how flat its neighbourhood is.
+
+    A pixel counts ``1 / (1 + s / scale)``, where ``s`` is the standard
+    deviation of luma over the `window`×`window` square around it (SSIM's
+    window). Errors in flat areas show as banding, while texture masks them
+    (libimagequant weighs colors the same way), so clustering on these
+    weights spends palette entries where they are seen. Computed in strips:
+    memory stays a few float32 rows per strip, even at 50 MP.
+    """
+    from scipy.ndimage import uniform_filter
+
+    height, width = image.height, image.width
+    pad = window // 2
+    rows = max(1, _STRIP_PIXELS // max(width, 1))
+    to_luma = np.array([0.299, 0.587, 0.114], np.float32)
+    out = np.zeros(len(hist))
+    visible = hist.pixel_index >= 0
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        lo, hi = max(0, top - pad), min(height, bottom + pad)
+        luma = image.rgb[lo:hi].astype(np.float32) @ to_luma
+        mean = uniform_filter(luma, window, mode="reflect")
+        var = uniform_filter(luma * luma, window, mode="reflect")
+        var -= mean * mean
+        np.maximum(var, 0, out=var)
+        weight = 1.0 / (1.0 + np.sqrt(var[top - lo:top - lo + bottom - top]) / scale)
+        index = hist.pixel_index[top:bottom]
+        keep = visible[top:bottom]
+        out += np.bincount(index[keep], weights=weight[keep], minlength=len(hist))
+    return out
+
+
+def reduce_histogram(hist: Histogram, max_entries: int | None, *, weights: np.ndarray | None = None
+                     ) -> WeightedColors:
     """Merge fine color bins into coarser ones until at most `max_entries` remain.
 
     Each channel loses one low bit at a time, as libimagequant does for huge
     images; a merged bin keeps the weighted mean of its colors, so no
     precision is lost to rounding, only detail among near-identical colors.
+    `weights`, optional, replaces the pixel counts (e.g. `flatness_weights`).
     """
     colors = hist.colors.astype(np.float64)
-    weights = hist.counts.astype(np.float64)
+    weights = hist.counts.astype(np.float64) if weights is None else np.asarray(weights, np.float64)
     if max_entries is None or len(hist) <= max_entries:
         return WeightedColors(colors, weights, np.arange(len(hist)))
     for dropped_bits in range(1, 8):
-        coarse_codes = pack_rgb(hist.colors >> dropped_bits)
-        bins, parent = np.unique(coarse_codes, return_inverse=True)
-        if len(bins) <= max_entries:
+        # Count the coarse bins directly (2**(24 - 3·bits) of them): no sort of the histogram.
+        coarse_codes = pack_coarse(hist.colors, dropped_bits)
+        occupied = np.bincount(coarse_codes, minlength=1 << (24 - 3 * dropped_bits)) > 0
+        if occupied.sum() <= max_entries:
             break
+    rank = np.cumsum(occupied) - 1
+    parent = rank[coarse_codes]
     bin_weights = np.bincount(parent, weights=weights)
     means = np.stack(
         [np.bincount(parent, weights=weights * colors[:, c]) for c in range(3)], axis=1

@@ -68,6 +68,9 @@ class Method:
     #: histograms are merged into coarser bins first.
     max_entries: int = 1 << 16
     family: str = field(default="clustering")
+    #: Optional `weigh(image, hist, **params) -> (n,) float`: how much each
+    #: histogram color counts when clustering; None means its pixel count.
+    weigh: Callable[..., np.ndarray] | None = None
 
     @property
     def is_baseline(self) -> bool:
@@ -87,7 +90,13 @@ class Method:
 # --- clustering methods ---------------------------------------------------------------------
 
 
-def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_weight, refine_iter):
+def _kmeans_weights(image, hist, *, importance, **_):
+    from .histogram import flatness_weights
+
+    return flatness_weights(image, hist) if importance == "flatness" else hist.counts.astype(np.float64)
+
+
+def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_weight, refine_iter, importance):
     from .colorspace import blend_with_oklab
     from .kmeans import weighted_kmeans
 
@@ -216,6 +225,9 @@ METHODS: dict[str, Method] = {
                         "distance in the chosen space plus an Oklab term, refined on every distinct color.",
             complexity="O(n·k·iterations) on n histogram colors (nearest centers found by a sorted-axis search)",
             params=(
+                Param("importance", "flatness", "what a color's weight is: its pixel count, or its pixels "
+                      "weighted by how flat their surroundings are (banding shows there)",
+                      choices=("flatness", "counts")),
                 Param("oklab_weight", 2.0, "weight of an Oklab distance added to the chosen space's "
                       "(0 = the space alone, e.g. plain RGB k-means)", low=0.0, high=10.0),
                 Param("init", "split", "start: variance-minimising splits (deterministic) or k-means++",
@@ -225,6 +237,7 @@ METHODS: dict[str, Method] = {
                 Param("refine_iter", 10, "Lloyd iterations over every distinct color afterwards", low=0, high=50),
             ),
             cluster=_kmeans,
+            weigh=_kmeans_weights,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
         ),

@@ -104,7 +104,8 @@ def make_palette(
         colors, labels = hist.colors, np.arange(len(hist))
         notices.append(f"the image has only {len(hist)} distinct colors, so all of them are kept")
     else:
-        working = reduce_histogram(hist, chosen.max_entries)
+        weights = None if chosen.weigh is None else chosen.weigh(image, hist, **resolved)
+        working = reduce_histogram(hist, chosen.max_entries, weights=weights)
         colors, working_labels = _run(chosen, image, working, k, space, seed, resolved)
         labels = working_labels[working.parent]
     colors, labels = _deduplicate(colors, labels)

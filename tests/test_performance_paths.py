@@ -206,3 +206,40 @@ def test_chunked_delta_e_equals_one_pass(monkeypatch, photo):
     whole = metrics.histogram_delta_e(hist, palette)
     monkeypatch.setattr(metrics, "_DELTA_E_CHUNK", 1000)
     assert metrics.histogram_delta_e(hist, palette) == pytest.approx(whole, rel=1e-12)
+
+
+def test_flatness_weights_favor_flat_areas_and_sum_like_counts():
+    from quant.histogram import flatness_weights
+
+    rng = np.random.default_rng(13)
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    rgb[:, :40] = 120  # flat half
+    rgb[:, 40:] = rng.integers(0, 256, (60, 40, 3))  # noisy half
+    image = quant.from_array(rgb)
+    hist = quant.build_histogram(image)
+    weights = flatness_weights(image, hist)
+    flat_row = int(np.flatnonzero((hist.colors == 120).all(axis=1))[0])
+    # Every flat pixel away from the border counts fully; the noisy ones count less.
+    assert weights[flat_row] > 0.9 * hist.counts[flat_row]
+    others = np.delete(np.arange(len(hist)), flat_row)
+    assert weights[others].sum() < 0.5 * hist.counts[others].sum()
+    assert np.all(weights <= hist.counts + 1e-9)
+
+
+def test_flatness_weights_are_strip_independent(monkeypatch, photo):
+    """Strips of 5 rows (far smaller than the image) give the whole-image answer."""
+    from scipy.ndimage import uniform_filter
+
+    from quant import histogram
+
+    image = quant.from_array(photo)
+    hist = quant.build_histogram(image)
+    monkeypatch.setattr(histogram, "_STRIP_PIXELS", 5 * image.width)
+    strips = histogram.flatness_weights(image, hist)
+
+    luma = image.rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    mean = uniform_filter(luma, 7, mode="reflect")
+    var = np.maximum(uniform_filter(luma * luma, 7, mode="reflect") - mean * mean, 0)
+    weight = 1.0 / (1.0 + np.sqrt(var) / 2.0)
+    whole = np.bincount(hist.pixel_index.ravel(), weights=weight.ravel(), minlength=len(hist))
+    assert np.allclose(strips, whole, rtol=1e-5)
