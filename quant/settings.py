@@ -10,7 +10,7 @@ This module knows nothing about Streamlit, so it is tested on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from .colorspace import SPACES
@@ -72,35 +72,17 @@ def settings_from_query(query: Mapping[str, QueryValue], *, views: Sequence[str]
     """
     defaults = Settings(view=views[0])
     notices: list[str] = []
-    settings = defaults
+    methods = defaults.methods
     if "methods" in query:
         methods, method_notices = _parse_methods(_values(query["methods"]))
         notices += method_notices
-        settings = replace(settings, methods=methods or defaults.methods)
-    if "k" in query:
-        k = _parse_int(_last(query["k"]), K_MIN, K_MAX)
-        if k is None:
-            notices.append(f"k={_quote(_last(query['k']))} is not a whole number from {K_MIN} to {K_MAX}; "
-                           f"using k={defaults.k}")
-        settings = replace(settings, k=k if k is not None else defaults.k)
-    if "space" in query:
-        space = _last(query["space"])
-        if space not in SPACES:
-            notices.append(f"unknown color space {_quote(space)}; using {defaults.space}")
-            space = defaults.space
-        settings = replace(settings, space=space)
-    if "seed" in query:
-        seed = _parse_int(_last(query["seed"]), 0, SEED_MAX)
-        if seed is None:
-            notices.append(f"seed={_quote(_last(query['seed']))} is not a whole number from 0 to {SEED_MAX}; "
-                           f"using seed={defaults.seed}")
-        settings = replace(settings, seed=seed if seed is not None else defaults.seed)
-    if "view" in query:
-        view = _last(query["view"])
-        if view not in views:
-            notices.append(f"unknown view {_quote(view)}; showing {defaults.view}")
-            view = defaults.view
-        settings = replace(settings, view=view)
+    settings = Settings(
+        methods=methods or defaults.methods,
+        k=_read_int(query, "k", K_MIN, K_MAX, defaults.k, notices),
+        space=_read_choice(query, "space", tuple(SPACES), defaults.space, notices, what="color space"),
+        seed=_read_int(query, "seed", 0, SEED_MAX, defaults.seed, notices),
+        view=_read_choice(query, "view", tuple(views), defaults.view, notices, what="view"),
+    )
     return settings, notices
 
 
@@ -130,6 +112,29 @@ def _parse_methods(values: list[str]) -> tuple[tuple[str, ...], list[str]]:
     if not known:
         notices.append(f"no known method in the link; showing the study's three ({', '.join(STUDY_METHODS)})")
     return known, notices
+
+
+def _read_int(query: Mapping[str, QueryValue], key: str, low: int, high: int, default: int,
+              notices: list[str]) -> int:
+    if key not in query:
+        return default
+    text = _last(query[key])
+    value = _parse_int(text, low, high)
+    if value is None:
+        notices.append(f"{key}={_quote(text)} is not a whole number from {low} to {high}; using {key}={default}")
+        return default
+    return value
+
+
+def _read_choice(query: Mapping[str, QueryValue], key: str, choices: tuple[str, ...], default: str,
+                 notices: list[str], *, what: str) -> str:
+    if key not in query:
+        return default
+    value = _last(query[key])
+    if value in choices:
+        return value
+    notices.append(f"unknown {what} {_quote(value)}; using {default}")
+    return default
 
 
 def _parse_int(text: str, low: int, high: int) -> int | None:
