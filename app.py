@@ -298,7 +298,7 @@ def result_card(page: Page, outcome: Outcome) -> None:
     if not outcome.ok:
         st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
         return
-    st.image(outcome.preview, width="stretch")
+    st.image(outcome.preview, width="stretch", output_format="PNG")  # a wide preview is RGB: no JPEG
     st.html(swatches_html(outcome.colors, outcome.pixel_counts))
     with st.expander("Hex codes"):
         st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)
@@ -467,7 +467,8 @@ def gallery(rows: list[sweep.SweepRow]) -> None:
     st.subheader("Gallery", anchor=False)
     for start in range(0, len(rows), CARDS_PER_ROW):
         for column, row in zip(st.columns(CARDS_PER_ROW), rows[start:start + CARDS_PER_ROW]):
-            column.image(row.thumbnail, caption=f"k = {row.k} · SSIM {row.ssim:.3f}", width="stretch")
+            column.image(row.thumbnail, caption=f"k = {row.k} · SSIM {row.ssim:.3f}", width="stretch",
+                         output_format="PNG")  # JPEG would blur the palette's exact colors
 
 
 @dataclass(frozen=True)

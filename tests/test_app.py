@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -279,3 +280,12 @@ def test_every_view_survives_a_fully_transparent_image(view):
     assert_healthy(at)
     assert not at.error
     assert at.session_state["source"].name == "clear.png"
+
+
+def test_results_are_shown_losslessly(upload_png):
+    wide = encode(Image.fromarray(np.tile(np.asarray(Image.open(io.BytesIO(upload_png))), (1, 16, 1))))
+    at = open_app(methods="octree")
+    at.file_uploader(key="upload").set_value(("wide.png", wide, "image/png")).run()
+    assert_healthy(at)
+    assert image_caption(at).startswith("2048 × 96 px")  # wider than the page: shown as a preview
+    assert all(image.proto.imgs[0].url.endswith(".png") for image in at.main.image)
