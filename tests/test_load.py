@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import quant
-from conftest import encode
+from tests.conftest import encode  # not `conftest`: tests/browser has its own conftest.py
 
 
 def load(image: Image.Image, fmt: str = "PNG", **options) -> quant.LoadedImage:
