@@ -21,6 +21,7 @@ import streamlit as st
 
 import quant
 from quant import embed, selection, sweep, views
+from quant.budget import Budget
 from quant.dashboard import (
     COLUMN_BY_KEY, COLUMNS, Column, Outcome, describe_failure, download_name, escape_markdown, file_stem,
     human_size, metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
@@ -30,6 +31,9 @@ from quant.settings import K_PICKS, SEED_MAX, Settings, settings_from_query, set
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 CARDS_PER_ROW = 4
 UPLOAD_TTL = "1h"  # cached results of an image nobody looks at any more free their memory
+#: Each method runs in a worker process that is stopped past this time or memory (QUANT_METHOD_SECONDS,
+#: QUANT_METHOD_MEMORY_MB): one runaway method must not stall a server other people share.
+METHOD_BUDGET = Budget.from_env()
 CLUSTERING_COLOR, BASELINE_COLOR = "#7c3aed", "#a8a3b8"  # the theme's primary; a quiet gray for baselines
 
 
@@ -107,10 +111,28 @@ def cached_original(image_key: str, _image: quant.LoadedImage) -> tuple[bytes, b
     return encoded, preview_png(encoded)
 
 
+class FailedOutcome(Exception):
+    """Carries a failed outcome out of the cached function, so the failure is not cached."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.error)
+        self.outcome = outcome
+
+
 @st.cache_data(max_entries=32, ttl=UPLOAD_TTL, show_spinner=False)
 def cached_outcome(image_key: str, method: str, k: int, space: str, seed: int,
                    _image: quant.LoadedImage, _hist: quant.Histogram) -> Outcome:
-    return run_method(_image, _hist, k, method, space=space, seed=seed)
+    outcome = run_method(_image, _hist, k, method, space=space, seed=seed, budget=METHOD_BUDGET)
+    if not outcome.ok:
+        raise FailedOutcome(outcome)  # a time-out on a busy server deserves another try next run
+    return outcome
+
+
+def outcome_of(source: Source, hist: quant.Histogram, method: str, settings: Settings) -> Outcome:
+    try:
+        return cached_outcome(source.key, method, settings.k, settings.space, settings.seed, source.image, hist)
+    except FailedOutcome as failure:
+        return failure.outcome
 
 
 def compute(source: Source, hist: quant.Histogram, settings: Settings) -> list[Outcome]:
@@ -120,8 +142,7 @@ def compute(source: Source, hist: quant.Histogram, settings: Settings) -> list[O
     for done, method in enumerate(settings.methods):
         progress.progress(done / len(settings.methods),
                           text=f"Quantizing with {method_label(method)} ({done + 1} of {len(settings.methods)})…")
-        outcomes.append(cached_outcome(source.key, method, settings.k, settings.space, settings.seed,
-                                       source.image, hist))
+        outcomes.append(outcome_of(source, hist, method, settings))
     progress.empty()
     return outcomes
 

@@ -6,9 +6,11 @@ stopped and a process's memory can't be capped per thread, so the work runs in
 a child process: if it overruns, it is killed and a `BudgetExceeded` names
 what ran out.
 
-Children are forked from a clean *forkserver* that has already imported quant,
-so each call costs milliseconds, and no child inherits the server's OpenMP
-thread pools, which are not fork-safe.
+Children are forked from a clean *forkserver* that has already imported quant
+and the main module, so each call costs milliseconds, and no child inherits the
+server's OpenMP thread pools, which are not fork-safe. As with any
+multiprocessing code, the main module (a Streamlit script included) must only
+draw under ``if __name__ == "__main__":``.
 
 Use::
 
@@ -18,11 +20,36 @@ Use::
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
+from dataclasses import dataclass
 from typing import Any, Callable
 
-_PRELOAD = ["quant"]
+_PRELOAD = ["__main__", "quant"]
 _context = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long one piece of work may run, and how much memory it may add."""
+
+    seconds: float
+    memory_mb: int | None = None
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> "Budget | None":
+        """The budget set by QUANT_METHOD_SECONDS and QUANT_METHOD_MEMORY_MB.
+
+        Defaults: 300 s and 4000 MB. ``QUANT_METHOD_SECONDS=0`` turns budgets
+        off, and work runs in the calling process.
+        """
+        seconds = float(environ.get("QUANT_METHOD_SECONDS", 300))
+        memory_mb = int(environ.get("QUANT_METHOD_MEMORY_MB", 4000))
+        return cls(seconds, memory_mb or None) if seconds > 0 else None
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` within this budget; see `call_with_budget`."""
+        return call_with_budget(fn, *args, seconds=self.seconds, memory_mb=self.memory_mb, **kwargs)
 
 
 class BudgetExceeded(RuntimeError):

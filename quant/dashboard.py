@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .budget import Budget, BudgetExceeded, WorkFailed
 from .export import hex_colors, png_bytes
 from .histogram import Histogram
 from .load import LoadedImage
-from .methods import METHODS
+from .methods import METHODS, Method, get_method
 from .metrics import Metrics, evaluate
 from .palette import Palette
 from .pipeline import quantize
@@ -77,21 +78,40 @@ class Outcome:
         return self.palette.colors if self.palette is not None else np.zeros((0, 3), np.uint8)
 
 
-def run_method(image: LoadedImage, hist: Histogram, k: int, method: str, *, space: str, seed: int) -> Outcome:
+def run_method(
+    image: LoadedImage,
+    hist: Histogram,
+    k: int,
+    method: str,
+    *,
+    space: str,
+    seed: int,
+    budget: Budget | None = None,
+) -> Outcome:
     """Quantize `image` with one method; any failure comes back as `Outcome.error`, never raised.
 
     A method that breaks (a library bug, memory) must cost only its own
-    column on the page, so every exception is caught and described.
+    column on the page, so every exception is caught and described. With a
+    `budget`, the method runs in a child process that is stopped when it
+    overruns its time or memory, so it can't take the server down either.
     """
     try:
-        result = quantize(image, k, method, space=space, seed=seed, hist=hist, with_metrics=False)
-        encoded = png_bytes(result.indices, result.palette.colors)
-        metrics = evaluate(image.rgb, hist, result.palette, result.indices, encoded=encoded)
-        counts = np.bincount(result.palette.labels, weights=hist.counts, minlength=len(result.palette.colors))
-        return Outcome(method, result.palette, counts.astype(np.int64), metrics, result.seconds,
-                       encoded, preview_png(encoded), result.notices)
+        chosen = get_method(method)
+        if budget is None:
+            return measure(image, hist, k, chosen, space=space, seed=seed)
+        return budget.call(measure, image, hist, k, chosen, space=space, seed=seed)
     except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
         return failed(method, exc)
+
+
+def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, space: str, seed: int) -> Outcome:
+    """Quantize, encode and score one method: everything a result card shows."""
+    result = quantize(image, k, method, space=space, seed=seed, hist=hist, with_metrics=False)
+    encoded = png_bytes(result.indices, result.palette.colors)
+    metrics = evaluate(image.rgb, hist, result.palette, result.indices, encoded=encoded)
+    counts = np.bincount(result.palette.labels, weights=hist.counts, minlength=len(result.palette.colors))
+    return Outcome(method.name, result.palette, counts.astype(np.int64), metrics, result.seconds,
+                   encoded, preview_png(encoded), result.notices)
 
 
 def failed(method: str, exc: BaseException) -> Outcome:
@@ -101,7 +121,10 @@ def failed(method: str, exc: BaseException) -> Outcome:
 def describe_failure(exc: BaseException) -> str:
     """One line a user can read: the exception's type and message, shortened."""
     message = " ".join(str(exc).split())
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if isinstance(exc, (BudgetExceeded, WorkFailed)):
+        text = message  # already says what happened, in the worker's words
+    else:
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 
 

@@ -57,7 +57,7 @@ def make_palette(
     image: LoadedImage,
     hist: Histogram,
     k: int,
-    method: str = "kmeans",
+    method: str | Method = "kmeans",
     *,
     space: str = "rgb",
     seed: int = 0,
@@ -74,8 +74,9 @@ def make_palette(
     k : int
         Palette size, 2…256. An image with transparency keeps one slot for
         it, so its palette has at most 255 colors.
-    method : str
-        A name from `METHODS`.
+    method : str or Method
+        A name from `METHODS`, or a `Method` entry itself (e.g. one not in
+        the registry, or one sent to another process).
     space : {'rgb', 'lab', 'oklab'}
         Where clustering methods measure color distance.
     seed : int
@@ -88,7 +89,7 @@ def make_palette(
     Palette
     """
     k = check_k(k)
-    chosen = get_method(method)
+    chosen = method if isinstance(method, Method) else get_method(method)
     check_space(space)
     resolved = chosen.resolve_params(params)
     started = time.perf_counter()

@@ -10,6 +10,7 @@ import numpy as np
 
 from .histogram import Histogram, build_histogram
 from .load import LoadedImage
+from .methods import Method
 from .metrics import Metrics, evaluate
 from .palette import Palette, make_palette
 from .remap import remap, render
@@ -47,7 +48,7 @@ class Result:
 def quantize(
     image: LoadedImage,
     k: int,
-    method: str = "kmeans",
+    method: str | Method = "kmeans",
     *,
     space: str = "rgb",
     seed: int = 0,

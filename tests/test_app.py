@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import quant
 from quant.dashboard import escape_markdown
-from quant.methods import Method
+from tests import faulty
 from tests.conftest import encode
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -197,16 +197,27 @@ def test_bad_link_values_fall_back_to_defaults_with_a_notice():
 
 
 def test_a_method_that_raises_fails_in_its_own_column_only(monkeypatch):
-    def explode(points, weights, k, *, seed):
-        raise RuntimeError("the cluster library fell over")
-
-    broken = Method("broken", "Broken method", "Always fails.", "O(1)", cluster=explode)
-    monkeypatch.setitem(quant.METHODS, "broken", broken)
+    monkeypatch.setitem(quant.METHODS, "broken", faulty.BROKEN)
     at = open_app(methods="broken,kmeans")
     assert_healthy(at)
     assert card_titles(at) == ["Original", "Broken method", "k-means"]
     assert len(at.main.error) == 1
     assert escape_markdown("RuntimeError: the cluster library fell over") in at.main.error[0].value
+    assert list(metrics(at).index) == ["k-means"]
+
+
+def test_methods_over_their_time_or_memory_budget_fail_alone(monkeypatch):
+    for method in (faulty.SLOW, faulty.GREEDY):
+        monkeypatch.setitem(quant.METHODS, method.name, method)
+    monkeypatch.setenv("QUANT_METHOD_SECONDS", "30")
+    monkeypatch.setenv("QUANT_METHOD_MEMORY_MB", "600")
+    at = open_app(methods="slow,kmeans,greedy")
+    assert_healthy(at)
+    assert card_titles(at) == ["Original", "Slow method", "k-means", "Greedy method"]
+    errors = [error.value for error in at.main.error]
+    assert len(errors) == 2
+    assert "30 s time budget" in errors[0]
+    assert escape_markdown("600 MB memory budget") in errors[1] or "600 MB memory budget" in errors[1]
     assert list(metrics(at).index) == ["k-means"]
 
 
