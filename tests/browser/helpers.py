@@ -108,3 +108,9 @@ def main_images(page: Page, images: int = 5) -> list[np.ndarray]:
 def pick_k(page: Page, k: int) -> None:
     """Click the quick pick for `k` (2, 4, … 256)."""
     page.get_by_role("radiogroup", name="Quick picks").get_by_role("radio", name=str(k), exact=True).click()
+
+
+def wait_for_query(page: Page, key: str, value: str) -> None:
+    """Until the page's link has `key=value`; the page rewrites it with the History API, not by navigating."""
+    page.wait_for_function("([key, value]) => new URLSearchParams(location.search).get(key) === value",
+                           arg=[key, value])
