@@ -45,8 +45,8 @@ def to_space(rgb: np.ndarray, space: str) -> np.ndarray:
     if space == "lab":
         return rgb2lab(rgb[:, None, :] / 255.0)[:, 0, :]
     if space == "oklab":
-        lms = _srgb_to_linear(rgb / 255.0) @ _RGB_TO_LMS.T
-        return np.cbrt(lms) @ _LMS_TO_OKLAB.T
+        lms = _times(_srgb_to_linear(rgb / 255.0), _RGB_TO_LMS)
+        return _times(np.cbrt(lms), _LMS_TO_OKLAB)
     raise ValueError(f"unknown color space {space!r}")
 
 
@@ -58,8 +58,8 @@ def to_rgb8(points: np.ndarray, space: str) -> np.ndarray:
     elif space == "lab":
         rgb = lab2rgb(points[:, None, :])[:, 0, :]
     elif space == "oklab":
-        lms = (points @ _OKLAB_TO_LMS.T) ** 3
-        rgb = _linear_to_srgb(np.clip(lms @ _LMS_TO_RGB.T, 0.0, 1.0))
+        lms = _times(points, _OKLAB_TO_LMS) ** 3
+        rgb = _linear_to_srgb(np.clip(_times(lms, _LMS_TO_RGB), 0.0, 1.0))
     else:
         raise ValueError(f"unknown color space {space!r}")
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
@@ -76,8 +76,8 @@ def to_rgb_float(points: np.ndarray, space: str) -> np.ndarray:
         return points
     if space == "lab":
         return lab2rgb(points[:, None, :])[:, 0, :] * 255.0
-    lms = (points @ _OKLAB_TO_LMS.T) ** 3
-    return _linear_to_srgb(np.clip(lms @ _LMS_TO_RGB.T, 0.0, 1.0)) * 255.0
+    lms = _times(points, _OKLAB_TO_LMS) ** 3
+    return _linear_to_srgb(np.clip(_times(lms, _LMS_TO_RGB), 0.0, 1.0)) * 255.0
 
 
 def blend_with_oklab(points: np.ndarray, space: str, weight: float) -> np.ndarray:
@@ -101,6 +101,15 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 _LINEAR_OF_BYTE = None
+
+
+def _times(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``points @ matrix.T`` for (n, 3) points, without BLAS.
+
+    A 3×3 product is memory-bound: BLAS threads only add synchronisation,
+    which on a busy machine costs more than the product itself.
+    """
+    return np.einsum("ij,kj->ik", points, matrix, optimize=False)
 
 
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:

@@ -151,7 +151,8 @@ def flatness_weights(image: LoadedImage, hist: Histogram, *, scale: float = 2.0,
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
         lo, hi = max(0, top - pad), min(height, bottom + pad)
-        luma = image.rgb[lo:hi].astype(np.float32) @ to_luma
+        block = image.rgb[lo:hi]
+        luma = block[..., 0] * to_luma[0] + block[..., 1] * to_luma[1] + block[..., 2] * to_luma[2]
         mean = uniform_filter(luma, window, mode="reflect")
         var = uniform_filter(luma * luma, window, mode="reflect")
         var -= mean * mean

@@ -200,7 +200,7 @@ def lloyd(points, weights, centers, *, max_iter: int, tol: float):
         labels, dist = nearest(points, centers, labels)
         if shift <= tol:
             break
-    return centers, labels, float(np.dot(weights, dist))
+    return centers, labels, float((weights * dist).sum())
 
 
 # --- starts -----------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ def split_init(points: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
         groups[target], errors[target] = members[left], left_sse
         groups.append(members[right])
         errors.append(right_sse)
-    return np.array([(weights[g] @ points[g]) / weights[g].sum() for g in groups])
+    return np.array([(weights[g, None] * points[g]).sum(axis=0) / weights[g].sum() for g in groups])
 
 
 def _best_cut(p, w):
