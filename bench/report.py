@@ -14,10 +14,12 @@ CLI_FIELDS = ["image", "method", "k", "status", "wall_seconds", "quant_seconds",
 BIG = "gen12mp"
 
 
-def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path) -> None:
-    _csv(folder / "results.csv", FIELDS, rows)
+def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "") -> None:
+    suffix = f"-{tag}" if tag else ""
+    if rows:
+        _csv(folder / f"results{suffix}.csv", FIELDS, rows)
     if cli_rows:
-        _csv(folder / "cli.csv", CLI_FIELDS, cli_rows)
+        _csv(folder / f"cli{suffix}.csv", CLI_FIELDS, cli_rows)
     lines = [f"# quant benchmark", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), "",
              f"Run time: {elapsed / 60:.1f} min.", ""]
     lines += targets(rows, cli_rows, sweep)
@@ -44,7 +46,9 @@ def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path) -> None:
             lines.append(f"| {r['image']} | {r['method']} | {r['k']} | {r['status']} | {r['wall_seconds']} | "
                          f"{r.get('quant_seconds', '')} | {r['peak_mb']:.0f} | {r.get('ssim', '')} | "
                          f"{r.get('delta_e', '')} |")
-    (folder / "results.md").write_text("\n".join(lines) + "\n")
+    if sweep:
+        lines += ["", "## k sweep", "", "```", str(sweep), "```"]
+    (folder / f"results{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[: 60]))
 
 
