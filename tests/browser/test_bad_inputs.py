@@ -22,7 +22,7 @@ import quant
 from cases import AWKWARD, REFUSALS, photo
 from helpers import (
     ERROR, UPLOADER, assert_no_exception, hex_to_rgb, main_images, open_page, pick_k, png, size_caption,
-    swatches, upload, wait_for_image, wait_for_results,
+    swatches, upload, wait_for_image, wait_for_query, wait_for_results,
 )
 
 pytestmark = pytest.mark.browser
@@ -69,7 +69,7 @@ def assert_still_shown_and_usable(page: Page, name: str, width: int, height: int
         expect(page.get_by_test_id("stMain").get_by_text(title, exact=True).first).to_be_visible()
     k = 8 if re.search(r"[?&]k=4(&|$)", page.url) else 4
     pick_k(page, k)
-    page.wait_for_url(re.compile(rf"[?&]k={k}(&|$)"))
+    wait_for_query(page, "k", str(k))
     page.wait_for_function(
         """k => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stHtml"]')]
             .map(h => h.querySelectorAll('span[aria-label^="#"]').length).filter(n => n)
@@ -243,6 +243,6 @@ def test_a_link_with_bad_values_falls_back_to_defaults_and_says_so(shared_page: 
     expect(page.get_by_role("radiogroup", name="View").get_by_role("radio", name="Compare")).to_be_checked()
     for title in STUDY_TITLES:
         expect(page.get_by_test_id("stMain").get_by_text(title, exact=True).first).to_be_visible()
-    page.wait_for_url(re.compile(r"[?&]k=8&"))  # the page rewrites the link to what it shows
+    wait_for_query(page, "k", "8")  # the page rewrites the link to what it shows
     assert "methods=kmeans%2Cgmm%2Cagglomerative" in page.url and "space=rgb" in page.url
     assert_no_exception(page)
