@@ -172,7 +172,7 @@ def bench_cli(args, methods) -> list[dict]:
 def bench_sweep(args) -> dict:
     """The k sweep (8 values, 2…256) on a 1 MP image, against one libimagequant run at k=256."""
     npy, png = prepare(args.sweep_image)
-    spec = {"npy": str(npy), "repeats": args.repeats}
+    spec = {"npy": str(npy), "repeats": max(args.repeats, 5)}
     status, text, wall, peak = run_child([sys.executable, "-m", "bench.sweep", json.dumps(spec)],
                                          args.timeout * 3)
     if status != 0:

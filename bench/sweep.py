@@ -1,6 +1,6 @@
 """The k sweep in its own process: `python -m bench.sweep '{"npy": ..., "repeats": 3}'`.
 
-Times, as medians of repeats, on one ~1 MP image:
+Times, as medians of interleaved repeats, on one ~1 MP image (CPU times too):
 
 * ``sweep_seconds``: `quant.sweep.sweep(image, "kmeans")` — k = 2, 4, …, 256 on one
   histogram, *with* its per-k metrics (SSIM, ΔE, PNG size) and thumbnails, as the
@@ -42,13 +42,20 @@ def main() -> None:
     timed = {"sweep_seconds": lambda: sweep(image, "kmeans"), "loop_seconds": loop,
              "liq_seconds": lambda: imagequant.quantize_pil_image(rgba, max_colors=256)}
     report = {"pixels": int(rgb.shape[0] * rgb.shape[1]), "ks": list(SWEEP_KS)}
-    for name, run in timed.items():
-        seconds = []
-        for _ in range(spec["repeats"]):
-            started = time.perf_counter()
+    # Interleaved (sweep, loop, liq, sweep, …) so that each sees the same load on the shared cores.
+    seconds = {name: [] for name in timed}
+    cpu = {name: [] for name in timed}
+    for _ in range(spec["repeats"]):
+        for name, run in timed.items():
+            started, cpu_started = time.perf_counter(), time.process_time()
             run()
-            seconds.append(time.perf_counter() - started)
-        report[name] = statistics.median(seconds)
+            seconds[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
+    for name in timed:
+        report[name] = statistics.median(seconds[name])
+        report[name.replace("seconds", "cpu")] = statistics.median(cpu[name])
+    report["sweep_cpu_ratio"] = report["sweep_cpu"] / report["liq_cpu"]
+    report["loop_cpu_ratio"] = report["loop_cpu"] / report["liq_cpu"]
     report["sweep_ratio"] = report["sweep_seconds"] / report["liq_seconds"]
     report["loop_ratio"] = report["loop_seconds"] / report["liq_seconds"]
     print(json.dumps(report), flush=True)
