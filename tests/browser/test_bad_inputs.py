@@ -34,13 +34,14 @@ STUDY_TITLES = ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
 
 
 @pytest.fixture(scope="module")
-def shared_page(browser, app_url):
+def shared_page(browser, app_url, artifacts):
     """One tab for the module, opened on the sample."""
     expect.set_options(timeout=120_000)  # a cold cache computes three methods on shared cores
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(120_000)
     open_page(page, app_url)
+    page.screenshot(path=artifacts / "robustness-default.png", full_page=True)
     yield page
     context.close()
 
@@ -125,7 +126,7 @@ def test_a_refused_file_shows_the_engines_message_and_keeps_the_previous_results
     expect(error).to_contain_text(re.compile(case.words))  # still said after the rerun
 
 
-def test_a_refused_file_after_an_upload_keeps_that_upload(shared_page: Page):
+def test_a_refused_file_after_an_upload_keeps_that_upload(shared_page: Page, artifacts):
     """Replacing the file in the uploader reruns once with no file at all, before the new file arrives.
 
     That rerun must not make the sample the "previous image": the user's own
@@ -134,6 +135,7 @@ def test_a_refused_file_after_an_upload_keeps_that_upload(shared_page: Page):
     page = shared_page
     show_sample(page)
     show_base(page)
+    page.screenshot(path=artifacts / "robustness-after-upload.png", full_page=True)
     upload(page, "random.png", REFUSALS["random bytes"].data())
     expect(page.get_by_test_id(ERROR)).to_contain_text("The previous image is still shown")
     wait_for_results(page)
@@ -146,7 +148,8 @@ def test_a_file_the_uploader_turns_down_after_an_upload_keeps_that_upload(shared
     show_sample(page)
     show_base(page)
     upload(page, "drawing.svg", REFUSALS["SVG"].data())
-    expect(page.get_by_test_id("stFileUploader").get_by_role("alert")).to_contain_text("files are not allowed")
+    turned_down = page.get_by_test_id("stFileUploader").get_by_role("alert")
+    expect(turned_down).to_contain_text("files are not allowed")
     assert_still_shown_and_usable(page, BASE_NAME, 40, 30)
 
 
@@ -239,7 +242,8 @@ def test_a_link_with_bad_values_falls_back_to_defaults_and_says_so(shared_page: 
     expect(size_caption(page)).to_contain_text("451 × 300 px")  # the sample, as every link opens
     expect(page.get_by_test_id("stNumberInputField").first).to_have_value("8")
     expect(page.get_by_test_id("stNumberInputField").nth(1)).to_have_value("0")
-    expect(page.get_by_role("radiogroup", name="Color space").get_by_role("radio", name="RGB")).to_be_checked()
+    space = page.get_by_role("radiogroup", name="Color space")
+    expect(space.get_by_role("radio", name="RGB")).to_be_checked()
     expect(page.get_by_role("radiogroup", name="View").get_by_role("radio", name="Compare")).to_be_checked()
     for title in STUDY_TITLES:
         expect(page.get_by_test_id("stMain").get_by_text(title, exact=True).first).to_be_visible()
