@@ -78,6 +78,7 @@ def assert_still_shown_and_usable(page: Page, name: str, width: int, height: int
     wait_for_image(page, name, width, height)
     palettes = swatches(page)
     assert len(palettes) == 3 and all(1 <= len(p) <= k for p in palettes), palettes
+    expect(page.get_by_test_id("stDownloadButton")).to_have_count(9)  # nothing left over from a stale run
     assert_no_exception(page)
 
 
