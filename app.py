@@ -393,6 +393,18 @@ def full_size_view(page: Page) -> None:
     by_method = {o.method: o for o in page.outcomes}
     data = page.original_preview if choice == "original" else by_method[choice].preview
     st.image(data, width="content" if actual_pixels else "stretch", output_format="PNG")
+    if choice != "original":
+        palette_picker(page, by_method[choice])
+
+
+def palette_picker(page: Page, outcome: Outcome) -> None:
+    """Linked selection from a palette: click a color to see the pixels it replaces."""
+    label = method_label(outcome.method)
+    figure = views.palette_strip_figure(label, outcome.palette, outcome.pixel_counts,
+                                        uirevision=f"{page.source.key}-{outcome.method}")
+    event = st.plotly_chart(figure, key=f"palette_strip_{outcome.method}", on_select="rerun",
+                            selection_mode="points", config={"displayModeBar": False})
+    show_selected_pixels(page, event, hint="Click a color to see which pixels it stands for, the others dimmed.")
 
 
 @st.fragment
@@ -436,13 +448,16 @@ def draw_cluster_maps(page: Page) -> None:
     show_selected_pixels(page, event)
 
 
-def show_selected_pixels(page: Page, event) -> None:
+CHART_SELECTION_HINT = ("Drag a box or a lasso over points, or pick palette markers, to see those pixels "
+                        "in the image.")
+
+
+def show_selected_pixels(page: Page, event, hint: str = CHART_SELECTION_HINT) -> None:
     """Linked selection: the pixels behind the points picked in a chart, the rest dimmed."""
     labels = {label: palette.labels for label, palette in page.palettes.items()}
     entries = selection.entries_from_event(event, len(page.hist), labels_by_group=labels)
     if not entries.any():
-        st.caption("Drag a box or a lasso over points, or pick palette markers, to see those pixels "
-                   "in the image.")
+        st.caption(hint)
         return
     pixels = selection.pixel_mask(page.hist, entries)
     st.image(selection.highlight(page.source.image.rgb, pixels), caption=selection.describe(page.hist, entries))

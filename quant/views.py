@@ -397,6 +397,54 @@ def rate_distortion_figure(
     return fig
 
 
+def palette_strip_figure(
+    label: str,
+    palette: Palette,
+    pixel_counts: np.ndarray,
+    *,
+    uirevision: str = "palette-strip",
+) -> go.Figure:
+    """One bar per palette color, as tall as its share of the pixels: click a bar to pick its pixels.
+
+    Parameters
+    ----------
+    label : str
+        The method's display name; the bars are drawn in its palette group,
+        so `quant.selection.entries_from_event` reads a clicked bar as that
+        palette color's whole cluster.
+    palette : Palette
+        The method's palette.
+    pixel_counts : ndarray, shape (m,)
+        Visible pixels per palette color.
+    uirevision : str
+        Zoom survives reruns while this stays the same.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One bar trace.
+    """
+    pixel_counts = np.asarray(pixel_counts)
+    if pixel_counts.shape != (len(palette.colors),):
+        raise ValueError(f"pixel_counts must have one count per palette color ({len(palette.colors)}), "
+                         f"not shape {pixel_counts.shape}")
+    hexes = hex_colors(palette.colors)
+    share = 100 * pixel_counts / max(int(pixel_counts.sum()), 1)
+    fig = go.Figure(
+        go.Bar(
+            x=list(range(len(hexes))), y=share, name=label, legendgroup=palette_group(label),
+            marker=dict(color=hexes, line=dict(color="black", width=0.5)),
+            customdata=[[index, code] for index, code in enumerate(hexes)],
+            hovertemplate="%{customdata[1]}<br>%{y:.1f} % of the pixels<extra></extra>",
+        )
+    )
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(title_text="% of pixels")
+    _finish(fig, f"{label}: its colors by share of the pixels (click one)", uirevision, "zoom")
+    fig.update_layout(height=240, showlegend=False, bargap=0.05, margin=dict(t=50, b=10, l=50, r=10))
+    return fig
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 # plotly validates every element of a per-point color array, one at a time:

@@ -254,6 +254,13 @@ def test_the_view_switcher_changes_view_and_link():
     assert not at.dataframe  # the compare view's table is gone
 
 
+def test_the_full_size_result_comes_with_a_clickable_palette():
+    at = open_app(methods="kmeans")
+    strip = json.loads(charts(at)[1].proto.spec)
+    assert len(strip["data"][0]["marker"]["color"]) == 8
+    assert any("Click a color" in caption.value for caption in at.main.caption)
+
+
 def test_color_space_view_draws_projections_and_cube():
     at = open_app(view="color-space")
     assert_healthy(at)

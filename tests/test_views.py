@@ -213,3 +213,22 @@ def test_a_fully_transparent_image_draws_empty_views():
     assert sample.caption() == "0 of 0 pixels shown (0 distinct colors)"
     assert [len(t.x) for t in views.projections_figure(hist, sample).data] == [0, 0, 0]
     assert len(views.rgb_cube_figure(hist, sample).data[0].x) == 0
+
+
+def test_palette_strip_has_a_bar_per_color_sized_by_share_and_clicks_select_a_cluster(hist, palettes):
+    from quant import selection
+
+    label, palette = next(iter(palettes.items()))
+    counts = np.bincount(palette.labels, weights=hist.counts, minlength=len(palette.colors))
+    fig = views.palette_strip_figure(label, palette, counts)
+    (bar,) = fig.data
+    assert list(bar.marker.color) == quant.hex_colors(palette.colors)
+    np.testing.assert_allclose(bar.y, 100 * counts / counts.sum())
+    assert fig.layout.clickmode == "event+select"
+    # A click on bar 2, as Streamlit delivers it, selects every color that palette color replaces.
+    clicked = {"selection": {"points": [{"curve_number": 0, "point_index": 2, "legendgroup": bar.legendgroup,
+                                         "customdata": {"0": 2, "1": quant.hex_colors(palette.colors)[2]}}]}}
+    entries = selection.entries_from_event(clicked, len(hist), labels_by_group={label: palette.labels})
+    np.testing.assert_array_equal(entries, palette.labels == 2)
+    with pytest.raises(ValueError, match="one count per palette color"):
+        views.palette_strip_figure(label, palette, counts[:-1])

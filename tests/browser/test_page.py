@@ -55,7 +55,7 @@ def test_the_page_opens_on_the_sample_results(page: Page, app_url, artifacts):
         expect(page.get_by_text(title, exact=True).first).to_be_visible()
     expect(card_caption(page)).to_contain_text("451 × 300 px")
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
-    expect(page.locator(".js-plotly-plot")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
     assert "k=8" in page.url and "methods=kmeans%2Cgmm%2Cagglomerative" in page.url
     assert_no_exception(page)
     page.set_viewport_size({"width": 1440, "height": 2300})
@@ -146,3 +146,18 @@ def test_a_box_selection_in_color_space_highlights_those_pixels(page: Page, app_
     assert_no_exception(page)
     page.set_viewport_size({"width": 1440, "height": 2000})
     page.screenshot(path=artifacts / "color-space-selection.png")
+
+
+def test_clicking_a_palette_color_highlights_its_pixels(page: Page, app_url, artifacts):
+    open_page(page, app_url)
+    strip = page.locator(".js-plotly-plot").filter(has_text="its colors by share of the pixels")
+    expect(strip.locator(".trace.bars .point path")).to_have_count(8)
+    bar = strip.locator(".trace.bars .point path").nth(3)
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()  # plotly draws a drag layer over its bars: click where the bar is
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
+    expect(page.get_by_text("pixels (", exact=False).filter(has_text="selected")).to_be_visible()
+    wait_for_results(page, 6)  # the highlighted picture joins the five
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1440, "height": 3000})
+    page.screenshot(path=artifacts / "palette-click.png")
