@@ -50,6 +50,8 @@ VARIANTS = {
     "rgb+oklab*2, ws 8k, it 30, refine 10": dict(space="rgb+oklab*2", max_points=1 << 13, max_iter=30, refine_iter=10),
     "rgb+oklab*2, ws 32k, it 20, refine 10": dict(space="rgb+oklab*2", max_points=1 << 15, max_iter=20, refine_iter=10),
     "rgb+oklab*2, ws 32k, it 100, tol 3e-3": dict(space="rgb+oklab*2", max_points=1 << 15, max_iter=100, tol=6e-3),
+    "rgb+oklab*2, flatness weights s=2": dict(space="rgb+oklab*2", flat=2.0),
+    "rgb+oklab*2, flatness weights s=8": dict(space="rgb+oklab*2", flat=8.0),
     "oklab L×1.5, split, refine": dict(space="oklab", lightness=1.5, init="split", refine_iter=2),
     "oklab L×2, split, refine": dict(space="oklab", lightness=2.0, init="split", refine_iter=2),
     "oklab L×3, split, refine": dict(space="oklab", lightness=3.0, init="split", refine_iter=2),
@@ -59,8 +61,19 @@ VARIANTS = {
 }
 
 
+def importance(image, hist, scale):
+    """Pixel counts weighted by flatness: each pixel counts 1 / (1 + local luma std / scale)."""
+    from scipy.ndimage import uniform_filter
+
+    luma = image.rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    mean = uniform_filter(luma, 7)
+    var = np.maximum(uniform_filter(luma * luma, 7) - mean * mean, 0)
+    weight = 1.0 / (1.0 + np.sqrt(var) / scale)
+    return np.bincount(hist.pixel_index.ravel(), weights=weight.ravel(), minlength=len(hist))
+
+
 def variant_indices(image, hist, k, *, sklearn=False, registry=None, space="oklab", lightness=1.0, alpha=1.0,
-                    **options):
+                    flat=None, **options):
     """Palette index per pixel and the palette, for one variant."""
     if registry is not None:
         result = quant.quantize(image, k, "kmeans", hist=hist, with_metrics=False, **registry)
@@ -88,9 +101,9 @@ def variant_indices(image, hist, k, *, sklearn=False, registry=None, space="okla
         points = to_space(hist.colors, space)
         scaled = points.copy()
     scaled[:, 0] *= lightness
-    weights = hist.counts.astype(np.float64) ** alpha
+    weights = hist.counts.astype(np.float64) ** alpha if flat is None else importance(image, hist, flat)
     _, labels = weighted_kmeans(scaled, weights, k, **options)
-    counts = hist.counts.astype(np.float64)
+    counts = hist.counts.astype(np.float64) if flat is None else weights
     mass = np.bincount(labels, weights=counts, minlength=k)
     means = np.stack([np.bincount(labels, weights=counts * points[:, c], minlength=k) for c in range(3)], 1)
     used = mass > 0
