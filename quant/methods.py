@@ -106,6 +106,13 @@ def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_we
     return labels
 
 
+def _sklearn_kmeans(points, weights, k, *, seed, n_init, max_iter):
+    from sklearn.cluster import KMeans
+
+    model = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed)
+    return model.fit_predict(points, sample_weight=weights)
+
+
 def _gmm(points, weights, k, *, seed, covariance, sample_size):
     from sklearn.mixture import GaussianMixture
 
@@ -249,6 +256,18 @@ METHODS: dict[str, Method] = {
             weigh=_kmeans_weights,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
+        ),
+        Method(
+            name="kmeans-sklearn",
+            label="k-means (scikit-learn)",
+            description="The textbook version: scikit-learn's KMeans on the color histogram, "
+                        "sample_weight set to the pixel counts.",
+            complexity="O(n·k·iterations) on n histogram colors",
+            params=(
+                Param("n_init", 1, "independent k-means++ starts; the best is kept", low=1, high=20),
+                Param("max_iter", 300, "iteration limit per start", low=1, high=1000),
+            ),
+            cluster=_sklearn_kmeans,
         ),
         Method(
             name="gmm",
