@@ -114,3 +114,16 @@ def wait_for_query(page: Page, key: str, value: str) -> None:
     """Until the page's link has `key=value`; the page rewrites it with the History API, not by navigating."""
     page.wait_for_function("([key, value]) => new URLSearchParams(location.search).get(key) === value",
                            arg=[key, value])
+
+
+def result_sources(page: Page) -> list[str]:
+    """The sources of the three result cards' images, to tell new results from the ones before."""
+    return page.locator('[data-testid="stMain"] [data-testid="stImage"] img').evaluate_all(
+        "imgs => imgs.slice(1, 4).map(i => i.src)")
+
+
+def wait_for_new_results(page: Page, old: list[str]) -> None:
+    """Until none of the result images is one of `old`: a caption can change before the images do."""
+    page.wait_for_function(
+        """old => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')]
+            .slice(1, 4).every(i => !old.includes(i.src))""", arg=old)

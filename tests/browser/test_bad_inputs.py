@@ -22,7 +22,7 @@ import quant
 from cases import AWKWARD, REFUSALS, photo
 from helpers import (
     ERROR, UPLOADER, assert_no_exception, hex_to_rgb, main_images, open_page, pick_k, png, size_caption,
-    swatches, upload, wait_for_image, wait_for_query, wait_for_results,
+    result_sources, swatches, upload, wait_for_image, wait_for_new_results, wait_for_query, wait_for_results,
 )
 
 pytestmark = pytest.mark.browser
@@ -161,7 +161,9 @@ def test_an_awkward_file_gives_results_that_show_what_the_engine_loaded(shared_p
     loaded = quant.load_image(data)
     show_sample(page)
 
+    old = result_sources(page)
     upload(page, case.filename, data)
+    wait_for_new_results(page, old)
     wait_for_image(page, case.filename, loaded.width, loaded.height)
     expect(page.get_by_test_id(ERROR)).to_have_count(0)
     assert_no_exception(page)
