@@ -184,9 +184,11 @@ def image_ui() -> Source:
         if isinstance(decoded, quant.ImageError):
             st.error(f"This file can't be used: {escape_markdown(str(decoded))}. "
                      "The previous image is still shown.", icon=":material/broken_image:")
-            return st.session_state.get("source") or sample_source()
+            return st.session_state.get("last_upload") or sample_source()
         source = Source(f"sha256:{digest}", upload.name, decoded)
-    st.session_state.source = source
+        # Only uploads are remembered: replacing a file reruns once with no file at all, and that
+        # passing sample must not displace the upload a refused file falls back to.
+        st.session_state.last_upload = source
     for notice in source.image.notices:
         st.info(escape_markdown(notice), icon=":material/info:")
     return source

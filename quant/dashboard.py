@@ -286,8 +286,12 @@ def download_name(stem: str, k: int, method: str, extension: str) -> str:
 
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+# GitHub-flavoured Markdown turns bare URLs and e-mail addresses into links after escapes are
+# resolved, so escaping can't stop it; a zero-width space where each pattern starts does.
+_AUTOLINK_STARTS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
 
 
 def escape_markdown(text: str) -> str:
     """`text` shown literally by Streamlit's Markdown (no links, images, emphasis or HTML)."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", " ".join(text.split()))
+    unlinked = _AUTOLINK_STARTS.sub("\u200b", " ".join(text.split()))
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", unlinked)

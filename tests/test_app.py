@@ -297,7 +297,7 @@ def test_every_view_survives_a_fully_transparent_image(view):
     at.file_uploader(key="upload").set_value(("clear.png", transparent, "image/png")).run()
     assert_healthy(at)
     assert not at.error
-    assert at.session_state["source"].name == "clear.png"
+    assert at.session_state["last_upload"].name == "clear.png"
 
 
 def test_results_are_shown_losslessly(upload_png):

@@ -132,3 +132,12 @@ def test_escape_markdown_leaves_nothing_active():
     assert "\n" not in text
     for active in ("![", "](", "**", "<b>", ":red[", "$x$"):
         assert active not in text
+
+
+def test_escape_markdown_stops_bare_urls_and_addresses_becoming_links():
+    """GFM links bare URLs after escapes are resolved; a zero-width space must break each pattern."""
+    original = "see http://evil.invalid/x, HTTPS://a.b, www.evil.invalid and me@evil.invalid"
+    visible = re.sub(r"\\(.)", r"\1", escape_markdown(original))  # as shown once escapes are resolved
+    for pattern in (r"https?://", r"www\.", r"[\w.+-]@"):
+        assert not re.search(pattern, visible, re.IGNORECASE), (pattern, visible)
+    assert visible.replace("\u200b", "") == original
