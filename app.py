@@ -207,7 +207,10 @@ def settings_ui() -> Settings:
              "the classical quantizers are there as baselines.",
     )
     k = st.number_input("Colors (k)", min_value=quant.K_MIN, max_value=quant.K_MAX, step=1, key="k",
-                        on_change=sync_k_pick, help="How many colors the palette may have.")
+                        help="How many colors the palette may have.")
+    # The picks show k as it is now. Deriving them here, rather than syncing both ways in callbacks,
+    # means a stale number sent by a rerun that a click interrupted can't overwrite the pick.
+    st.session_state.k_pick = k if k in K_PICKS else None
     st.pills("Quick picks", K_PICKS, key="k_pick", on_change=apply_k_pick, label_visibility="collapsed")
     space = st.segmented_control(
         "Color space", list(quant.SPACES), key="space", required=True, format_func=space_label,
@@ -219,14 +222,8 @@ def settings_ui() -> Settings:
     return Settings(tuple(methods), int(k), space, int(seed), st.session_state.view)
 
 
-def sync_k_pick() -> None:
-    st.session_state.k_pick = st.session_state.k if st.session_state.k in K_PICKS else None
-
-
 def apply_k_pick() -> None:
-    if st.session_state.k_pick is None:  # clicking the selected pick unselects it: keep k, show it again
-        sync_k_pick()
-    else:
+    if st.session_state.k_pick is not None:  # clicking the selected pick unselects it: k stays
         st.session_state.k = st.session_state.k_pick
 
 
@@ -252,7 +249,6 @@ def restore_settings_from_url() -> None:
         methods=list(settings.methods), k=settings.k, space=settings.space, seed=settings.seed,
         view=settings.view, url_settings=settings, url_notices=notices,
     )
-    sync_k_pick()
 
 
 def show_url_notices(settings: Settings) -> None:
