@@ -35,6 +35,15 @@ __all__ = ["weighted_kmeans", "nearest", "split_init", "kmeanspp_init", "grid_re
 # --- nearest center --------------------------------------------------------------------------
 
 
+@njit(cache=True, inline="always")
+def _squared_distance(points, i, centers, j):
+    d = 0.0
+    for c in range(points.shape[1]):
+        e = points[i, c] - centers[j, c]
+        d += e * e
+    return d
+
+
 def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labels, dist):
     """For each point, the nearest center (exact); `keys` = centers[order, axis], ascending.
 
@@ -46,7 +55,6 @@ def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labe
     """
     n = points.shape[0]
     k = centers.shape[0]
-    dims = points.shape[1]
     for i in prange(n):
         pa = points[i, axis]
         # Binary search: first key >= pa.
@@ -61,10 +69,7 @@ def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labe
         best_j = 0
         if guess.shape[0] > 0:
             best_j = guess[i]
-            best = 0.0
-            for c in range(dims):
-                e = points[i, c] - centers[best_j, c]
-                best += e * e
+            best = _squared_distance(points, i, centers, best_j)
             if best < half_gap[best_j]:
                 labels[i] = best_j
                 dist[i] = best
@@ -78,10 +83,7 @@ def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labe
                     up = k
                 else:
                     j = order[up]
-                    d = 0.0
-                    for c in range(dims):
-                        e = points[i, c] - centers[j, c]
-                        d += e * e
+                    d = _squared_distance(points, i, centers, j)
                     if d < best or (d == best and j < best_j):
                         best = d
                         best_j = j
@@ -92,10 +94,7 @@ def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labe
                     down = -1
                 else:
                     j = order[down]
-                    d = 0.0
-                    for c in range(dims):
-                        e = points[i, c] - centers[j, c]
-                        d += e * e
+                    d = _squared_distance(points, i, centers, j)
                     if d < best or (d == best and j < best_j):
                         best = d
                         best_j = j
@@ -142,10 +141,7 @@ def _half_gaps(centers):
     out = np.full(k, np.inf)
     for a in range(k):
         for b in range(a + 1, k):
-            d = 0.0
-            for c in range(centers.shape[1]):
-                e = centers[a, c] - centers[b, c]
-                d += e * e
+            d = _squared_distance(centers, a, centers, b)
             if d < out[a]:
                 out[a] = d
             if d < out[b]:
