@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import quant
+
 
 def pytest_addoption(parser):
     parser.addoption("--run-long", action="store_true", help="run tests marked `long`")
@@ -37,3 +39,15 @@ def photo() -> np.ndarray:
     base = np.stack([x * 2, y * 2.5, (x + y)], axis=-1).astype(np.float64)
     noise = rng.normal(0, 12, base.shape)
     return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def image(photo) -> quant.LoadedImage:
+    """`photo`, loaded."""
+    return quant.from_array(photo)
+
+
+@pytest.fixture(scope="session")
+def hist(image) -> quant.Histogram:
+    """The histogram of `image`."""
+    return quant.build_histogram(image)

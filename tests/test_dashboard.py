@@ -17,16 +17,6 @@ from quant.dashboard import (
 )
 
 
-@pytest.fixture(scope="module")
-def image(photo):
-    return quant.from_array(photo)
-
-
-@pytest.fixture(scope="module")
-def hist(image):
-    return quant.build_histogram(image)
-
-
 def test_run_method_gives_everything_a_column_shows(image, hist):
     outcome = run_method(image, hist, 8, "kmeans", space="lab", seed=3)
     assert outcome.ok and outcome.error == ""

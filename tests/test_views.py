@@ -13,16 +13,6 @@ from quant.sweep import SweepRow
 
 
 @pytest.fixture(scope="module")
-def image(photo):
-    return quant.from_array(photo)
-
-
-@pytest.fixture(scope="module")
-def hist(image):
-    return quant.build_histogram(image)
-
-
-@pytest.fixture(scope="module")
 def palettes(image, hist):
     return {
         "k-means": quant.quantize(image, 6, "kmeans", hist=hist, with_metrics=False).palette,
