@@ -3,7 +3,7 @@
 PSNR and mean CIEDE2000 are computed on the histogram (each distinct color
 against its palette color, weighted by pixel count), which gives the exact
 per-pixel mean at a fraction of the cost. SSIM needs the spatial structure,
-so it runs on the images, one strip at a time to bound memory.
+so it runs on the images, in one streaming pass (`quant.similarity`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from skimage.color import deltaE_ciede2000
-from skimage.metrics import structural_similarity
 
 from .colorspace import rgb_to_lab
 from .export import png_bytes
@@ -22,7 +21,6 @@ from .palette import Palette
 from .remap import render
 
 _SSIM_WINDOW = 7  # scikit-image's default win_size
-_SSIM_STRIP_PIXELS = 1 << 20
 _DELTA_E_CHUNK = 1 << 19
 
 
@@ -119,30 +117,9 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     window -= 1 - window % 2  # largest odd size that fits
     if window < 3:
         return float(np.mean([_global_ssim(a[..., c], b[..., c]) for c in range(a.shape[2])]))
-    return float(np.mean([_strip_ssim(a[..., c], b[..., c], window) for c in range(a.shape[2])]))
+    from .similarity import windowed_ssim  # numba: compiled (or loaded from its cache) on first use
 
-
-def _strip_ssim(a: np.ndarray, b: np.ndarray, window: int) -> float:
-    """SSIM of one channel, computed in horizontal strips that overlap by the window's reach.
-
-    scikit-image averages the SSIM map after cropping `pad` pixels from every
-    border; each strip computes its map with `pad` extra rows on both sides,
-    so the rows it keeps never see the strip's own edges.
-    """
-    height, width = a.shape
-    pad = (window - 1) // 2
-    rows_per_strip = max(1, _SSIM_STRIP_PIXELS // width)
-    total, counted = 0.0, 0
-    for top in range(pad, height - pad, rows_per_strip):
-        bottom = min(top + rows_per_strip, height - pad)
-        lo, hi = top - pad, bottom + pad
-        _, ssim_map = structural_similarity(
-            a[lo:hi], b[lo:hi], win_size=window, data_range=255, full=True
-        )
-        kept = ssim_map[pad : pad + bottom - top, pad : width - pad]
-        total += float(kept.sum(dtype=np.float64))
-        counted += kept.size
-    return total / counted
+    return windowed_ssim(a, b, window)
 
 
 def _global_ssim(a: np.ndarray, b: np.ndarray) -> float:
