@@ -12,7 +12,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from skimage.color import deltaE_ciede2000
 
 from .colorspace import rgb_to_lab
 from .export import png_bytes
@@ -60,17 +59,19 @@ def evaluate(
     indices: np.ndarray,
     *,
     encoded: bytes | None = None,
+    hist_lab: np.ndarray | None = None,
 ) -> Metrics:
     """All metrics of `palette` remapped to `indices`, against `original` (H×W×3 uint8).
 
-    Pass `encoded`, the PNG already written, to avoid encoding it again.
+    Pass `encoded`, the PNG already written, to avoid encoding it again, and
+    `hist_lab` (``rgb_to_lab(hist.colors)``) when measuring many palettes.
     """
     quantized = render(indices, palette, original)
     encoded = png_bytes(indices, palette.colors) if encoded is None else encoded
     return Metrics(
         ssim=ssim(original, quantized),
         psnr=histogram_psnr(hist, palette),
-        delta_e=histogram_delta_e(hist, palette),
+        delta_e=histogram_delta_e(hist, palette, hist_lab=hist_lab),
         png_bytes=len(encoded),
         colors=len(palette.colors),
     )
@@ -89,19 +90,32 @@ def psnr_from_mse(mse: float) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
-def histogram_delta_e(hist: Histogram, palette: Palette) -> float:
-    """Mean CIEDE2000 over visible pixels, from the histogram."""
+def histogram_delta_e(hist: Histogram, palette: Palette, *, hist_lab: np.ndarray | None = None) -> float:
+    """Mean CIEDE2000 over visible pixels, from the histogram.
+
+    `hist_lab`, the histogram's colors in CIELAB, saves converting them again
+    when one histogram is measured against many palettes.
+    """
     if hist.total == 0:
         return 0.0
+    from .ciede2000 import weighted_ciede2000_sum  # numba: compiled (or loaded from its cache) on first use
+
     palette_lab = rgb_to_lab(palette.colors)
     total = 0.0
-    # In chunks: CIEDE2000 makes a dozen temporaries per color, too many for millions at once.
-    for start in range(0, len(hist), _DELTA_E_CHUNK):
-        stop = start + _DELTA_E_CHUNK
-        originals = rgb_to_lab(hist.colors[start:stop])
-        replaced = palette_lab[palette.labels[start:stop]]
-        total += float(np.dot(hist.counts[start:stop], deltaE_ciede2000(originals, replaced)))
+    for start, lab in _lab_chunks(hist, hist_lab):
+        rows = slice(start, start + len(lab))
+        total += weighted_ciede2000_sum(lab, hist.counts[rows], palette_lab, palette.labels[rows])
     return total / hist.total
+
+
+def _lab_chunks(hist: Histogram, hist_lab: np.ndarray | None):
+    """(first row, CIELAB of the rows) over the histogram: in chunks when converting, as the
+    conversion makes a dozen temporaries per color, too many for millions at once."""
+    if hist_lab is not None:
+        yield 0, hist_lab
+        return
+    for start in range(0, len(hist), _DELTA_E_CHUNK):
+        yield start, rgb_to_lab(hist.colors[start : start + _DELTA_E_CHUNK])
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:

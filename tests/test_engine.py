@@ -261,6 +261,31 @@ def test_histogram_delta_e_equals_the_per_pixel_mean(photo):
     assert result.metrics.delta_e == pytest.approx(per_pixel, rel=1e-9)
 
 
+
+def test_histogram_delta_e_reuses_a_given_lab_conversion(photo):
+    image = image_of(photo)
+    hist = quant.build_histogram(image)
+    palette = quant.make_palette(image, hist, 8)
+    lab = quant.colorspace.rgb_to_lab(hist.colors)
+    assert quant.metrics.histogram_delta_e(hist, palette, hist_lab=lab) == pytest.approx(
+        quant.metrics.histogram_delta_e(hist, palette), rel=1e-12)
+
+
+def test_compiled_ciede2000_matches_scikit_image_on_edge_cases():
+    """Random pairs, plus grays (zero chroma) and hue pairs across the 0/2π seam."""
+    from skimage.color import deltaE_ciede2000
+
+    from quant.ciede2000 import ciede2000
+
+    rng = np.random.default_rng(4)
+    lab1 = rng.uniform([0, -100, -100], [100, 100, 100], (5000, 3))
+    lab2 = lab1 + rng.normal(0, 15, lab1.shape)
+    lab1[:500, 1:] = 0
+    lab2[500:1000, 1:] = 0
+    lab1[1000:1500, 1:] = [30.0, -0.5]
+    lab2[1000:1500, 1:] = [30.0, 0.5]
+    np.testing.assert_allclose(ciede2000(lab1, lab2), deltaE_ciede2000(lab1, lab2), rtol=1e-12, atol=1e-12)
+
 # --- export -----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,104 @@
+"""CIEDE2000 color difference, compiled with numba.
+
+The same formula as scikit-image's `deltaE_ciede2000` (Sharma, Wu and Dalal's
+implementation notes), evaluated one pair at a time: scikit-image's version
+builds some thirty full-size temporaries, which made it the slowest part of
+measuring a palette on a histogram of millions of colors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+_POW25_7 = 25.0**7
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _polar_2pi(x, y):
+    """Radius and angle in [0, 2π), as scikit-image's `_cart2polar_2pi`."""
+    angle = math.atan2(y, x)
+    if angle < 0.0:
+        angle += 2 * math.pi
+    return math.hypot(x, y), angle
+
+
+@njit(cache=True, nogil=True)
+def _difference(L1, a1, b1, L2, a2, b2):
+    mean_chroma = 0.5 * (math.hypot(a1, b1) + math.hypot(a2, b2))
+    c7 = mean_chroma**7
+    scale = 1 + 0.5 * (1 - math.sqrt(c7 / (c7 + _POW25_7)))
+    C1, h1 = _polar_2pi(a1 * scale, b1)
+    C2, h2 = _polar_2pi(a2 * scale, b2)
+
+    mean_lightness = 0.5 * (L1 + L2)
+    tmp = (mean_lightness - 50) ** 2
+    L_term = (L2 - L1) / (1 + 0.015 * tmp / math.sqrt(20 + tmp))
+
+    mean_chroma = 0.5 * (C1 + C2)
+    C_term = (C2 - C1) / (1 + 0.045 * mean_chroma)
+
+    h_diff, h_sum, CC = h2 - h1, h1 + h2, C1 * C2
+    dH, mean_hue = h_diff, h_sum
+    if CC == 0.0:
+        dH = 0.0
+        mean_hue = 2 * h_sum
+    else:
+        if h_diff > math.pi:
+            dH -= 2 * math.pi
+        elif h_diff < -math.pi:
+            dH += 2 * math.pi
+        if abs(h_diff) > math.pi:
+            mean_hue += 2 * math.pi if h_sum < 2 * math.pi else -2 * math.pi
+    mean_hue *= 0.5
+    dH_term = 2 * math.sqrt(CC) * math.sin(dH / 2)
+
+    T = (1
+         - 0.17 * math.cos(mean_hue - math.radians(30))
+         + 0.24 * math.cos(2 * mean_hue)
+         + 0.32 * math.cos(3 * mean_hue + math.radians(6))
+         - 0.20 * math.cos(4 * mean_hue - math.radians(63)))
+    H_term = dH_term / (1 + 0.015 * mean_chroma * T)
+
+    c7 = mean_chroma**7
+    rotation = 2 * math.sqrt(c7 / (c7 + _POW25_7))
+    dtheta = math.radians(30) * math.exp(-(((math.degrees(mean_hue) - 275) / 25) ** 2))
+    R_term = -math.sin(2 * dtheta) * rotation * C_term * H_term
+
+    return math.sqrt(max(L_term**2 + C_term**2 + H_term**2 + R_term, 0.0))
+
+
+@njit(cache=True, nogil=True)
+def _pairwise(lab1, lab2, out):
+    for i in range(lab1.shape[0]):
+        out[i] = _difference(lab1[i, 0], lab1[i, 1], lab1[i, 2], lab2[i, 0], lab2[i, 1], lab2[i, 2])
+
+
+@njit(cache=True, nogil=True)
+def _weighted_sum(lab, weights, palette_lab, labels):
+    total = 0.0
+    for i in range(lab.shape[0]):
+        j = labels[i]
+        total += weights[i] * _difference(lab[i, 0], lab[i, 1], lab[i, 2],
+                                          palette_lab[j, 0], palette_lab[j, 1], palette_lab[j, 2])
+    return total
+
+
+def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 between matching rows of two (n, 3) CIELAB arrays (kL = kC = kH = 1)."""
+    lab1 = np.ascontiguousarray(lab1, dtype=np.float64).reshape(-1, 3)
+    lab2 = np.ascontiguousarray(lab2, dtype=np.float64).reshape(-1, 3)
+    out = np.empty(len(lab1))
+    _pairwise(lab1, lab2, out)
+    return out
+
+
+def weighted_ciede2000_sum(lab: np.ndarray, weights: np.ndarray, palette_lab: np.ndarray,
+                           labels: np.ndarray) -> float:
+    """Σ weights[i] · ΔE2000(lab[i], palette_lab[labels[i]]), without any temporary."""
+    return float(_weighted_sum(np.ascontiguousarray(lab, dtype=np.float64),
+                               np.ascontiguousarray(weights, dtype=np.float64),
+                               np.ascontiguousarray(palette_lab, dtype=np.float64),
+                               np.ascontiguousarray(labels, dtype=np.intp)))
