@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange  # noqa: F401  (prange is range when not parallel)
 
-__all__ = ["weighted_kmeans", "nearest", "split_init", "kmeanspp_init", "grid_reduce"]
+__all__ = ["weighted_kmeans", "nearest", "split_init", "kmeanspp_init", "grid_reduce", "WORKING_POINTS"]
 
 
 # --- nearest center --------------------------------------------------------------------------
@@ -103,8 +103,8 @@ def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labe
         dist[i] = best
 
 
-_nearest_serial = njit(cache=True)(_nearest_sorted_py)
-_nearest_parallel = njit(cache=True, parallel=True)(_nearest_sorted_py)
+_nearest_serial = njit(cache=True, nogil=True)(_nearest_sorted_py)
+_nearest_parallel = njit(cache=True, nogil=True, parallel=True)(_nearest_sorted_py)
 #: Below this many points, threads cost more than they save (and on a busy
 #: machine, waiting for a descheduled thread costs far more).
 _PARALLEL_POINTS = 1 << 18
@@ -134,7 +134,7 @@ def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = 
     return labels, dist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _half_gaps(centers):
     """(½ · distance to the nearest other center)² for each center."""
     k = centers.shape[0]
@@ -152,7 +152,7 @@ def _half_gaps(centers):
 # --- Lloyd ------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _weighted_sums(points, weights, labels, k):
     dims = points.shape[1]
     sums = np.zeros((k, dims))
@@ -237,7 +237,7 @@ def _best_cut(p, w):
     return order[:cut], order[cut:], left_sse, right_sse
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _best_cut_numba(p, w):
     """Sort along the axis of largest weighted variance; the prefix that minimises total squared error."""
     m, dims = p.shape
@@ -342,6 +342,10 @@ def grid_reduce(points: np.ndarray, weights: np.ndarray, max_points: int):
     return means / mass[:, None], mass, parent
 
 
+#: Default size of the working set the Lloyd iterations run on before the refinement.
+WORKING_POINTS = 1 << 15
+
+
 # --- the method -------------------------------------------------------------------------------
 
 
@@ -354,9 +358,10 @@ def weighted_kmeans(
     init: str = "split",
     n_init: int = 1,
     max_iter: int = 20,
-    max_points: int = 1 << 15,
+    max_points: int = WORKING_POINTS,
     refine_iter: int = 10,
     tol: float | None = None,
+    working_set: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster weighted 3-D points into at most `k` groups; returns (centers, label per point).
 
@@ -375,6 +380,9 @@ def weighted_kmeans(
         Lloyd iterations on the working set.
     max_points : int
         Size of the working set: bigger inputs are merged on a grid first.
+    working_set : (points, weights), optional
+        That working set, from ``grid_reduce(points, weights, max_points)``,
+        when clustering the same points at several k.
     refine_iter : int
         Lloyd iterations over all `points` after the working set converged.
     tol : float, optional
@@ -385,7 +393,9 @@ def weighted_kmeans(
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     span = float((points.max(axis=0) - points.min(axis=0)).max()) or 1.0
     tol = 1e-3 * span if tol is None else tol
-    work_points, work_weights, _ = grid_reduce(points, weights, max_points)
+    if working_set is None:
+        working_set = grid_reduce(points, weights, max_points)[:2]
+    work_points, work_weights = working_set
     k = min(k, len(work_points))
     rng = np.random.default_rng(seed)
     best = None
@@ -399,7 +409,7 @@ def weighted_kmeans(
         if best is None or inertia < best[1]:
             best = (centers, inertia)
     centers = best[0]
-    if work_points is points:
+    if len(work_points) == len(points):  # nothing was merged: the working set is every point
         return centers, nearest(points, centers)[0]
     centers, labels, _ = lloyd(points, weights, centers, max_iter=refine_iter, tol=tol)
     return centers, labels

@@ -71,6 +71,10 @@ class Method:
     #: Optional `weigh(image, hist, **params) -> (n,) float`: how much each
     #: histogram color counts when clustering; None means its pixel count.
     weigh: Callable[..., np.ndarray] | None = None
+    #: Optional `prepare(points, weights, **cluster_kwargs) -> dict`: work that
+    #: doesn't depend on k, done once per image and color space; its entries
+    #: are passed to every `cluster` call as extra keyword arguments.
+    prepare: Callable[..., dict] | None = None
 
     @property
     def is_baseline(self) -> bool:
@@ -96,13 +100,24 @@ def _kmeans_weights(image, hist, *, importance, **_):
     return flatness_weights(image, hist) if importance == "flatness" else hist.counts.astype(np.float64)
 
 
-def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_weight, refine_iter, importance):
+def _kmeans_prepare(points, weights, *, space, oklab_weight, **_):
+    """kmeans' work that doesn't depend on k: its feature space, and the working set merged in it."""
     from .colorspace import blend_with_oklab
-    from .kmeans import weighted_kmeans
+    from .kmeans import WORKING_POINTS, grid_reduce
 
     features = blend_with_oklab(points, space, oklab_weight)
+    return {"features": features, "working_set": grid_reduce(features, weights, WORKING_POINTS)[:2]}
+
+
+def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_weight, refine_iter, importance,
+            features=None, working_set=None):
+    from .kmeans import weighted_kmeans
+
+    if features is None:
+        prepared = _kmeans_prepare(points, weights, space=space, oklab_weight=oklab_weight)
+        features, working_set = prepared["features"], prepared["working_set"]
     _, labels = weighted_kmeans(features, weights, k, seed=seed, init=init, n_init=n_init,
-                                max_iter=max_iter, refine_iter=refine_iter)
+                                max_iter=max_iter, refine_iter=refine_iter, working_set=working_set)
     return labels
 
 
@@ -254,6 +269,7 @@ METHODS: dict[str, Method] = {
             ),
             cluster=_kmeans,
             weigh=_kmeans_weights,
+            prepare=_kmeans_prepare,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
         ),

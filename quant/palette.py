@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,66 @@ def check_k(k: int) -> int:
     return int(k)
 
 
+class Prepared:
+    """The part of the palette stage that doesn't depend on k.
+
+    For one image, histogram, method, space and parameters: the color
+    weights, the histogram reduced for clustering, its points in the color
+    space, and the method's own k-independent work (`Method.prepare`). Each
+    is computed on first use and kept, so quantizing one image at many k (as
+    a sweep does) pays for them once. Make it with `prepare`.
+    """
+
+    def __init__(self, image: LoadedImage, hist: Histogram, method: Method, space: str, params: dict[str, Any]):
+        self.image, self.hist, self.method, self.space, self.params = image, hist, method, space, params
+
+    @cached_property
+    def working(self) -> WeightedColors:
+        weigh = self.method.weigh
+        weights = None if weigh is None else weigh(self.image, self.hist, **self.params)
+        return reduce_histogram(self.hist, self.method.max_entries, weights=weights)
+
+    @cached_property
+    def points(self) -> np.ndarray:
+        return to_space(self.working.colors, self.space)
+
+    @cached_property
+    def cluster_args(self) -> dict[str, Any]:
+        """Keyword arguments of every `cluster` call: the parameters, plus what `Method.prepare` made."""
+        args = dict(self.params)
+        if "space" in inspect.signature(self.method.cluster).parameters:
+            args["space"] = self.space  # methods that need to know the space ask for it
+        if self.method.prepare is not None:
+            args.update(self.method.prepare(self.points, self.working.weights, **args))
+        return args
+
+    def matches(self, hist: Histogram, method: Method, space: str, params: dict[str, Any]) -> bool:
+        return (self.hist is hist and self.method.name == method.name and self.space == space
+                and self.params == params)
+
+
+def prepare(
+    image: LoadedImage,
+    hist: Histogram,
+    method: str | Method = "kmeans",
+    *,
+    space: str = "rgb",
+    params: dict[str, Any] | None = None,
+) -> Prepared:
+    """The k-independent work of `make_palette`, to pass as its `prepared` at each k.
+
+    Examples
+    --------
+    >>> from quant import build_histogram, sample_image
+    >>> image = sample_image()
+    >>> hist = build_histogram(image)
+    >>> prepared = prepare(image, hist, "kmeans")
+    >>> palettes = [make_palette(image, hist, k, prepared=prepared) for k in (4, 16, 64)]
+    """
+    chosen = method if isinstance(method, Method) else get_method(method)
+    return Prepared(image, hist, chosen, check_space(space), chosen.resolve_params(params))
+
+
 def make_palette(
     image: LoadedImage,
     hist: Histogram,
@@ -62,6 +123,7 @@ def make_palette(
     space: str = "rgb",
     seed: int = 0,
     params: dict[str, Any] | None = None,
+    prepared: Prepared | None = None,
 ) -> Palette:
     """Choose at most `k` colors for `image` with a registered method.
 
@@ -83,6 +145,9 @@ def make_palette(
         Makes every method deterministic.
     params : dict, optional
         Method parameters; see ``METHODS[method].params``.
+    prepared : Prepared, optional
+        From ``prepare(image, hist, method, space=space, params=params)``:
+        its k-independent work is reused instead of redone.
 
     Returns
     -------
@@ -92,6 +157,10 @@ def make_palette(
     chosen = method if isinstance(method, Method) else get_method(method)
     check_space(space)
     resolved = chosen.resolve_params(params)
+    if prepared is None:
+        prepared = Prepared(image, hist, chosen, space, resolved)
+    elif not prepared.matches(hist, chosen, space, resolved):
+        raise ValueError("prepared was made for another histogram, method, space or parameters")
     started = time.perf_counter()
 
     notices = []
@@ -105,25 +174,21 @@ def make_palette(
         colors, labels = hist.colors, np.arange(len(hist))
         notices.append(f"the image has only {len(hist)} distinct colors, so all of them are kept")
     else:
-        weights = None if chosen.weigh is None else chosen.weigh(image, hist, **resolved)
-        working = reduce_histogram(hist, chosen.max_entries, weights=weights)
-        colors, working_labels = _run(chosen, image, working, k, space, seed, resolved)
-        labels = working_labels[working.parent]
+        colors, working_labels = _run(prepared, k, seed)
+        labels = working_labels[prepared.working.parent]
     colors, labels = _deduplicate(colors, labels)
     return Palette(colors, labels, chosen.name, space, k, seed, resolved, tuple(notices),
                    time.perf_counter() - started)
 
 
-def _run(method: Method, image, working: WeightedColors, k, space, seed, params):
+def _run(prepared: Prepared, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (palette colors, label per working entry) for one method."""
+    method, working = prepared.method, prepared.working
     if method.is_baseline:
-        colors = method.palette(image, k, seed=seed, **params)
+        colors = method.palette(prepared.image, k, seed=seed, **prepared.params)
         return colors, cKDTree(colors.astype(np.float64)).query(working.colors)[1]
-    points = to_space(working.colors, space)
-    if "space" in inspect.signature(method.cluster).parameters:
-        params = {**params, "space": space}  # methods that need to know the space ask for it
-    labels = method.cluster(points, working.weights, k, seed=seed, **params)
-    return to_rgb8(_weighted_means(points, working.weights, labels), space), labels
+    labels = method.cluster(prepared.points, working.weights, k, seed=seed, **prepared.cluster_args)
+    return to_rgb8(_weighted_means(prepared.points, working.weights, labels), prepared.space), labels
 
 
 def _weighted_means(points: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from .histogram import Histogram, build_histogram
 from .load import LoadedImage
 from .methods import Method
 from .metrics import Metrics, evaluate
-from .palette import Palette, make_palette
+from .palette import Palette, Prepared, make_palette
 from .remap import remap, render
 
 
@@ -54,12 +54,14 @@ def quantize(
     seed: int = 0,
     params: dict[str, Any] | None = None,
     hist: Histogram | None = None,
+    prepared: Prepared | None = None,
     with_metrics: bool = True,
 ) -> Result:
     """Reduce `image` to at most `k` colors with `method`.
 
     Pass `hist` when quantizing one image several times, so its histogram is
-    counted once. See `make_palette` for the other parameters.
+    counted once, and `prepared` (from `quant.prepare`) when only k changes.
+    See `make_palette` for the other parameters.
 
     Examples
     --------
@@ -68,9 +70,10 @@ def quantize(
     >>> len(result.palette.colors) <= 16
     True
     """
-    hist = build_histogram(image) if hist is None else hist
+    if hist is None:
+        hist = build_histogram(image) if prepared is None else prepared.hist
     started = time.perf_counter()
-    palette = make_palette(image, hist, k, method, space=space, seed=seed, params=params)
+    palette = make_palette(image, hist, k, method, space=space, seed=seed, params=params, prepared=prepared)
     indices = remap(hist, palette)
     seconds = time.perf_counter() - started
     metrics = evaluate(image.rgb, hist, palette, indices) if with_metrics else None

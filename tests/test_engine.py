@@ -210,6 +210,31 @@ def test_more_colors_never_hurt_kmeans_much(photo):
     assert psnrs == sorted(psnrs)
 
 
+
+@pytest.mark.parametrize("method", list(quant.METHODS))
+def test_a_prepared_input_gives_the_same_palettes_as_a_fresh_one(photo, method):
+    image = image_of(photo)
+    hist = quant.build_histogram(image)
+    prepared = quant.prepare(image, hist, method, space="oklab")
+    for k in (4, 16):
+        reused = quant.make_palette(image, hist, k, method, space="oklab", prepared=prepared)
+        fresh = quant.make_palette(image, hist, k, method, space="oklab")
+        np.testing.assert_array_equal(reused.colors, fresh.colors)
+        np.testing.assert_array_equal(reused.labels, fresh.labels)
+
+
+def test_a_prepared_input_is_refused_for_other_settings(photo):
+    image = image_of(photo)
+    hist = quant.build_histogram(image)
+    prepared = quant.prepare(image, hist, "kmeans", params={"oklab_weight": 1.0})
+    others = [dict(method="gmm", params=None), dict(space="lab", params={"oklab_weight": 1.0}),
+              dict(params={"oklab_weight": 3.0})]
+    for other in others:
+        with pytest.raises(ValueError, match="prepared was made for"):
+            quant.make_palette(image, hist, 8, prepared=prepared, **other)
+    with pytest.raises(ValueError, match="prepared was made for"):
+        quant.make_palette(image, quant.build_histogram(image), 8, params={"oklab_weight": 1.0}, prepared=prepared)
+
 # --- metrics ----------------------------------------------------------------------------------
 
 
