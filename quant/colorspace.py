@@ -96,10 +96,18 @@ def blend_with_oklab(points: np.ndarray, space: str, weight: float) -> np.ndarra
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(n, 3) sRGB on 0…255 to CIELAB, for ΔE computations."""
-    return to_space(rgb, "lab")
+    """(n, 3) sRGB on 0…255 to CIELAB, for ΔE computations.
+
+    In chunks: scikit-image's conversion makes a dozen temporaries per color,
+    too many for the millions of colors of a big photo at once.
+    """
+    lab = np.empty((len(rgb), 3))
+    for start in range(0, len(rgb), _LAB_CHUNK):
+        lab[start : start + _LAB_CHUNK] = to_space(rgb[start : start + _LAB_CHUNK], "lab")
+    return lab
 
 
+_LAB_CHUNK = 1 << 19
 _LINEAR_OF_BYTE = None
 
 

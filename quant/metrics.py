@@ -20,7 +20,6 @@ from .palette import Palette
 from .remap import render
 
 _SSIM_WINDOW = 7  # scikit-image's default win_size
-_DELTA_E_CHUNK = 1 << 19
 
 
 @dataclass(frozen=True)
@@ -100,22 +99,9 @@ def histogram_delta_e(hist: Histogram, palette: Palette, *, hist_lab: np.ndarray
         return 0.0
     from .ciede2000 import weighted_ciede2000_sum  # numba: compiled (or loaded from its cache) on first use
 
-    palette_lab = rgb_to_lab(palette.colors)
-    total = 0.0
-    for start, lab in _lab_chunks(hist, hist_lab):
-        rows = slice(start, start + len(lab))
-        total += weighted_ciede2000_sum(lab, hist.counts[rows], palette_lab, palette.labels[rows])
+    hist_lab = rgb_to_lab(hist.colors) if hist_lab is None else hist_lab
+    total = weighted_ciede2000_sum(hist_lab, hist.counts, rgb_to_lab(palette.colors), palette.labels)
     return total / hist.total
-
-
-def _lab_chunks(hist: Histogram, hist_lab: np.ndarray | None):
-    """(first row, CIELAB of the rows) over the histogram: in chunks when converting, as the
-    conversion makes a dozen temporaries per color, too many for millions at once."""
-    if hist_lab is not None:
-        yield 0, hist_lab
-        return
-    for start in range(0, len(hist), _DELTA_E_CHUNK):
-        yield start, rgb_to_lab(hist.colors[start : start + _DELTA_E_CHUNK])
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:

@@ -20,16 +20,19 @@ small thumbnails.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from PIL import Image
 
+from .colorspace import rgb_to_lab
 from .histogram import Histogram, build_histogram
 from .load import LoadedImage
-from .palette import check_k
-from .pipeline import quantize
+from .metrics import evaluate
+from .palette import check_k, prepare
+from .pipeline import Result, quantize
 
 #: The study's k: the powers of two from 2 to 256.
 SWEEP_KS = (2, 4, 8, 16, 32, 64, 128, 256)
@@ -119,19 +122,35 @@ def sweep(
     if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, int) or thumbnail_size < 16:
         raise ValueError(f"thumbnail_size must be an integer of at least 16, not {thumbnail_size!r}")
     hist = build_histogram(image) if hist is None else hist
+    # What doesn't depend on k is done once: the method's preparation and the Lab colors for ΔE.
+    prepared = prepare(image, hist, method, space=space, params=params)
+    hist_lab = rgb_to_lab(hist.colors)
     report = progress or (lambda fraction, message: None)
     rows = []
-    for done, k in enumerate(ks):
-        report(done / len(ks), f"{method}: k = {k} ({done + 1} of {len(ks)})")
-        result = quantize(image, k, method, space=space, seed=seed, params=params, hist=hist)
-        metrics = result.metrics
-        rows.append(SweepRow(
-            k=k, colors=metrics.colors, ssim=metrics.ssim, psnr=metrics.psnr,
-            delta_e=metrics.delta_e, png_bytes=metrics.png_bytes, seconds=result.seconds,
-            thumbnail=_thumbnail(result.rgb(image.rgb), thumbnail_size),
-        ))
+    # Each k is measured (the PNG encoding above all) while the next is clustered: both
+    # release the GIL, so the second core is not left idle.
+    with ThreadPoolExecutor(max_workers=1) as measurer:
+        measuring = None
+        for done, k in enumerate(ks):
+            report(done / len(ks), f"{method}: k = {k} ({done + 1} of {len(ks)})")
+            result = quantize(image, k, method, space=space, seed=seed, params=params, prepared=prepared,
+                              with_metrics=False)
+            if measuring is not None:
+                rows.append(measuring.result())
+            measuring = measurer.submit(_measure, image, hist, hist_lab, k, result, thumbnail_size)
+        rows.append(measuring.result())
     report(1.0, f"{method}: {len(ks)} palettes measured")
     return rows
+
+
+def _measure(image: LoadedImage, hist: Histogram, hist_lab: np.ndarray, k: int, result: Result,
+             thumbnail_size: int) -> SweepRow:
+    metrics = evaluate(image.rgb, hist, result.palette, result.indices, hist_lab=hist_lab)
+    return SweepRow(
+        k=k, colors=metrics.colors, ssim=metrics.ssim, psnr=metrics.psnr, delta_e=metrics.delta_e,
+        png_bytes=metrics.png_bytes, seconds=result.seconds,
+        thumbnail=_thumbnail(result.rgb(image.rgb), thumbnail_size),
+    )
 
 
 def knee(

@@ -197,15 +197,13 @@ def test_histogram_count_path_equals_sort_path(monkeypatch):
     assert by_count.total == mask.sum()
 
 
-def test_chunked_delta_e_equals_one_pass(monkeypatch, photo):
-    from quant import metrics
+def test_chunked_lab_conversion_equals_one_pass(monkeypatch):
+    from quant import colorspace
 
-    image = quant.from_array(photo)
-    hist = quant.build_histogram(image)
-    palette = quant.make_palette(image, hist, 8)
-    whole = metrics.histogram_delta_e(hist, palette)
-    monkeypatch.setattr(metrics, "_DELTA_E_CHUNK", 1000)
-    assert metrics.histogram_delta_e(hist, palette) == pytest.approx(whole, rel=1e-12)
+    rgb = np.random.default_rng(5).integers(0, 256, (2500, 3), dtype=np.uint8)
+    whole = colorspace.rgb_to_lab(rgb)
+    monkeypatch.setattr(colorspace, "_LAB_CHUNK", 1000)
+    np.testing.assert_array_equal(colorspace.rgb_to_lab(rgb), whole)
 
 
 def test_flatness_weights_favor_flat_areas_and_sum_like_counts():
