@@ -259,7 +259,7 @@ METHODS: dict[str, Method] = {
                 Param("importance", "flatness", "what a color's weight is: its pixel count, or its pixels "
                       "weighted by how flat their surroundings are (banding shows there)",
                       choices=("flatness", "counts")),
-                Param("oklab_weight", 2.0, "weight of an Oklab distance added to the chosen space's "
+                Param("oklab_weight", 1.5, "weight of an Oklab distance added to the chosen space's "
                       "(0 = the space alone, e.g. plain RGB k-means)", low=0.0, high=10.0),
                 Param("init", "split", "start: variance-minimising splits (deterministic) or k-means++",
                       choices=("split", "kmeans++")),
