@@ -26,6 +26,8 @@ threads only split the assignment step, sums are accumulated in order.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit, prange  # noqa: F401  (prange is range when not parallel)
 
@@ -108,6 +110,10 @@ _nearest_parallel = njit(cache=True, nogil=True, parallel=True)(_nearest_sorted_
 #: Below this many points, threads cost more than they save (and on a busy
 #: machine, waiting for a descheduled thread costs far more).
 _PARALLEL_POINTS = 1 << 18
+# numba's fallback "workqueue" threading layer (used when libgomp and TBB are missing, as on slim
+# images) aborts the process if two threads launch parallel kernels at once; the dashboard's
+# sessions are threads of one process. One launch at a time is safe with every layer.
+_PARALLEL_LAUNCH = threading.Lock()
 
 
 def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None
@@ -129,8 +135,11 @@ def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = 
     else:
         guess = np.ascontiguousarray(guess, dtype=np.int64)
         half_gap = _half_gaps(centers)
-    run = _nearest_parallel if len(points) >= _PARALLEL_POINTS else _nearest_serial
-    run(points, centers, order, keys, axis, guess, half_gap, labels, dist)
+    if len(points) >= _PARALLEL_POINTS:
+        with _PARALLEL_LAUNCH:
+            _nearest_parallel(points, centers, order, keys, axis, guess, half_gap, labels, dist)
+    else:
+        _nearest_serial(points, centers, order, keys, axis, guess, half_gap, labels, dist)
     return labels, dist
 
 

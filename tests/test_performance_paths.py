@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -241,3 +246,36 @@ def test_flatness_weights_are_strip_independent(monkeypatch, photo):
     weight = 1.0 / (1.0 + np.sqrt(var) / 2.0)
     whole = np.bincount(hist.pixel_index.ravel(), weights=weight.ravel(), minlength=len(hist))
     assert np.allclose(strips, whole, rtol=1e-5)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCURRENT_NEAREST = """
+import threading
+import numpy as np
+from quant.kmeans import _PARALLEL_POINTS, nearest
+
+rng = np.random.default_rng(0)
+points, centers = rng.random((_PARALLEL_POINTS + 1000, 3)), rng.random((64, 3))
+expected = nearest(points, centers)[0]
+agreed = []
+
+def search():
+    for _ in range(5):
+        agreed.append(np.array_equal(nearest(points, centers)[0], expected))
+
+threads = [threading.Thread(target=search) for _ in range(3)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(all(agreed) and len(agreed) == 15)
+"""
+
+
+def test_threads_share_the_parallel_search_under_numbas_fallback_threading_layer():
+    """The dashboard's sessions are threads: under the 'workqueue' layer, two parallel launches
+    at once would abort the whole server."""
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", CONCURRENT_NEAREST], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stdout + done.stderr
