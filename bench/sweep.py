@@ -5,8 +5,8 @@ Times, as medians of interleaved repeats, on one ~1 MP image (CPU times too):
 * ``sweep_seconds``: `quant.sweep.sweep(image, "kmeans")` — k = 2, 4, …, 256 on one
   histogram, *with* its per-k metrics (SSIM, ΔE, PNG size) and thumbnails, as the
   dashboard runs it (histogram counted inside, as the dashboard's first call does);
-* ``loop_seconds``: the bare loop of `quant.quantize(..., hist=shared, with_metrics=False)`
-  over the same k, plus the one histogram;
+* ``loop_seconds``: the bare loop of `quant.quantize(..., prepared=shared, with_metrics=False)`
+  over the same k, plus the one histogram and preparation;
 * ``liq_seconds``: one libimagequant run at k=256 with its defaults.
 """
 
@@ -35,9 +35,9 @@ def main() -> None:
     sweep(tiny, "kmeans", ks=(2, 16))  # warm-up: imports and numba's cached compile
 
     def loop():
-        hist = quant.build_histogram(image)
+        prepared = quant.prepare(image, quant.build_histogram(image), "kmeans")
         for k in SWEEP_KS:
-            quant.quantize(image, k, "kmeans", hist=hist, with_metrics=False)
+            quant.quantize(image, k, "kmeans", prepared=prepared, with_metrics=False)
 
     timed = {"sweep_seconds": lambda: sweep(image, "kmeans"), "loop_seconds": loop,
              "liq_seconds": lambda: imagequant.quantize_pil_image(rgba, max_colors=256)}
