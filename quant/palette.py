@@ -88,8 +88,9 @@ class Prepared:
         return args
 
     def matches(self, hist: Histogram, method: Method, space: str, params: dict[str, Any]) -> bool:
-        return (self.hist is hist and self.method.name == method.name and self.space == space
-                and self.params == params)
+        same_hist = self.hist is hist or (  # e.g. counted again after a cache let it go
+            np.array_equal(self.hist.colors, hist.colors) and np.array_equal(self.hist.pixel_index, hist.pixel_index))
+        return same_hist and self.method.name == method.name and self.space == space and self.params == params
 
 
 def prepare(

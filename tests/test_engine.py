@@ -232,8 +232,12 @@ def test_a_prepared_input_is_refused_for_other_settings(photo):
     for other in others:
         with pytest.raises(ValueError, match="prepared was made for"):
             quant.make_palette(image, hist, 8, prepared=prepared, **other)
+    other_image = image_of(photo[::-1].copy())
     with pytest.raises(ValueError, match="prepared was made for"):
-        quant.make_palette(image, quant.build_histogram(image), 8, params={"oklab_weight": 1.0}, prepared=prepared)
+        quant.make_palette(other_image, quant.build_histogram(other_image), 8, params={"oklab_weight": 1.0},
+                           prepared=prepared)
+    recounted = quant.build_histogram(image)  # the same histogram, counted again (as after a cache eviction)
+    quant.make_palette(image, recounted, 8, params={"oklab_weight": 1.0}, prepared=prepared)
 
 # --- metrics ----------------------------------------------------------------------------------
 

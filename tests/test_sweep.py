@@ -44,6 +44,18 @@ def test_rows_match_a_single_quantize(chelsea, kmeans_sweep):
         (single.ssim, single.psnr, single.delta_e, single.png_bytes)
 
 
+def test_a_sweep_one_k_at_a_time_on_a_shared_preparation_matches_the_whole_sweep(chelsea, kmeans_sweep):
+    rows, _ = kmeans_sweep
+    hist = quant.build_histogram(chelsea)
+    prepared = quant.prepare(chelsea, hist, "kmeans")
+    for row in rows[::3]:
+        single = sweep.sweep(chelsea, "kmeans", ks=[row.k], hist=hist, prepared=prepared)[0]
+        assert (single.colors, single.ssim, single.delta_e, single.png_bytes) == \
+            (row.colors, row.ssim, row.delta_e, row.png_bytes)
+    with pytest.raises(ValueError, match="prepared was made for"):
+        sweep.sweep(chelsea, "gmm", ks=[4], hist=hist, prepared=prepared)
+
+
 def test_thumbnails_are_small_and_use_only_palette_colors(chelsea, kmeans_sweep):
     rows, _ = kmeans_sweep
     for row in rows:
