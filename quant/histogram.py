@@ -10,6 +10,7 @@ again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,6 +48,17 @@ class Histogram:
     def total(self) -> int:
         """The number of visible pixels."""
         return int(self.counts.sum())
+
+    @cached_property
+    def lab(self) -> np.ndarray:
+        """`colors` in CIELAB, float64 (n, 3): converted on first use, then kept for every ΔE."""
+        from .colorspace import rgb_to_lab
+
+        return rgb_to_lab(self.colors)
+
+    def __getstate__(self) -> dict:
+        # `lab` is a cache: cheaper to convert again than to pickle to a worker process.
+        return {name: value for name, value in self.__dict__.items() if name != "lab"}
 
 
 @dataclass(frozen=True)

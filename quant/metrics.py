@@ -58,19 +58,17 @@ def evaluate(
     indices: np.ndarray,
     *,
     encoded: bytes | None = None,
-    hist_lab: np.ndarray | None = None,
 ) -> Metrics:
     """All metrics of `palette` remapped to `indices`, against `original` (H×W×3 uint8).
 
-    Pass `encoded`, the PNG already written, to avoid encoding it again, and
-    `hist_lab` (``rgb_to_lab(hist.colors)``) when measuring many palettes.
+    Pass `encoded`, the PNG already written, to avoid encoding it again.
     """
     quantized = render(indices, palette, original)
     encoded = png_bytes(indices, palette.colors) if encoded is None else encoded
     return Metrics(
         ssim=ssim(original, quantized),
         psnr=histogram_psnr(hist, palette),
-        delta_e=histogram_delta_e(hist, palette, hist_lab=hist_lab),
+        delta_e=histogram_delta_e(hist, palette),
         png_bytes=len(encoded),
         colors=len(palette.colors),
     )
@@ -89,18 +87,13 @@ def psnr_from_mse(mse: float) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
-def histogram_delta_e(hist: Histogram, palette: Palette, *, hist_lab: np.ndarray | None = None) -> float:
-    """Mean CIEDE2000 over visible pixels, from the histogram.
-
-    `hist_lab`, the histogram's colors in CIELAB, saves converting them again
-    when one histogram is measured against many palettes.
-    """
+def histogram_delta_e(hist: Histogram, palette: Palette) -> float:
+    """Mean CIEDE2000 over visible pixels, from the histogram (its `lab` colors are kept for the next palette)."""
     if hist.total == 0:
         return 0.0
     from .ciede2000 import weighted_ciede2000_sum  # numba: compiled (or loaded from its cache) on first use
 
-    hist_lab = rgb_to_lab(hist.colors) if hist_lab is None else hist_lab
-    total = weighted_ciede2000_sum(hist_lab, hist.counts, rgb_to_lab(palette.colors), palette.labels)
+    total = weighted_ciede2000_sum(hist.lab, hist.counts, rgb_to_lab(palette.colors), palette.labels)
     return total / hist.total
 
 
@@ -111,6 +104,9 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     Images smaller than the 7×7 window use the largest odd window that fits,
     and below 3×3 the single-window (global) SSIM formula.
     """
+    if a.shape != b.shape or a.ndim != 3 or a.dtype != np.uint8 or b.dtype != np.uint8:
+        raise ValueError(f"ssim compares two H×W×C uint8 images of one shape, not {a.dtype}{a.shape} "
+                         f"and {b.dtype}{b.shape}")
     if np.array_equal(a, b):
         return 1.0
     window = min(_SSIM_WINDOW, *a.shape[:2])

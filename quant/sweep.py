@@ -28,7 +28,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from .colorspace import rgb_to_lab
 from .histogram import Histogram, build_histogram
 from .load import LoadedImage
 from .metrics import evaluate
@@ -64,7 +63,8 @@ class SweepRow:
     png_bytes : int
         Size of the PNG8.
     seconds : float
-        Quantization time (palette and remap, not the metrics).
+        Quantization time: palette and remap, not the metrics, nor the
+        preparation every k shares.
     thumbnail : ndarray of uint8, shape (h, w, 3)
         The quantized image, downscaled to at most `THUMBNAIL_SIZE` on its
         longer side, for the gallery.
@@ -128,10 +128,10 @@ def sweep(
     if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, int) or thumbnail_size < 16:
         raise ValueError(f"thumbnail_size must be an integer of at least 16, not {thumbnail_size!r}")
     hist = build_histogram(image) if hist is None else hist
-    # What doesn't depend on k is done once: the method's preparation and the Lab colors for ΔE.
     if prepared is None:
         prepared = prepare(image, hist, method, space=space, params=params)
-    hist_lab = rgb_to_lab(hist.colors)
+    if len(hist) > ks[0]:
+        prepared.ready()  # now, or the first k's time would include the work every k shares
     report = progress or (lambda fraction, message: None)
     rows = []
     # Each k is measured (the PNG encoding above all) while the next is clustered: both
@@ -140,19 +140,18 @@ def sweep(
         measuring = None
         for done, k in enumerate(ks):
             report(done / len(ks), f"{method}: k = {k} ({done + 1} of {len(ks)})")
-            result = quantize(image, k, method, space=space, seed=seed, params=params, prepared=prepared,
-                              with_metrics=False)
+            result = quantize(image, k, method, space=space, seed=seed, params=params, hist=hist,
+                              prepared=prepared, with_metrics=False)
             if measuring is not None:
                 rows.append(measuring.result())
-            measuring = measurer.submit(_measure, image, hist, hist_lab, k, result, thumbnail_size)
+            measuring = measurer.submit(_measure, image, hist, k, result, thumbnail_size)
         rows.append(measuring.result())
     report(1.0, f"{method}: {len(ks)} palettes measured")
     return rows
 
 
-def _measure(image: LoadedImage, hist: Histogram, hist_lab: np.ndarray, k: int, result: Result,
-             thumbnail_size: int) -> SweepRow:
-    metrics = evaluate(image.rgb, hist, result.palette, result.indices, hist_lab=hist_lab)
+def _measure(image: LoadedImage, hist: Histogram, k: int, result: Result, thumbnail_size: int) -> SweepRow:
+    metrics = evaluate(image.rgb, hist, result.palette, result.indices)
     return SweepRow(
         k=k, colors=metrics.colors, ssim=metrics.ssim, psnr=metrics.psnr, delta_e=metrics.delta_e,
         png_bytes=metrics.png_bytes, seconds=result.seconds,

@@ -236,6 +236,8 @@ def test_a_prepared_input_is_refused_for_other_settings(photo):
     with pytest.raises(ValueError, match="prepared was made for"):
         quant.make_palette(other_image, quant.build_histogram(other_image), 8, params={"oklab_weight": 1.0},
                            prepared=prepared)
+    with pytest.raises(ValueError, match="prepared was made for"):  # the histogram taken from `prepared`
+        quant.quantize(other_image, 8, params={"oklab_weight": 1.0}, prepared=prepared)
     recounted = quant.build_histogram(image)  # the same histogram, counted again (as after a cache eviction)
     quant.make_palette(image, recounted, 8, params={"oklab_weight": 1.0}, prepared=prepared)
 
@@ -291,13 +293,29 @@ def test_histogram_delta_e_equals_the_per_pixel_mean(photo):
 
 
 
-def test_histogram_delta_e_reuses_a_given_lab_conversion(photo):
-    image = image_of(photo)
-    hist = quant.build_histogram(image)
-    palette = quant.make_palette(image, hist, 8)
-    lab = quant.colorspace.rgb_to_lab(hist.colors)
-    assert quant.metrics.histogram_delta_e(hist, palette, hist_lab=lab) == pytest.approx(
-        quant.metrics.histogram_delta_e(hist, palette), rel=1e-12)
+def test_a_histogram_converts_its_colors_to_lab_once_and_keeps_them_out_of_pickles(photo):
+    import pickle
+
+    hist = quant.build_histogram(image_of(photo))
+    assert hist.lab is hist.lab
+    np.testing.assert_array_equal(hist.lab, quant.colorspace.rgb_to_lab(hist.colors))
+    assert "lab" not in pickle.loads(pickle.dumps(hist)).__dict__
+
+
+def test_metric_kernels_refuse_mismatched_inputs(photo):
+    from quant.ciede2000 import ciede2000, weighted_ciede2000_sum
+
+    with pytest.raises(ValueError, match="one shape"):
+        quant.ssim(photo, photo[:-1])
+    with pytest.raises(ValueError, match="uint8"):
+        quant.ssim(photo.astype(float), photo.astype(float))
+    lab = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="differ in shape"):
+        ciede2000(lab, lab[:3])
+    with pytest.raises(ValueError, match="differ in length"):
+        weighted_ciede2000_sum(lab, np.ones(3), lab, np.zeros(4, np.intp))
+    with pytest.raises(ValueError, match="must index"):
+        weighted_ciede2000_sum(lab, np.ones(4), lab[:2], np.array([0, 1, 2, 0]))
 
 
 def test_compiled_ciede2000_matches_scikit_image_on_edge_cases():
