@@ -391,7 +391,8 @@ def weighted_kmeans(
         Size of the working set: bigger inputs are merged on a grid first.
     working_set : (points, weights), optional
         That working set, from ``grid_reduce(points, weights, max_points)``,
-        when clustering the same points at several k.
+        when clustering the same points at several k; `max_points` is then
+        not used.
     refine_iter : int
         Lloyd iterations over all `points` after the working set converged.
     tol : float, optional
@@ -418,7 +419,8 @@ def weighted_kmeans(
         if best is None or inertia < best[1]:
             best = (centers, inertia)
     centers = best[0]
-    if len(work_points) == len(points):  # nothing was merged: the working set is every point
+    # grid_reduce only ever returns fewer points than it was given, or the points themselves.
+    if len(work_points) == len(points):
         return centers, nearest(points, centers)[0]
     centers, labels, _ = lloyd(points, weights, centers, max_iter=refine_iter, tol=tol)
     return centers, labels

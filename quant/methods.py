@@ -71,10 +71,11 @@ class Method:
     #: Optional `weigh(image, hist, **params) -> (n,) float`: how much each
     #: histogram color counts when clustering; None means its pixel count.
     weigh: Callable[..., np.ndarray] | None = None
-    #: Optional `prepare(points, weights, **cluster_kwargs) -> dict`: work that
-    #: doesn't depend on k, done once per image and color space; its entries
-    #: are passed to every `cluster` call as extra keyword arguments.
-    prepare: Callable[..., dict] | None = None
+    #: Optional `precompute(points, weights, **cluster_kwargs) -> dict`: work
+    #: that doesn't depend on k, done once per image, color space and
+    #: parameters (see `quant.prepare`); its entries are passed to every
+    #: `cluster` call as extra keyword arguments.
+    precompute: Callable[..., dict] | None = None
 
     @property
     def is_baseline(self) -> bool:
@@ -100,7 +101,7 @@ def _kmeans_weights(image, hist, *, importance, **_):
     return flatness_weights(image, hist) if importance == "flatness" else hist.counts.astype(np.float64)
 
 
-def _kmeans_prepare(points, weights, *, space, oklab_weight, **_):
+def _kmeans_precompute(points, weights, *, space, oklab_weight, **_):
     """kmeans' work that doesn't depend on k: its feature space, and the working set merged in it."""
     from .colorspace import blend_with_oklab
     from .kmeans import WORKING_POINTS, grid_reduce
@@ -114,8 +115,8 @@ def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_we
     from .kmeans import weighted_kmeans
 
     if features is None:
-        prepared = _kmeans_prepare(points, weights, space=space, oklab_weight=oklab_weight)
-        features, working_set = prepared["features"], prepared["working_set"]
+        precomputed = _kmeans_precompute(points, weights, space=space, oklab_weight=oklab_weight)
+        features, working_set = precomputed["features"], precomputed["working_set"]
     _, labels = weighted_kmeans(features, weights, k, seed=seed, init=init, n_init=n_init,
                                 max_iter=max_iter, refine_iter=refine_iter, working_set=working_set)
     return labels
@@ -269,7 +270,7 @@ METHODS: dict[str, Method] = {
             ),
             cluster=_kmeans,
             weigh=_kmeans_weights,
-            prepare=_kmeans_prepare,
+            precompute=_kmeans_precompute,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
         ),

@@ -59,9 +59,10 @@ class Prepared:
 
     For one image, histogram, method, space and parameters: the color
     weights, the histogram reduced for clustering, its points in the color
-    space, and the method's own k-independent work (`Method.prepare`). Each
-    is computed on first use and kept, so quantizing one image at many k (as
-    a sweep does) pays for them once. Make it with `prepare`.
+    space, and the method's own k-independent work (`Method.precompute`).
+    Each is computed on first use (or by `ready`) and kept, so quantizing one
+    image at many k (as a sweep does) pays for them once. Make it with
+    `prepare`.
     """
 
     def __init__(self, image: LoadedImage, hist: Histogram, method: Method, space: str, params: dict[str, Any]):
@@ -83,14 +84,27 @@ class Prepared:
         args = dict(self.params)
         if "space" in inspect.signature(self.method.cluster).parameters:
             args["space"] = self.space  # methods that need to know the space ask for it
-        if self.method.prepare is not None:
-            args.update(self.method.prepare(self.points, self.working.weights, **args))
+        if self.method.precompute is not None:
+            args.update(self.method.precompute(self.points, self.working.weights, **args))
         return args
 
-    def matches(self, hist: Histogram, method: Method, space: str, params: dict[str, Any]) -> bool:
-        same_hist = self.hist is hist or (  # e.g. counted again after a cache let it go
+    def ready(self) -> Prepared:
+        """Do all the work now (for an image with more colors than the smallest k), and return self."""
+        if self.method.is_baseline:
+            _ = self.working
+        else:
+            _ = self.cluster_args  # computes the working set and the points on the way
+        return self
+
+    def matches(self, image: LoadedImage, hist: Histogram, method: Method, space: str,
+                params: dict[str, Any]) -> bool:
+        """Whether this was prepared for these inputs: the same objects, or equal ones (e.g. an
+        image decoded and counted again after a cache let the first copies go)."""
+        same_image = self.image is image or (
+            np.array_equal(self.image.rgb, image.rgb) and np.array_equal(self.image.opaque, image.opaque))
+        same_hist = self.hist is hist or (
             np.array_equal(self.hist.colors, hist.colors) and np.array_equal(self.hist.pixel_index, hist.pixel_index))
-        return same_hist and self.method.name == method.name and self.space == space and self.params == params
+        return same_image and same_hist and self.method == method and self.space == space and self.params == params
 
 
 def prepare(
@@ -160,8 +174,8 @@ def make_palette(
     resolved = chosen.resolve_params(params)
     if prepared is None:
         prepared = Prepared(image, hist, chosen, space, resolved)
-    elif not prepared.matches(hist, chosen, space, resolved):
-        raise ValueError("prepared was made for another histogram, method, space or parameters")
+    elif not prepared.matches(image, hist, chosen, space, resolved):
+        raise ValueError("prepared was made for another image, histogram, method, space or parameters")
     started = time.perf_counter()
 
     notices = []
