@@ -23,6 +23,7 @@ def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str
     lines = [f"# quant benchmark", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), "",
              f"Run time: {elapsed / 60:.1f} min.", ""]
     lines += targets(rows, cli_rows, sweep)
+    lines += summaries(rows)
     lines += ["", "## Every case", "",
               "time ×liq: median time ÷ libimagequant's (defaults) on the same image and k, same run. "
               "ΔE ÷liq: mean CIEDE2000 ÷ libimagequant-defaults'. Peak MB: the whole process "
@@ -109,6 +110,50 @@ def targets(rows, cli_rows, sweep) -> list[str]:
             beats = lambda ref: "yes" if km["delta_e"] <= ref["delta_e"] and km["ssim"] >= ref["ssim"] else "**no**"
             out.append(f"| {image} | {k} | {km['delta_e']:.3f} | {d['delta_e']:.3f} | {n['delta_e']:.3f} | "
                        f"{km['ssim']:.4f} | {d['ssim']:.4f} | {n['ssim']:.4f} | {beats(d)} | {beats(n)} |")
+    return out
+
+
+def summaries(rows) -> list[str]:
+    """The 12 MP photo for every method, kmeans against libimagequant on the small photos, and
+    each method's mean over the small photos."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    small = [r for r in ok if r["pixels"] < 1_000_000]
+    out = ["", f"### 12 MP photo ({BIG}, held out), all methods", "",
+           "| method | k | time s | time ×liq | CPU ×liq | peak MB | SSIM | PSNR | ΔE2000 | PNG8 KB |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["image"] != BIG:
+            continue
+        if r["status"] != "ok":
+            out.append(f"| {r['method']} | {r['k']} | {r['status']} | | | | | | | |")
+            continue
+        out.append(f"| {r['method']} | {r['k']} | {r['seconds']:.2f} | {_f(r.get('time_ratio'), 2)} | "
+                   f"{_f(r.get('cpu_ratio'), 2)} | {r['peak_mb']:.0f} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
+                   f"{r['delta_e']:.3f} | {r['png_bytes'] / 1024:,.0f} |")
+
+    index = {(r["image"], r["k"], r["method"]): r for r in small}
+    images = list(dict.fromkeys(r["image"] for r in small))
+    out += ["", "### Small photos: kmeans against libimagequant (defaults)", "",
+            "| image | k | kmeans s | liq s | time ×liq | CPU ×liq | kmeans ΔE | liq ΔE | kmeans SSIM | liq SSIM |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for image in images:
+        for k in sorted({r["k"] for r in small if r["image"] == image}):
+            km, liq = index.get((image, k, "kmeans")), index.get((image, k, "liq-default"))
+            if km and liq:
+                out.append(f"| {image} | {k} | {km['seconds']:.3f} | {liq['seconds']:.3f} | {km['time_ratio']:.2f} | "
+                           f"{km['cpu_ratio']:.2f} | {km['delta_e']:.3f} | {liq['delta_e']:.3f} | "
+                           f"{km['ssim']:.4f} | {liq['ssim']:.4f} |")
+
+    out += ["", "### Mean over the small photos and k, per method (ratios against liq-default)", "",
+            "| method | median time ×liq | median CPU ×liq | mean ΔE ÷liq | mean SSIM − liq | cases |",
+            "|---|---|---|---|---|---|"]
+    for method in dict.fromkeys(r["method"] for r in small):
+        cases = [r for r in small if r["method"] == method and r.get("time_ratio") is not None]
+        if cases:
+            out.append(f"| {method} | {statistics.median(r['time_ratio'] for r in cases):.2f} | "
+                       f"{statistics.median(r['cpu_ratio'] for r in cases):.2f} | "
+                       f"{statistics.mean(r['delta_e_ratio'] for r in cases):.3f} | "
+                       f"{statistics.mean(r['ssim_diff'] for r in cases):+.4f} | {len(cases)} |")
     return out
 
 
