@@ -23,7 +23,7 @@ import quant
 from quant import embed, selection, sweep, views
 from quant.budget import Budget
 from quant.dashboard import (
-    COLUMN_BY_KEY, COLUMNS, Column, Outcome, describe_failure, download_name, escape_markdown, file_stem,
+    COLUMN_BY_KEY, COLUMNS, Column, Outcome, card_title_html, describe_failure, download_name, escape_markdown, file_stem,
     human_size, metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
 )
 from quant.settings import K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
@@ -314,7 +314,7 @@ def draw_cards(page: Page) -> None:
 
 def original_card(page: Page) -> None:
     image = page.source.image
-    st.markdown("**Original**")
+    st.markdown(card_title_html("Original"), unsafe_allow_html=True)
     st.image(page.original_preview, width="stretch", output_format="PNG")  # "auto" sends opaque PNGs as JPEG
     st.caption(escape_markdown(page.source.name))
     st.caption(f"{image.width} × {image.height} px · {len(page.hist):,} colors · "
@@ -323,7 +323,7 @@ def original_card(page: Page) -> None:
 
 def result_card(page: Page, outcome: Outcome) -> None:
     method = quant.METHODS[outcome.method]
-    st.markdown(f"**{method_label(outcome.method)}**", help=method.description)
+    st.markdown(card_title_html(method_label(outcome.method)), unsafe_allow_html=True, help=method.description)
     if not outcome.ok:
         st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
         return

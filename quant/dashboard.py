@@ -235,6 +235,17 @@ def metrics_table(outcomes: list[Outcome], original_bytes: int) -> list[dict[str
     ]
 
 
+def card_title_html(label: str) -> str:
+    """A card's title on one line, cut with an ellipsis (the full label on hover) when too long.
+
+    Room is left for the help icon Streamlit puts after it: a title that
+    wrapped would push that card's image below its neighbours'.
+    """
+    text = html.escape(label)
+    return (f'<span title="{text}" style="display:inline-block;max-width:calc(100% - 28px);overflow:hidden;'
+            f'text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom"><strong>{text}</strong></span>')
+
+
 def metrics_html(row: dict[str, float]) -> str:
     """A compact two-column grid of labelled metric values (numbers only, nothing user-given)."""
     cells = "".join(

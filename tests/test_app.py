@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,8 @@ def open_app(**query) -> AppTest:
 
 
 def card_titles(at: AppTest) -> list[str]:
-    return [m.value.strip("*") for m in at.main.markdown if m.value.startswith("**")]
+    titles = (re.search(r"<strong>(.*?)</strong>", m.value) for m in at.main.markdown)
+    return [html.unescape(title.group(1)) for title in titles if title]
 
 
 def metrics(at: AppTest):

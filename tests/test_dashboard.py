@@ -12,7 +12,7 @@ from PIL import Image
 
 import quant
 from quant.dashboard import (
-    COLUMNS, compression_ratio, describe_failure, download_name, escape_markdown, file_stem, human_size,
+    COLUMNS, card_title_html, compression_ratio, describe_failure, download_name, escape_markdown, file_stem, human_size,
     metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
 )
 
@@ -95,6 +95,13 @@ def test_swatches_carry_hex_and_share_on_hover():
     text = swatches_html(colors, np.array([3, 1]))
     assert re.findall(r'title="([^"]+)"', text) == ["#ff0000 · 75.0% of pixels", "#0000ff · 25.0% of pixels"]
     assert "background:#ff0000" in text
+
+
+def test_card_titles_stay_on_one_line_with_the_full_label_on_hover():
+    text = card_title_html("Agglomerative <fastcluster> & co")
+    assert 'title="Agglomerative &lt;fastcluster&gt; &amp; co"' in text
+    assert "<strong>Agglomerative &lt;fastcluster&gt; &amp; co</strong>" in text
+    assert "white-space:nowrap" in text and "text-overflow:ellipsis" in text
 
 
 @pytest.mark.parametrize("name, stem", [
