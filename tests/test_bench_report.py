@@ -1,0 +1,45 @@
+"""The benchmark's report: targets judged from the rows, and the summary tables written."""
+
+from __future__ import annotations
+
+import csv
+
+from bench.report import write_report
+
+
+def row(image, k, method, *, seconds, delta_e, ssim, pixels=300_000):
+    return {"image": image, "pixels": pixels, "k": k, "method": method, "status": "ok", "seconds": seconds,
+            "time_ratio": seconds / 2.0, "cpu_seconds": seconds, "cpu_ratio": seconds / 2.0, "peak_mb": 500.0,
+            "ssim": ssim, "ssim_diff": ssim - 0.8, "psnr": 30.0, "delta_e": delta_e, "delta_e_ratio": delta_e / 4.0,
+            "png_bytes": 10_000, "colors": k}
+
+
+def test_report_judges_each_target_and_writes_the_summaries(tmp_path):
+    rows = []
+    for k in (16, 64, 256):
+        rows += [row("china", k, "liq-default", seconds=2.0, delta_e=4.0, ssim=0.80),
+                 row("china", k, "liq-nodither", seconds=2.0, delta_e=3.5, ssim=0.90),
+                 # beats the dithered default everywhere; beats undithered only at k=256
+                 row("china", k, "kmeans", seconds=1.0, delta_e=3.9 if k < 256 else 3.4, ssim=0.91)]
+    rows += [row("gen12mp", 256, "liq-default", seconds=4.0, delta_e=2.3, ssim=0.83, pixels=12_000_000),
+             row("gen12mp", 256, "kmeans", seconds=3.0, delta_e=2.0, ssim=0.88, pixels=12_000_000)]
+    rows[-1]["time_ratio"] = 0.75
+    cli = [{"image": "gen12mp", "method": "kmeans", "k": 256, "status": "ok", "wall_seconds": 5.0,
+            "quant_seconds": 3.0, "peak_mb": 600.0, "ssim": 0.88, "delta_e": 2.0}]
+    sweep = {"pixels": 1_000_000, "sweep_ratio": 9.0, "sweep_cpu_ratio": 9.5, "loop_ratio": 3.0,
+             "loop_cpu_ratio": 3.1, "status": "ok"}
+    write_report(rows, cli, sweep, {"nproc": 2}, 60.0, tmp_path)
+
+    text = (tmp_path / "results.md").read_text()
+    assert "| kmeans time, 12 MP, k=256 (÷ libimagequant) | 0.75× | 1.50× | ≤ 1.0× | yes |" in text
+    assert "| CLI peak memory, gen12mp, worst method | 600.00 MB |  | ≤ 1500 MB | yes |" in text
+    assert "with its metrics (÷ one liq k=256) | 9.00× | 9.50× | ≤ 8.0× | **no** |" in text
+    assert "| china | 16 | 3.900 | 4.000 | 3.500 | 0.9100 | 0.8000 | 0.9000 | yes | **no** |" in text
+    assert "| china | 256 | 3.400 | 4.000 | 3.500 | 0.9100 | 0.8000 | 0.9000 | yes | yes |" in text
+    for heading in ("### 12 MP photo (gen12mp, held out), all methods",
+                    "### Small photos: kmeans against libimagequant (defaults)",
+                    "### Mean over the small photos and k, per method"):
+        assert heading in text
+    assert "| kmeans | 0.50 | 0.50 | 0.933 | +0.1100 | 3 |" in text  # the small photo's kmeans rows
+    with open(tmp_path / "results.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == len(rows)
