@@ -68,3 +68,29 @@ def test_histogram_accounts_for_every_visible_pixel(image):
     mapped = hist.pixel_index >= 0
     assert mapped.sum() == visible
     np.testing.assert_array_equal(hist.colors[hist.pixel_index[mapped]], image.rgb[mapped])
+
+
+@common
+@given(pair=st.integers(3, 24).flatmap(lambda h: st.integers(3, 24).flatmap(
+    lambda w: st.tuples(*[arrays(np.uint8, (h, w, 3), elements=st.integers(0, 255))] * 2))))
+def test_streaming_ssim_equals_scikit_image(pair):
+    from skimage.metrics import structural_similarity
+
+    a, b = pair
+    window = min(7, *a.shape[:2])
+    window -= 1 - window % 2
+    expected = structural_similarity(a, b, channel_axis=-1, data_range=255, win_size=window)
+    assert abs(quant.ssim(a, b) - expected) <= 1e-12
+
+
+@common
+@given(labs=arrays(np.float64, (50, 6), elements=st.floats(-128, 128, allow_nan=False)))
+def test_compiled_ciede2000_equals_scikit_image(labs):
+    from skimage.color import deltaE_ciede2000
+
+    from quant.ciede2000 import ciede2000
+
+    lab1, lab2 = labs[:, :3].copy(), labs[:, 3:].copy()
+    lab1[:, 0] = np.abs(lab1[:, 0]) % 100  # lightness lives in 0…100
+    lab2[:, 0] = np.abs(lab2[:, 0]) % 100
+    np.testing.assert_allclose(ciede2000(lab1, lab2), deltaE_ciede2000(lab1, lab2), rtol=1e-9, atol=1e-9)
