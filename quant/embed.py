@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import parallel
 from .colorspace import check_space, to_space
 from .histogram import Histogram
 
@@ -274,7 +275,8 @@ def _umap(features: np.ndarray, *, seed: int, neighbors: int, epochs: int = UMAP
         random_state=seed,  # makes umap single-threaded, hence reproducible
         init="spectral" if len(features) > 16 else "random",
     )
-    with _UMAP_LOCK, warnings.catch_warnings():
+    # umap-learn and pynndescent launch numba parallel kernels: see quant.parallel.
+    with _UMAP_LOCK, parallel.LAUNCH, warnings.catch_warnings():
         # "n_jobs value 1 overridden to 1 by setting random_state": expected, not news.
         warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*Graph is not fully connected.*")

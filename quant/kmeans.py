@@ -26,10 +26,10 @@ threads only split the assignment step, sums are accumulated in order.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
-from numba import njit, prange  # noqa: F401  (prange is range when not parallel)
+from numba import njit, prange
+
+from .parallel import LAUNCH
 
 __all__ = ["weighted_kmeans", "nearest", "split_init", "kmeanspp_init", "grid_reduce", "WORKING_POINTS"]
 
@@ -46,8 +46,9 @@ def _squared_distance(points, i, centers, j):
     return d
 
 
-def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labels, dist):
-    """For each point, the nearest center (exact); `keys` = centers[order, axis], ascending.
+@njit(cache=True, nogil=True, inline="always")
+def _nearest_one(points, i, centers, order, keys, axis, guess, half_gap, labels, dist):
+    """Nearest center of point i (exact); `keys` = centers[order, axis], ascending.
 
     `guess` (a center index per point, or an empty array) seeds the search with
     that center's distance, so that after a Lloyd step, when most points keep
@@ -55,65 +56,71 @@ def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labe
     distance from center j to its nearest other center, squared: a point
     closer than that to its guess keeps it without any scan (Elkan's lemma).
     """
-    n = points.shape[0]
     k = centers.shape[0]
-    for i in prange(n):
-        pa = points[i, axis]
-        # Binary search: first key >= pa.
-        lo, hi = 0, k
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if keys[mid] < pa:
-                lo = mid + 1
+    pa = points[i, axis]
+    # Binary search: first key >= pa.
+    lo, hi = 0, k
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < pa:
+            lo = mid + 1
+        else:
+            hi = mid
+    best = np.inf
+    best_j = 0
+    if guess.shape[0] > 0:
+        best_j = guess[i]
+        best = _squared_distance(points, i, centers, best_j)
+        if best < half_gap[best_j]:
+            labels[i] = best_j
+            dist[i] = best
+            return
+    up = lo
+    down = lo - 1
+    while up < k or down >= 0:
+        if up < k:
+            gap = keys[up] - pa
+            if gap * gap > best:
+                up = k
             else:
-                hi = mid
-        best = np.inf
-        best_j = 0
-        if guess.shape[0] > 0:
-            best_j = guess[i]
-            best = _squared_distance(points, i, centers, best_j)
-            if best < half_gap[best_j]:
-                labels[i] = best_j
-                dist[i] = best
-                continue
-        up = lo
-        down = lo - 1
-        while up < k or down >= 0:
-            if up < k:
-                gap = keys[up] - pa
-                if gap * gap > best:
-                    up = k
-                else:
-                    j = order[up]
-                    d = _squared_distance(points, i, centers, j)
-                    if d < best or (d == best and j < best_j):
-                        best = d
-                        best_j = j
-                    up += 1
-            if down >= 0:
-                gap = pa - keys[down]
-                if gap * gap > best:
-                    down = -1
-                else:
-                    j = order[down]
-                    d = _squared_distance(points, i, centers, j)
-                    if d < best or (d == best and j < best_j):
-                        best = d
-                        best_j = j
-                    down -= 1
-        labels[i] = best_j
-        dist[i] = best
+                j = order[up]
+                d = _squared_distance(points, i, centers, j)
+                if d < best or (d == best and j < best_j):
+                    best = d
+                    best_j = j
+                up += 1
+        if down >= 0:
+            gap = pa - keys[down]
+            if gap * gap > best:
+                down = -1
+            else:
+                j = order[down]
+                d = _squared_distance(points, i, centers, j)
+                if d < best or (d == best and j < best_j):
+                    best = d
+                    best_j = j
+                down -= 1
+    labels[i] = best_j
+    dist[i] = best
 
 
-_nearest_serial = njit(cache=True, nogil=True)(_nearest_sorted_py)
-_nearest_parallel = njit(cache=True, nogil=True, parallel=True)(_nearest_sorted_py)
+# Two kernels, not one Python function compiled twice: numba's on-disk cache keys a function by its
+# code, not by its flags, so the serial and parallel builds of one function would share one entry.
+@njit(cache=True, nogil=True)
+def _nearest_serial(points, centers, order, keys, axis, guess, half_gap, labels, dist):
+    for i in range(points.shape[0]):
+        _nearest_one(points, i, centers, order, keys, axis, guess, half_gap, labels, dist)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _nearest_parallel(points, centers, order, keys, axis, guess, half_gap, labels, dist):
+    for i in prange(points.shape[0]):
+        _nearest_one(points, i, centers, order, keys, axis, guess, half_gap, labels, dist)
+
+
 #: Below this many points, threads cost more than they save (and on a busy
 #: machine, waiting for a descheduled thread costs far more).
 _PARALLEL_POINTS = 1 << 18
-# numba's fallback "workqueue" threading layer (used when libgomp and TBB are missing, as on slim
-# images) aborts the process if two threads launch parallel kernels at once; the dashboard's
-# sessions are threads of one process. One launch at a time is safe with every layer.
-_PARALLEL_LAUNCH = threading.Lock()
 
 
 def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None
@@ -135,9 +142,12 @@ def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = 
     else:
         guess = np.ascontiguousarray(guess, dtype=np.int64)
         half_gap = _half_gaps(centers)
-    if len(points) >= _PARALLEL_POINTS:
-        with _PARALLEL_LAUNCH:
+    # While another thread runs parallel kernels (see quant.parallel), the serial one gives the same answer.
+    if len(points) >= _PARALLEL_POINTS and LAUNCH.acquire(blocking=False):
+        try:
             _nearest_parallel(points, centers, order, keys, axis, guess, half_gap, labels, dist)
+        finally:
+            LAUNCH.release()
     else:
         _nearest_serial(points, centers, order, keys, axis, guess, half_gap, labels, dist)
     return labels, dist

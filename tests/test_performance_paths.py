@@ -248,11 +248,30 @@ def test_flatness_weights_are_strip_independent(monkeypatch, photo):
     assert np.allclose(strips, whole, rtol=1e-5)
 
 
+def test_serial_and_parallel_nearest_kernels_agree():
+    rng = np.random.default_rng(21)
+    points, centers = rng.random((5000, 6)), rng.random((40, 6))
+    axis = int(np.argmax(np.ptp(centers, axis=0)))
+    order = np.argsort(centers[:, axis], kind="stable").astype(np.int64)
+    keys = np.ascontiguousarray(centers[order, axis])
+    guess = rng.integers(0, 40, 5000).astype(np.int64)
+    found = []
+    for kernel in (K._nearest_serial, K._nearest_parallel):
+        labels, dist = np.empty(5000, np.int64), np.empty(5000)
+        kernel(points, centers, order, keys, axis, guess, K._half_gaps(centers), labels, dist)
+        found.append((labels, dist))
+    np.testing.assert_array_equal(found[0][0], found[1][0])
+    np.testing.assert_array_equal(found[0][1], found[1][1])
+    brute = ((points[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(found[0][0], brute)
+
+
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENT_NEAREST = """
 import threading
 import numpy as np
 from quant.kmeans import _PARALLEL_POINTS, nearest
+from quant.parallel import LAUNCH
 
 rng = np.random.default_rng(0)
 points, centers = rng.random((_PARALLEL_POINTS + 1000, 3)), rng.random((64, 3))
@@ -263,12 +282,17 @@ def search():
     for _ in range(5):
         agreed.append(np.array_equal(nearest(points, centers)[0], expected))
 
-threads = [threading.Thread(target=search) for _ in range(3)]
-for thread in threads:
-    thread.start()
-for thread in threads:
-    thread.join()
-print(all(agreed) and len(agreed) == 15)
+def run_threads():
+    threads = [threading.Thread(target=search) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+run_threads()
+with LAUNCH:  # as while a UMAP run holds the parallel threads: searches go serial, not wait
+    run_threads()
+print(all(agreed) and len(agreed) == 30)
 """
 
 
