@@ -152,9 +152,10 @@ def cached_embedding(image_key: str, method: str, seed: int, _hist: quant.Histog
     return embed.embed(_hist, method=method, seed=seed)
 
 
-# One entry: only the sweep being computed needs it (its rows are cached on their own), and it
-# holds about 100 bytes per distinct color.
-@st.cache_resource(max_entries=1, ttl=UPLOAD_TTL, show_spinner=False)
+# Only a sweep being computed needs one (its rows are cached on their own); each holds about 100
+# bytes per distinct color, and keeps its image and histogram alive. Two: two sessions sweeping
+# at once don't evict each other's at every k.
+@st.cache_resource(max_entries=2, ttl=UPLOAD_TTL, show_spinner=False)
 def cached_preparation(image_key: str, method: str, space: str,
                        _image: quant.LoadedImage, _hist: quant.Histogram) -> quant.Prepared:
     """A method's k-independent work on one image, shared by every k of its sweep."""

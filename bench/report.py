@@ -93,6 +93,9 @@ def targets(rows, cli_rows, sweep) -> list[str]:
     if sweep and sweep.get("status") == "ok":
         line(f"k sweep on {sweep['pixels'] / 1e6:.1f} MP, `quant.sweep.sweep` with its metrics (÷ one liq k=256)",
              sweep["sweep_ratio"], 8.0, cpu=sweep.get("sweep_cpu_ratio"))
+        if "page_ratio" in sweep:
+            line("k sweep the dashboard's way, one cached k per `sweep` call (÷ one liq k=256)",
+                 sweep["page_ratio"], 8.0, cpu=sweep.get("page_cpu_ratio"))
         line("k sweep, bare `quantize(prepared=shared)` loop, no metrics (÷ one liq k=256)", sweep["loop_ratio"], 8.0,
              cpu=sweep.get("loop_cpu_ratio"))
 

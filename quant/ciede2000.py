@@ -88,8 +88,7 @@ def _weighted_sum(lab, weights, palette_lab, labels):
 
 def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     """CIEDE2000 between matching rows of two (n, 3) CIELAB arrays (kL = kC = kH = 1)."""
-    lab1 = np.ascontiguousarray(lab1, dtype=np.float64).reshape(-1, 3)
-    lab2 = np.ascontiguousarray(lab2, dtype=np.float64).reshape(-1, 3)
+    lab1, lab2 = _colors(lab1, "lab1"), _colors(lab2, "lab2")
     if lab1.shape != lab2.shape:
         raise ValueError(f"lab1 and lab2 differ in shape: {lab1.shape} and {lab2.shape}")
     out = np.empty(len(lab1))
@@ -100,11 +99,18 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
 def weighted_ciede2000_sum(lab: np.ndarray, weights: np.ndarray, palette_lab: np.ndarray,
                            labels: np.ndarray) -> float:
     """Σ weights[i] · ΔE2000(lab[i], palette_lab[labels[i]]), without any temporary."""
+    lab, palette_lab = _colors(lab, "lab"), _colors(palette_lab, "palette_lab")
     if not len(lab) == len(weights) == len(labels):
         raise ValueError(f"lab, weights and labels differ in length: {len(lab)}, {len(weights)}, {len(labels)}")
     if len(labels) and not 0 <= labels.min() <= labels.max() < len(palette_lab):
         raise ValueError(f"labels must index the {len(palette_lab)} palette colors")
-    return float(_weighted_sum(np.ascontiguousarray(lab, dtype=np.float64),
-                               np.ascontiguousarray(weights, dtype=np.float64),
-                               np.ascontiguousarray(palette_lab, dtype=np.float64),
+    return float(_weighted_sum(lab, np.ascontiguousarray(weights, dtype=np.float64), palette_lab,
                                np.ascontiguousarray(labels, dtype=np.intp)))
+
+
+def _colors(array, name: str) -> np.ndarray:
+    """`array` as a contiguous float64 (n, 3): the compiled loops index it without bounds checks."""
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 3:
+        raise ValueError(f"{name} must be an (n, 3) array of CIELAB colors, not shape {array.shape}")
+    return array

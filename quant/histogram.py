@@ -10,7 +10,6 @@ again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -49,16 +48,23 @@ class Histogram:
         """The number of visible pixels."""
         return int(self.counts.sum())
 
-    @cached_property
+    @property
     def lab(self) -> np.ndarray:
-        """`colors` in CIELAB, float64 (n, 3): converted on first use, then kept for every ΔE."""
-        from .colorspace import rgb_to_lab
+        """`colors` in CIELAB, float64 (n, 3): converted on first use, then kept for every ΔE.
 
-        return rgb_to_lab(self.colors)
+        Two threads asking at once may both convert (the same result): cheaper
+        than `functools.cached_property`'s Python 3.11 lock, shared by every
+        histogram of every session.
+        """
+        if "_lab" not in self.__dict__:
+            from .colorspace import rgb_to_lab
+
+            object.__setattr__(self, "_lab", rgb_to_lab(self.colors))  # a frozen dataclass
+        return self.__dict__["_lab"]
 
     def __getstate__(self) -> dict:
-        # `lab` is a cache: cheaper to convert again than to pickle to a worker process.
-        return {name: value for name, value in self.__dict__.items() if name != "lab"}
+        # The Lab colors are a cache: cheaper to convert again than to pickle to a worker process.
+        return {name: value for name, value in self.__dict__.items() if name != "_lab"}
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -63,24 +62,40 @@ class Prepared:
     Each is computed on first use (or by `ready`) and kept, so quantizing one
     image at many k (as a sweep does) pays for them once. Make it with
     `prepare`.
+
+    Threads may share one: two that ask for the same part at once may both
+    compute it (the same value), which beats `functools.cached_property`'s
+    lock on Python 3.11, shared by every instance.
     """
 
     def __init__(self, image: LoadedImage, hist: Histogram, method: Method, space: str, params: dict[str, Any]):
         self.image, self.hist, self.method, self.space, self.params = image, hist, method, space, params
+        self._kept: dict[str, Any] = {}
 
-    @cached_property
+    @property
     def working(self) -> WeightedColors:
+        return self._once("working", self._reduce)
+
+    @property
+    def points(self) -> np.ndarray:
+        return self._once("points", lambda: to_space(self.working.colors, self.space))
+
+    @property
+    def cluster_args(self) -> dict[str, Any]:
+        """Keyword arguments of every `cluster` call: the parameters, plus what `Method.precompute` made."""
+        return self._once("cluster_args", self._cluster_args)
+
+    def _once(self, name: str, compute: Callable[[], Any]) -> Any:
+        if name not in self._kept:
+            self._kept[name] = compute()
+        return self._kept[name]
+
+    def _reduce(self) -> WeightedColors:
         weigh = self.method.weigh
         weights = None if weigh is None else weigh(self.image, self.hist, **self.params)
         return reduce_histogram(self.hist, self.method.max_entries, weights=weights)
 
-    @cached_property
-    def points(self) -> np.ndarray:
-        return to_space(self.working.colors, self.space)
-
-    @cached_property
-    def cluster_args(self) -> dict[str, Any]:
-        """Keyword arguments of every `cluster` call: the parameters, plus what `Method.prepare` made."""
+    def _cluster_args(self) -> dict[str, Any]:
         args = dict(self.params)
         if "space" in inspect.signature(self.method.cluster).parameters:
             args["space"] = self.space  # methods that need to know the space ask for it
@@ -105,6 +120,13 @@ class Prepared:
         same_hist = self.hist is hist or (
             np.array_equal(self.hist.colors, hist.colors) and np.array_equal(self.hist.pixel_index, hist.pixel_index))
         return same_image and same_hist and self.method == method and self.space == space and self.params == params
+
+    def check(self, image: LoadedImage, hist: Histogram, method: str | Method, space: str,
+              params: dict[str, Any] | None) -> None:
+        """Raise ValueError unless this was prepared for these inputs (see `matches`)."""
+        chosen = method if isinstance(method, Method) else get_method(method)
+        if not self.matches(image, hist, chosen, check_space(space), chosen.resolve_params(params)):
+            raise ValueError("prepared was made for another image, histogram, method, space or parameters")
 
 
 def prepare(
@@ -174,8 +196,8 @@ def make_palette(
     resolved = chosen.resolve_params(params)
     if prepared is None:
         prepared = Prepared(image, hist, chosen, space, resolved)
-    elif not prepared.matches(image, hist, chosen, space, resolved):
-        raise ValueError("prepared was made for another image, histogram, method, space or parameters")
+    else:
+        prepared.check(image, hist, chosen, space, resolved)
     started = time.perf_counter()
 
     notices = []

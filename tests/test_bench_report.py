@@ -26,14 +26,15 @@ def test_report_judges_each_target_and_writes_the_summaries(tmp_path):
     rows[-1]["time_ratio"] = 0.75
     cli = [{"image": "gen12mp", "method": "kmeans", "k": 256, "status": "ok", "wall_seconds": 5.0,
             "quant_seconds": 3.0, "peak_mb": 600.0, "ssim": 0.88, "delta_e": 2.0}]
-    sweep = {"pixels": 1_000_000, "sweep_ratio": 9.0, "sweep_cpu_ratio": 9.5, "loop_ratio": 3.0,
-             "loop_cpu_ratio": 3.1, "status": "ok"}
+    sweep = {"pixels": 1_000_000, "sweep_ratio": 9.0, "sweep_cpu_ratio": 9.5, "page_ratio": 7.5,
+             "page_cpu_ratio": 7.6, "loop_ratio": 3.0, "loop_cpu_ratio": 3.1, "status": "ok"}
     write_report(rows, cli, sweep, {"nproc": 2}, 60.0, tmp_path)
 
     text = (tmp_path / "results.md").read_text()
     assert "| kmeans time, 12 MP, k=256 (÷ libimagequant) | 0.75× | 1.50× | ≤ 1.0× | yes |" in text
     assert "| CLI peak memory, gen12mp, worst method | 600.00 MB |  | ≤ 1500 MB | yes |" in text
     assert "with its metrics (÷ one liq k=256) | 9.00× | 9.50× | ≤ 8.0× | **no** |" in text
+    assert "one cached k per `sweep` call (÷ one liq k=256) | 7.50× | 7.60× | ≤ 8.0× | yes |" in text
     assert "| china | 16 | 3.900 | 4.000 | 3.500 | 0.9100 | 0.8000 | 0.9000 | yes | **no** |" in text
     assert "| china | 256 | 3.400 | 4.000 | 3.500 | 0.9100 | 0.8000 | 0.9000 | yes | yes |" in text
     for heading in ("### 12 MP photo (gen12mp, held out), all methods",

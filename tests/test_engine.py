@@ -223,6 +223,18 @@ def test_a_prepared_input_gives_the_same_palettes_as_a_fresh_one(photo, method):
         np.testing.assert_array_equal(reused.labels, fresh.labels)
 
 
+def test_kmeans_precomputed_features_match_its_own_path(photo):
+    """`Method.precompute` must stay the work `cluster` would otherwise do itself."""
+    image = image_of(photo)
+    hist = quant.build_histogram(image)
+    prepared = quant.prepare(image, hist, "kmeans", space="lab")
+    method = quant.METHODS["kmeans"]
+    args = {name: value for name, value in prepared.cluster_args.items() if name not in ("features", "working_set")}
+    by_itself = method.cluster(prepared.points, prepared.working.weights, 12, seed=0, **args)
+    with_precomputed = method.cluster(prepared.points, prepared.working.weights, 12, seed=0, **prepared.cluster_args)
+    np.testing.assert_array_equal(by_itself, with_precomputed)
+
+
 def test_a_prepared_input_is_refused_for_other_settings(photo):
     image = image_of(photo)
     hist = quant.build_histogram(image)
@@ -299,7 +311,7 @@ def test_a_histogram_converts_its_colors_to_lab_once_and_keeps_them_out_of_pickl
     hist = quant.build_histogram(image_of(photo))
     assert hist.lab is hist.lab
     np.testing.assert_array_equal(hist.lab, quant.colorspace.rgb_to_lab(hist.colors))
-    assert "lab" not in pickle.loads(pickle.dumps(hist)).__dict__
+    assert "_lab" not in pickle.loads(pickle.dumps(hist)).__dict__
 
 
 def test_metric_kernels_refuse_mismatched_inputs(photo):
