@@ -26,8 +26,10 @@ threads only split the assignment step, sums are accumulated in order.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange  # noqa: F401  (prange is range when not parallel)
 
 from .parallel import LAUNCH
 
@@ -46,9 +48,8 @@ def _squared_distance(points, i, centers, j):
     return d
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _nearest_one(points, i, centers, order, keys, axis, guess, half_gap, labels, dist):
-    """Nearest center of point i (exact); `keys` = centers[order, axis], ascending.
+def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labels, dist):
+    """For each point, the nearest center (exact); `keys` = centers[order, axis], ascending.
 
     `guess` (a center index per point, or an empty array) seeds the search with
     that center's distance, so that after a Lloyd step, when most points keep
@@ -56,68 +57,68 @@ def _nearest_one(points, i, centers, order, keys, axis, guess, half_gap, labels,
     distance from center j to its nearest other center, squared: a point
     closer than that to its guess keeps it without any scan (Elkan's lemma).
     """
+    n = points.shape[0]
     k = centers.shape[0]
-    pa = points[i, axis]
-    # Binary search: first key >= pa.
-    lo, hi = 0, k
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < pa:
-            lo = mid + 1
-        else:
-            hi = mid
-    best = np.inf
-    best_j = 0
-    if guess.shape[0] > 0:
-        best_j = guess[i]
-        best = _squared_distance(points, i, centers, best_j)
-        if best < half_gap[best_j]:
-            labels[i] = best_j
-            dist[i] = best
-            return
-    up = lo
-    down = lo - 1
-    while up < k or down >= 0:
-        if up < k:
-            gap = keys[up] - pa
-            if gap * gap > best:
-                up = k
+    for i in prange(n):
+        pa = points[i, axis]
+        # Binary search: first key >= pa.
+        lo, hi = 0, k
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if keys[mid] < pa:
+                lo = mid + 1
             else:
-                j = order[up]
-                d = _squared_distance(points, i, centers, j)
-                if d < best or (d == best and j < best_j):
-                    best = d
-                    best_j = j
-                up += 1
-        if down >= 0:
-            gap = pa - keys[down]
-            if gap * gap > best:
-                down = -1
-            else:
-                j = order[down]
-                d = _squared_distance(points, i, centers, j)
-                if d < best or (d == best and j < best_j):
-                    best = d
-                    best_j = j
-                down -= 1
-    labels[i] = best_j
-    dist[i] = best
+                hi = mid
+        best = np.inf
+        best_j = 0
+        if guess.shape[0] > 0:
+            best_j = guess[i]
+            best = _squared_distance(points, i, centers, best_j)
+            if best < half_gap[best_j]:
+                labels[i] = best_j
+                dist[i] = best
+                continue
+        up = lo
+        down = lo - 1
+        while up < k or down >= 0:
+            if up < k:
+                gap = keys[up] - pa
+                if gap * gap > best:
+                    up = k
+                else:
+                    j = order[up]
+                    d = _squared_distance(points, i, centers, j)
+                    if d < best or (d == best and j < best_j):
+                        best = d
+                        best_j = j
+                    up += 1
+            if down >= 0:
+                gap = pa - keys[down]
+                if gap * gap > best:
+                    down = -1
+                else:
+                    j = order[down]
+                    d = _squared_distance(points, i, centers, j)
+                    if d < best or (d == best and j < best_j):
+                        best = d
+                        best_j = j
+                    down -= 1
+        labels[i] = best_j
+        dist[i] = best
 
 
-# Two kernels, not one Python function compiled twice: numba's on-disk cache keys a function by its
-# code, not by its flags, so the serial and parallel builds of one function would share one entry.
-@njit(cache=True, nogil=True)
-def _nearest_serial(points, centers, order, keys, axis, guess, half_gap, labels, dist):
-    for i in range(points.shape[0]):
-        _nearest_one(points, i, centers, order, keys, axis, guess, half_gap, labels, dist)
+def _renamed(function, name: str):
+    """A copy of `function` under another name.
+
+    numba's disk cache files a compiled function by its module, name and line
+    (and keys it by its code), not by its compile flags: a serial and a
+    parallel build of one function would load each other's machine code.
+    """
+    return types.FunctionType(function.__code__.replace(co_name=name, co_qualname=name), function.__globals__, name)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _nearest_parallel(points, centers, order, keys, axis, guess, half_gap, labels, dist):
-    for i in prange(points.shape[0]):
-        _nearest_one(points, i, centers, order, keys, axis, guess, half_gap, labels, dist)
-
-
+_nearest_serial = njit(cache=True, nogil=True)(_nearest_sorted_py)
+_nearest_parallel = njit(cache=True, nogil=True, parallel=True)(_renamed(_nearest_sorted_py, "_nearest_sorted_parallel"))
 #: Below this many points, threads cost more than they save (and on a busy
 #: machine, waiting for a descheduled thread costs far more).
 _PARALLEL_POINTS = 1 << 18
