@@ -43,7 +43,7 @@ def to_space(rgb: np.ndarray, space: str) -> np.ndarray:
     if space == "rgb":
         return rgb
     if space == "lab":
-        return rgb2lab(rgb[:, None, :] / 255.0)[:, 0, :]
+        return _rgb_to_lab_in_chunks(rgb)
     if space == "oklab":
         lms = _times(_srgb_to_linear(rgb / 255.0), _RGB_TO_LMS)
         return _times(np.cbrt(lms), _LMS_TO_OKLAB)
@@ -96,19 +96,20 @@ def blend_with_oklab(points: np.ndarray, space: str, weight: float) -> np.ndarra
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(n, 3) sRGB on 0…255 to CIELAB, for ΔE computations.
+    """(n, 3) sRGB on 0…255 to CIELAB, for ΔE computations."""
+    return to_space(rgb, "lab")
 
-    In chunks: scikit-image's conversion makes a dozen temporaries per color,
-    too many for the millions of colors of a big photo at once.
-    """
+
+def _rgb_to_lab_in_chunks(rgb: np.ndarray) -> np.ndarray:
+    """In chunks: scikit-image's conversion makes a dozen temporaries per color, too many for the
+    millions of colors of a big photo at once."""
     lab = np.empty((len(rgb), 3))
     for start in range(0, len(rgb), _LAB_CHUNK):
-        lab[start : start + _LAB_CHUNK] = to_space(rgb[start : start + _LAB_CHUNK], "lab")
+        lab[start : start + _LAB_CHUNK] = rgb2lab(rgb[start : start + _LAB_CHUNK, None, :] / 255.0)[:, 0, :]
     return lab
 
 
 _LAB_CHUNK = 1 << 19
-_LINEAR_OF_BYTE = None
 
 
 def _times(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -122,18 +123,19 @@ def _times(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     """sRGB on 0…1 to linear light; a table lookup when the values are whole bytes (histogram colors)."""
-    global _LINEAR_OF_BYTE
-    scaled = c * 255.0
-    as_bytes = np.rint(scaled)
-    if c.size > 4096 and np.array_equal(as_bytes, scaled):
-        if _LINEAR_OF_BYTE is None:
-            _LINEAR_OF_BYTE = _srgb_to_linear_exact(np.arange(256) / 255.0)
-        return _LINEAR_OF_BYTE[as_bytes.astype(np.intp)]
+    if c.size > 4096:
+        scaled = c * 255.0
+        as_bytes = np.rint(scaled)
+        if np.array_equal(as_bytes, scaled):
+            return _LINEAR_OF_BYTE[as_bytes.astype(np.intp)]
     return _srgb_to_linear_exact(c)
 
 
 def _srgb_to_linear_exact(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR_OF_BYTE = _srgb_to_linear_exact(np.arange(256) / 255.0)
 
 
 def _linear_to_srgb(c: np.ndarray) -> np.ndarray:

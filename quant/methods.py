@@ -112,11 +112,11 @@ def _kmeans_precompute(points, weights, *, space, oklab_weight, **_):
 
 def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_weight, refine_iter, importance,
             features=None, working_set=None):
+    from .colorspace import blend_with_oklab
     from .kmeans import weighted_kmeans
 
-    if features is None:
-        precomputed = _kmeans_precompute(points, weights, space=space, oklab_weight=oklab_weight)
-        features, working_set = precomputed["features"], precomputed["working_set"]
+    if features is None:  # not prepared: weighted_kmeans merges the working set itself
+        features = blend_with_oklab(points, space, oklab_weight)
     _, labels = weighted_kmeans(features, weights, k, seed=seed, init=init, n_init=n_init,
                                 max_iter=max_iter, refine_iter=refine_iter, working_set=working_set)
     return labels

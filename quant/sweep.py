@@ -132,6 +132,7 @@ def sweep(
         prepared = prepare(image, hist, method, space=space, params=params)
     else:
         prepared.check(image, hist, method, space, params)
+        image, hist = prepared.image, prepared.hist  # equal, and the same objects spare each k the check
     if len(hist) > ks[0]:
         prepared.ready()  # now, or the first k's time would include the work every k shares
     report = progress or (lambda fraction, message: None)
