@@ -23,6 +23,8 @@ HOLDOUT = ("china", "flower", "gen12mp")
 #: Sizes of the generated photos, (width, height).
 GENERATED = {"gen12mp": ((4000, 3000), "flower", 12), "gen1mp": ((1152, 864), "china", 1),
              "gen50mp": ((8160, 6120), "china", 50)}
+#: The image the 12 MP targets are judged on.
+BIG = "gen12mp"
 #: The benchmark's default set: three tuning images, and the held-out ones.
 ALL = TUNE[:3] + HOLDOUT
 

@@ -6,12 +6,11 @@ import csv
 import statistics
 from pathlib import Path
 
-from .images import HOLDOUT
+from .images import BIG, HOLDOUT
 
 FIELDS = ["image", "pixels", "k", "method", "status", "seconds", "time_ratio", "cpu_seconds", "cpu_ratio", "peak_mb", "ssim", "ssim_diff",
           "psnr", "delta_e", "delta_e_ratio", "png_bytes", "colors"]
 CLI_FIELDS = ["image", "method", "k", "status", "wall_seconds", "quant_seconds", "peak_mb", "ssim", "delta_e"]
-BIG = "gen12mp"
 
 
 def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "") -> None:

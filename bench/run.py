@@ -13,12 +13,10 @@ tables) and ``cli.csv`` (the command line's time and peak memory).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,24 +26,19 @@ from pathlib import Path
 import numpy as np
 
 from .case import EXTERNAL
-from .images import ALL, HOLDOUT, TUNE, load
+from .images import ALL, BIG, load
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 CACHE = RESULTS / "cache"
 KS = (8, 16, 64, 256)
 REFERENCE = "liq-default"
-#: Images the targets are judged on (the other images are small samples).
-BIG = "gen12mp"
 
 
 def all_methods() -> list[str]:
     import quant
 
-    methods = list(quant.METHODS) + list(EXTERNAL)
-    if shutil.which("pngquant") is None:
-        methods.remove("pngquant")
-    return methods
+    return list(quant.METHODS) + list(EXTERNAL)  # pngquant is dropped later if not installed
 
 
 def prepare(name: str) -> tuple[Path, Path]:
@@ -77,7 +70,6 @@ def run_child(argv: list[str], timeout: float) -> tuple[int | None, str, float, 
             if time.perf_counter() > deadline:
                 child.kill()
                 _, _, usage = os.wait4(child.pid, 0)
-                child.returncode = -9
                 break
             time.sleep(0.02)
         child.returncode = status if status is not None else -9
