@@ -212,9 +212,7 @@ def test_more_colors_never_hurt_kmeans_much(photo):
 
 
 @pytest.mark.parametrize("method", list(quant.METHODS))
-def test_a_prepared_input_gives_the_same_palettes_as_a_fresh_one(photo, method):
-    image = image_of(photo)
-    hist = quant.build_histogram(image)
+def test_a_prepared_input_gives_the_same_palettes_as_a_fresh_one(image, hist, method):
     prepared = quant.prepare(image, hist, method, space="oklab")
     for k in (4, 16):
         reused = quant.make_palette(image, hist, k, method, space="oklab", prepared=prepared)
@@ -223,10 +221,8 @@ def test_a_prepared_input_gives_the_same_palettes_as_a_fresh_one(photo, method):
         np.testing.assert_array_equal(reused.labels, fresh.labels)
 
 
-def test_kmeans_precomputed_features_match_its_own_path(photo):
+def test_kmeans_precomputed_features_match_its_own_path(image, hist):
     """`Method.precompute` must stay the work `cluster` would otherwise do itself."""
-    image = image_of(photo)
-    hist = quant.build_histogram(image)
     prepared = quant.prepare(image, hist, "kmeans", space="lab")
     method = quant.METHODS["kmeans"]
     args = {name: value for name, value in prepared.cluster_args.items() if name not in ("features", "working_set")}
@@ -235,9 +231,7 @@ def test_kmeans_precomputed_features_match_its_own_path(photo):
     np.testing.assert_array_equal(by_itself, with_precomputed)
 
 
-def test_a_prepared_input_is_refused_for_other_settings(photo):
-    image = image_of(photo)
-    hist = quant.build_histogram(image)
+def test_a_prepared_input_is_refused_for_other_settings(photo, image, hist):
     prepared = quant.prepare(image, hist, "kmeans", params={"oklab_weight": 1.0})
     others = [dict(method="gmm", params=None), dict(space="lab", params={"oklab_weight": 1.0}),
               dict(params={"oklab_weight": 3.0})]
@@ -305,10 +299,9 @@ def test_histogram_delta_e_equals_the_per_pixel_mean(photo):
 
 
 
-def test_a_histogram_converts_its_colors_to_lab_once_and_keeps_them_out_of_pickles(photo):
+def test_a_histogram_converts_its_colors_to_lab_once_and_keeps_them_out_of_pickles(hist):
     import pickle
 
-    hist = quant.build_histogram(image_of(photo))
     assert hist.lab is hist.lab
     np.testing.assert_array_equal(hist.lab, quant.colorspace.rgb_to_lab(hist.colors))
     assert "_lab" not in pickle.loads(pickle.dumps(hist)).__dict__

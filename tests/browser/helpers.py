@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+CHROMIUM = Path(os.environ.get("QUANT_CHROMIUM", "/usr/bin/chromium"))  # e.g. /usr/bin/chromium-browser
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
 UPLOADER = '[data-testid="stFileUploader"] input[type="file"]'
+#: The result cards' titles on the default page: the study's three methods.
+STUDY_TITLES = ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
 EXCEPTION = '[data-testid="stException"]'
 ERROR = "stAlertContentError"
 #: The status widget's text while the script runs.

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 import quant
 from cases import AWKWARD, REFUSALS, photo
 from helpers import (
-    ERROR, UPLOADER, assert_no_exception, hex_to_rgb, main_images, open_page, pick_k, png, size_caption,
+    ERROR, STUDY_TITLES, UPLOADER, assert_no_exception, hex_to_rgb, main_images, open_page, pick_k, png, size_caption,
     result_sources, swatches, upload, wait_for_image, wait_for_new_results, wait_for_query, wait_for_results,
 )
 
@@ -30,7 +30,6 @@ pytestmark = pytest.mark.browser
 BASE_NAME, BASE = "base.png", photo(30, 40, seed=5)  # 40 × 30 px: no case in the matrix has that size
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_NAME = quant.SAMPLES[quant.DEFAULT_SAMPLE]
-STUDY_TITLES = ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
 
 
 @pytest.fixture(scope="module")

@@ -32,14 +32,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import EXCEPTION, ERROR, UPLOADER, hex_to_rgb, png
+from helpers import CHROMIUM, CHROMIUM_ARGS, ERROR, EXCEPTION, UPLOADER, hex_to_rgb, png
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"  # launched as conftest.py launches it, but from the async API
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 600_000  # eight sessions computing at once on two shared cores
 PEAK_MEMORY_BOUND = 3 * 1024**3
 LEVELS = (30, 100, 170, 240)  # 4³ = 64 colors at least 70 apart: each session takes four of them
@@ -157,7 +154,7 @@ async def run_all(url: str, chosen: list[Session], logs: list[dict]) -> list[Bas
 
     everyone = np.concatenate([s.colors for s in sessions(8)])
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             return await asyncio.gather(
                 *(run_session(browser, url, s, everyone, log) for s, log in zip(chosen, logs)),

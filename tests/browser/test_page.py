@@ -7,40 +7,10 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from helpers import STUDY_TITLES, assert_no_exception, open_page, size_caption, wait_for_results
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
-
-RESULT_TITLES = ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
-EXCEPTION = '[data-testid="stException"]'
-IMAGES = '[data-testid="stImage"] img'
-
-
-def wait_for_results(page: Page, images: int) -> None:
-    """Until `images` pictures are on the page, all decoded, and the script has finished running."""
-    page.wait_for_function(
-        """n => {
-            const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
-            const running = document.querySelector('[data-testid="stStatusWidget"]')?.innerText.includes('Running');
-            return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0) && !running;
-        }""",
-        arg=images,
-    )
-
-
-def open_page(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.get_by_text("Quality across methods")).to_be_visible()
-    wait_for_results(page, 5)
-
-
-def card_caption(page: Page):
-    return page.get_by_test_id("stCaptionContainer").filter(has_text=" px · ")
-
-
-def assert_no_exception(page: Page) -> None:
-    expect(page.locator(EXCEPTION)).to_have_count(0)
-
 
 @pytest.fixture()
 def photo_file(tmp_path, photo):
@@ -51,9 +21,9 @@ def photo_file(tmp_path, photo):
 
 def test_the_page_opens_on_the_sample_results(page: Page, app_url, artifacts):
     open_page(page, app_url)
-    for title in ["Original", *RESULT_TITLES]:
+    for title in ["Original", *STUDY_TITLES]:
         expect(page.get_by_text(title, exact=True).first).to_be_visible()
-    expect(card_caption(page)).to_contain_text("451 × 300 px")
+    expect(size_caption(page)).to_contain_text("451 × 300 px")
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     assert "k=8" in page.url and "methods=kmeans%2Cgmm%2Cagglomerative" in page.url
@@ -65,7 +35,7 @@ def test_the_page_opens_on_the_sample_results(page: Page, app_url, artifacts):
 def test_uploading_a_file_gives_new_results(page: Page, app_url, artifacts, photo_file):
     open_page(page, app_url)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(photo_file)
-    expect(card_caption(page)).to_contain_text("128 × 96 px")
+    expect(size_caption(page)).to_contain_text("128 × 96 px")
     wait_for_results(page, 5)
     expect(page.get_by_test_id("stMain").get_by_text("holiday photo.png")).to_be_visible()
     assert "photo" not in page.url
@@ -80,8 +50,8 @@ def test_a_bad_file_shows_an_error_and_keeps_the_previous_results(page: Page, ap
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(garbage)
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("can't be used")
     wait_for_results(page, 5)
-    expect(card_caption(page)).to_contain_text("451 × 300 px")
-    for title in RESULT_TITLES:
+    expect(size_caption(page)).to_contain_text("451 × 300 px")
+    for title in STUDY_TITLES:
         expect(page.get_by_text(title, exact=True).first).to_be_visible()
     assert_no_exception(page)
     page.screenshot(path=artifacts / "bad-file.png")
