@@ -17,13 +17,13 @@ from .histogram import Histogram, build_histogram, reduce_histogram
 from .load import DEFAULT_MAX_PIXELS, LoadedImage, from_array, load_image
 from .methods import METHODS, STUDY_METHODS, Method, Param, get_method
 from .metrics import Metrics, evaluate, ssim
-from .palette import K_MAX, K_MIN, Palette, Prepared, check_k, make_palette, prepare
+from .palette import DOUBLING_KS, K_MAX, K_MIN, Palette, Prepared, check_k, make_palette, prepare
 from .pipeline import Result, quantize
 from .remap import remap, render
 from .samples import DEFAULT_SAMPLE, SAMPLES, sample_image
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "DEFAULT_SAMPLE", "Histogram", "ImageError", "K_MAX", "K_MIN",
+    "DEFAULT_MAX_PIXELS", "DEFAULT_SAMPLE", "DOUBLING_KS", "Histogram", "ImageError", "K_MAX", "K_MIN",
     "LoadedImage", "METHODS", "Method", "Metrics", "Palette", "Param", "Prepared", "Result", "SAMPLES",
     "SPACES", "STUDY_METHODS", "build_histogram", "check_k", "evaluate", "from_array",
     "get_method", "hex_colors", "load_image", "make_palette", "palette_gpl", "palette_json",

@@ -16,6 +16,8 @@ from .load import LoadedImage
 from .methods import Method, get_method
 
 K_MIN, K_MAX = 2, 256
+#: The powers of two from K_MIN to K_MAX: the study's sweep, and the page's quick picks and k axis.
+DOUBLING_KS = tuple(2**e for e in range(1, 9))
 
 
 @dataclass(frozen=True)
