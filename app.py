@@ -225,7 +225,7 @@ def settings_ui() -> Settings:
     st.pills("Quick picks", K_PICKS, key="k_pick", on_change=apply_k_pick, label_visibility="collapsed")
     space = st.segmented_control(
         "Color space", list(quant.SPACES), key="space", required=True, format_func=space_label,
-        help=" · ".join(quant.SPACES.values()) + ". Baselines always work in RGB.",
+        help=" · ".join(map(str, quant.SPACES.values())) + ". Baselines always work in RGB.",
     )
     seed = st.number_input("Seed", min_value=0, max_value=SEED_MAX, step=1, key="seed",
                            help="The same seed gives the same palette.")
@@ -244,7 +244,7 @@ def method_label(name: str) -> str:
 
 
 def space_label(name: str) -> str:
-    return quant.SPACES[name].split(",")[0]
+    return quant.SPACES[name].label
 
 
 # --- the shareable link ----------------------------------------------------------------------

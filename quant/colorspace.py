@@ -7,13 +7,26 @@ perceptual, so equal distances there look about equally different.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from skimage.color import lab2rgb, rgb2lab
 
+
+class Space(NamedTuple):
+    """A color space as people are told about it."""
+
+    label: str
+    description: str
+
+    def __str__(self) -> str:
+        return f"{self.label}, {self.description}"
+
+
 SPACES = {
-    "rgb": "RGB, as stored (the study's choice)",
-    "lab": "CIELAB (D65), perceptual",
-    "oklab": "Oklab, perceptual and hue-linear",
+    "rgb": Space("RGB", "as stored (the study's choice)"),
+    "lab": Space("CIELAB", "D65, perceptual"),
+    "oklab": Space("Oklab", "perceptual and hue-linear"),
 }
 
 # Oklab, from Björn Ottosson (2020): linear sRGB -> LMS -> cube root -> Lab.
