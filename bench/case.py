@@ -83,9 +83,7 @@ def _warm_up(method, runner, rgb, spec):
 def _quant_runner(rgb, k, spec):
     import quant
 
-    image = quant.from_array(rgb)
-    hist = quant.build_histogram(image)
-    result = quant.quantize(image, k, spec["method"], hist=hist, with_metrics=False)
+    result = quant.quantize(quant.from_array(rgb), k, spec["method"])
     return result.indices, result.palette.colors
 
 

@@ -95,7 +95,7 @@ def targets(rows, cli_rows, sweep) -> list[str]:
         if "page_ratio" in sweep:
             line("k sweep the dashboard's way, one cached k per `sweep` call (÷ one liq k=256)",
                  sweep["page_ratio"], 8.0, cpu=sweep.get("page_cpu_ratio"))
-        line("k sweep, bare `quantize(prepared=shared)` loop, no metrics (÷ one liq k=256)", sweep["loop_ratio"], 8.0,
+        line("k sweep, bare `prepared.quantize(k)` loop, no metrics (÷ one liq k=256)", sweep["loop_ratio"], 8.0,
              cpu=sweep.get("loop_cpu_ratio"))
 
     out += ["", "### Quality: kmeans with default settings against libimagequant, held-out images", "",

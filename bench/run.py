@@ -145,7 +145,7 @@ def bench_cli(args, methods) -> list[dict]:
                 with tempfile.TemporaryDirectory() as folder:
                     out = Path(folder) / "out.png"
                     argv = [sys.executable, "-m", "quant", str(png), "-k", str(k), "--method", method,
-                            "-o", str(out), "--json"]
+                            "-o", str(out), "--json", "--metrics", "all"]
                     status, text, wall, peak = run_child(argv, args.timeout * 3)
                 row = {"image": image, "method": method, "k": k, "wall_seconds": round(wall, 2),
                        "peak_mb": round(peak, 1)}

@@ -2,13 +2,13 @@
 
 Times, as medians of interleaved repeats, on one ~1 MP image (CPU times too):
 
-* ``sweep_seconds``: `quant.sweep.sweep(image, "kmeans")` — k = 2, 4, …, 256 on one
-  histogram, *with* its per-k metrics (SSIM, ΔE, PNG size) and thumbnails, as the
-  dashboard runs it (histogram counted inside, as the dashboard's first call does);
+* ``sweep_seconds``: `quant.sweep.sweep(quant.prepare(image, "kmeans"))` — k = 2, 4, …, 256
+  on one histogram, *with* its per-k metrics (SSIM, ΔE, PNG size) and thumbnails (the
+  histogram counted inside, as the dashboard's first call does);
 * ``page_seconds``: the same sweep the way the dashboard runs it, one cached k per call:
-  `sweep(image, "kmeans", ks=[k], prepared=shared)` for each k (no overlap between calls);
-* ``loop_seconds``: the bare loop of `quant.quantize(..., prepared=shared, with_metrics=False)`
-  over the same k, plus the one histogram and preparation;
+  `sweep(shared, [k])` for each k (no overlap between calls);
+* ``loop_seconds``: the bare loop of `shared.quantize(k)` over the same k, no metrics, plus
+  the one histogram and preparation;
 * ``liq_seconds``: one libimagequant run at k=256 with its defaults.
 """
 
@@ -29,27 +29,26 @@ def main() -> None:
     from PIL import Image
 
     import quant
-    from quant.sweep import SWEEP_KS, sweep
+    from quant.sweep import sweep
 
     image = quant.from_array(rgb)
     rgba = Image.fromarray(rgb).convert("RGBA")
     tiny = quant.from_array(rgb[:64, :64].copy())
-    sweep(tiny, "kmeans", ks=(2, 16))  # warm-up: imports and numba's cached compile
+    sweep(quant.prepare(tiny, "kmeans"), (2, 16))  # warm-up: imports and numba's cached compile
 
     def loop():
-        prepared = quant.prepare(image, quant.build_histogram(image), "kmeans")
-        for k in SWEEP_KS:
-            quant.quantize(image, k, "kmeans", prepared=prepared, with_metrics=False)
+        prepared = quant.prepare(image, "kmeans")
+        for k in quant.DOUBLING_KS:
+            prepared.quantize(k)
 
     def page():
-        hist = quant.build_histogram(image)
-        prepared = quant.prepare(image, hist, "kmeans")
-        for k in SWEEP_KS:
-            sweep(image, "kmeans", ks=[k], hist=hist, prepared=prepared)
+        prepared = quant.prepare(image, "kmeans")
+        for k in quant.DOUBLING_KS:
+            sweep(prepared, [k])
 
-    timed = {"sweep_seconds": lambda: sweep(image, "kmeans"), "page_seconds": page, "loop_seconds": loop,
+    timed = {"sweep_seconds": lambda: sweep(quant.prepare(image, "kmeans")), "page_seconds": page, "loop_seconds": loop,
              "liq_seconds": lambda: imagequant.quantize_pil_image(rgba, max_colors=256)}
-    report = {"pixels": int(rgb.shape[0] * rgb.shape[1]), "ks": list(SWEEP_KS)}
+    report = {"pixels": int(rgb.shape[0] * rgb.shape[1]), "ks": list(quant.DOUBLING_KS)}
     # Interleaved (sweep, loop, liq, sweep, …) so that each sees the same load on the shared cores.
     seconds = {name: [] for name in timed}
     cpu = {name: [] for name in timed}

@@ -18,6 +18,7 @@ from PIL import Image
 import quant
 from quant.colorspace import to_rgb8, to_space
 from quant.kmeans import weighted_kmeans
+from quant.numeric import weighted_means
 
 from .images import TUNE, load
 from .measure import quality
@@ -65,22 +66,11 @@ VARIANTS = {
 }
 
 
-def importance(image, hist, scale):
-    """Pixel counts weighted by flatness: each pixel counts 1 / (1 + local luma std / scale)."""
-    from scipy.ndimage import uniform_filter
-
-    luma = image.rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    mean = uniform_filter(luma, 7)
-    var = np.maximum(uniform_filter(luma * luma, 7) - mean * mean, 0)
-    weight = 1.0 / (1.0 + np.sqrt(var) / scale)
-    return np.bincount(hist.pixel_index.ravel(), weights=weight.ravel(), minlength=len(hist))
-
-
 def variant_indices(image, hist, k, *, sklearn=False, registry=None, space="oklab", lightness=1.0, alpha=1.0,
                     flat=None, **options):
     """Palette index per pixel and the palette, for one variant."""
     if registry is not None:
-        result = quant.quantize(image, k, "kmeans", hist=hist, with_metrics=False, **registry)
+        result = quant.prepare(image, "kmeans", hist=hist, **registry).quantize(k)
         return result.indices, result.palette.colors
     if sklearn:  # the engine's first kmeans: scikit-learn on the histogram merged to 65,536 bins
         from sklearn.cluster import KMeans
@@ -90,12 +80,7 @@ def variant_indices(image, hist, k, *, sklearn=False, registry=None, space="okla
         labels = KMeans(n_clusters=k, n_init=1, max_iter=300, random_state=0).fit_predict(
             points, sample_weight=working.weights)
         labels = labels[working.parent]
-        points, counts = to_space(hist.colors, space), hist.counts.astype(np.float64)
-        mass = np.bincount(labels, weights=counts, minlength=k)
-        means = np.stack([np.bincount(labels, weights=counts * points[:, c], minlength=k) for c in range(3)], 1)
-        colors = np.zeros((k, 3), np.uint8)
-        colors[mass > 0] = to_rgb8(means[mass > 0] / mass[mass > 0, None], space)
-        return labels.astype(np.uint8)[hist.pixel_index], colors
+        return _remapped(hist, to_space(hist.colors, space), hist.counts.astype(np.float64), labels, k, space)
     if space.startswith("rgb+oklab"):
         beta = float(space.split("*")[1])
         rgb = hist.colors.astype(np.float64) / 255.0
@@ -105,14 +90,18 @@ def variant_indices(image, hist, k, *, sklearn=False, registry=None, space="okla
         points = to_space(hist.colors, space)
         scaled = points.copy()
     scaled[:, 0] *= lightness
-    weights = hist.counts.astype(np.float64) ** alpha if flat is None else importance(image, hist, flat)
+    weights = (hist.counts.astype(np.float64) ** alpha if flat is None
+               else quant.histogram.flatness_weights(image, hist, scale=flat))
     _, labels = weighted_kmeans(scaled, weights, k, **options)
     counts = hist.counts.astype(np.float64) if flat is None else weights
-    mass = np.bincount(labels, weights=counts, minlength=k)
-    means = np.stack([np.bincount(labels, weights=counts * points[:, c], minlength=k) for c in range(3)], 1)
-    used = mass > 0
+    return _remapped(hist, points, counts, labels, k, space)
+
+
+def _remapped(hist, points, counts, labels, k, space):
+    """(palette index per pixel, palette): each label's color is its weighted mean point."""
+    means, mass = weighted_means(points, counts, labels, k)
     colors = np.zeros((k, 3), np.uint8)
-    colors[used] = to_rgb8(means[used] / mass[used, None], space)
+    colors[mass > 0] = to_rgb8(means[mass > 0], space)
     return labels.astype(np.uint8)[hist.pixel_index], colors
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from skimage.color import lab2rgb, rgb2lab
 
 
 class Space(NamedTuple):
@@ -69,6 +68,8 @@ def to_rgb8(points: np.ndarray, space: str) -> np.ndarray:
     if space == "rgb":
         rgb = points / 255.0
     elif space == "lab":
+        from skimage.color import lab2rgb  # scikit-image costs ~0.4 s to import: only when Lab is used
+
         rgb = lab2rgb(points[:, None, :])[:, 0, :]
     elif space == "oklab":
         lms = _times(points, _OKLAB_TO_LMS) ** 3
@@ -88,6 +89,8 @@ def to_rgb_float(points: np.ndarray, space: str) -> np.ndarray:
     if space == "rgb":
         return points
     if space == "lab":
+        from skimage.color import lab2rgb
+
         return lab2rgb(points[:, None, :])[:, 0, :] * 255.0
     lms = _times(points, _OKLAB_TO_LMS) ** 3
     return _linear_to_srgb(np.clip(_times(lms, _LMS_TO_RGB), 0.0, 1.0)) * 255.0
@@ -116,6 +119,8 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 def _rgb_to_lab_in_chunks(rgb: np.ndarray) -> np.ndarray:
     """In chunks: scikit-image's conversion makes a dozen temporaries per color, too many for the
     millions of colors of a big photo at once."""
+    from skimage.color import rgb2lab
+
     lab = np.empty((len(rgb), 3))
     for start in range(0, len(rgb), _LAB_CHUNK):
         lab[start : start + _LAB_CHUNK] = rgb2lab(rgb[start : start + _LAB_CHUNK, None, :] / 255.0)[:, 0, :]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .load import LoadedImage
+from .numeric import weighted_means
 
 _CODES = 1 << 24
 # Below this many pixels a sort is cheaper than a 2**24-bin count.
@@ -203,8 +204,5 @@ def reduce_histogram(hist: Histogram, max_entries: int | None, *, weights: np.nd
             break
     rank = np.cumsum(occupied) - 1
     parent = rank[coarse_codes]
-    bin_weights = np.bincount(parent, weights=weights)
-    means = np.stack(
-        [np.bincount(parent, weights=weights * colors[:, c]) for c in range(3)], axis=1
-    ) / bin_weights[:, None]
+    means, bin_weights = weighted_means(colors, weights, parent)
     return WeightedColors(means, bin_weights, parent)

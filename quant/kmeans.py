@@ -31,6 +31,7 @@ import types
 import numpy as np
 from numba import njit, prange  # noqa: F401  (prange is range when not parallel)
 
+from .numeric import weighted_means
 from .parallel import LAUNCH
 
 __all__ = ["weighted_kmeans", "nearest", "split_init", "kmeanspp_init", "grid_reduce", "WORKING_POINTS"]
@@ -357,9 +358,8 @@ def grid_reduce(points: np.ndarray, weights: np.ndarray, max_points: int):
         if len(unique) <= max_points:
             break
         cells_per_axis *= 0.8
-    mass = np.bincount(parent, weights=weights)
-    means = np.stack([np.bincount(parent, weights=weights * points[:, c]) for c in range(points.shape[1])], axis=1)
-    return means / mass[:, None], mass, parent
+    means, mass = weighted_means(points, weights, parent.ravel())
+    return means, mass, parent
 
 
 #: Default size of the working set the Lloyd iterations run on before the refinement.

@@ -15,14 +15,15 @@ Adding a method means adding one `Method` entry to `METHODS`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
-from scipy.spatial import cKDTree
 
 from .load import LoadedImage
+from .numeric import is_integer, weighted_means
 
 
 @dataclass(frozen=True)
@@ -39,22 +40,25 @@ class Param:
     def validate(self, value: Any) -> Any:
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, not {value!r}")
-        if isinstance(self.default, int) and not isinstance(self.default, bool):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        if is_integer(self.default):
+            if not is_integer(value):
                 raise ValueError(f"{self.name} must be an integer, not {value!r}")
             value = int(value)
+        elif isinstance(self.default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
+                raise ValueError(f"{self.name} must be a finite number, not {value!r}")
+            value = float(value)
         if self.low is not None and value < self.low or self.high is not None and value > self.high:
             raise ValueError(f"{self.name} must lie in [{self.low}, {self.high}], not {value!r}")
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Method:
-    """A registry entry: what a method is called, what it does, and how to run it.
+    """A registry entry: what a method is called, what it does, and what it takes.
 
-    `cluster(points, weights, k, seed=..., **params) -> labels` for clustering
-    methods; `palette(image, k, seed=..., **params) -> (m, 3) uint8` for
-    baselines. Exactly one of the two is set.
+    A method is one of two kinds, each a subclass: `ClusteringMethod` or
+    `BaselineMethod`.
     """
 
     name: str
@@ -62,24 +66,18 @@ class Method:
     description: str
     complexity: str
     params: tuple[Param, ...] = ()
-    cluster: Callable[..., np.ndarray] | None = None
-    palette: Callable[..., np.ndarray] | None = None
-    #: Largest number of histogram entries the method clusters; bigger
+    #: Largest number of histogram entries the method works on; bigger
     #: histograms are merged into coarser bins first.
     max_entries: int = 1 << 16
-    family: str = field(default="clustering")
-    #: Optional `weigh(image, hist, **params) -> (n,) float`: how much each
-    #: histogram color counts when clustering; None means its pixel count.
-    weigh: Callable[..., np.ndarray] | None = None
-    #: Optional `precompute(points, weights, **cluster_kwargs) -> dict`: work
-    #: that doesn't depend on k, done once per image, color space and
-    #: parameters (see `quant.prepare`); its entries are passed to every
-    #: `cluster` call as extra keyword arguments.
-    precompute: Callable[..., dict] | None = None
 
     @property
     def is_baseline(self) -> bool:
-        return self.palette is not None
+        return isinstance(self, BaselineMethod)
+
+    @property
+    def kind(self) -> str:
+        """``"clustering"`` or ``"baseline"``, for people."""
+        return "baseline" if self.is_baseline else "clustering"
 
     def resolve_params(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Fill defaults and validate `given`, refusing names the method doesn't have."""
@@ -90,6 +88,40 @@ class Method:
             raise ValueError(f"method {self.name!r} has no parameter {', '.join(sorted(unknown))}; "
                              f"it takes: {', '.join(known) or 'none'}")
         return {name: p.validate(given.get(name, p.default)) for name, p in known.items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusteringMethod(Method):
+    """Groups the weighted histogram colors; each cluster becomes its weighted mean color.
+
+    Attributes
+    ----------
+    cluster : callable
+        ``cluster(points, weights, k, *, seed, **params) -> labels``: points
+        (n, 3) in the chosen color space, one int label per point.
+    weigh : callable, optional
+        ``weigh(image, hist, **params) -> (n,) float``: how much each
+        histogram color counts; None means its pixel count.
+    precompute : callable, optional
+        ``precompute(points, weights, **cluster_kwargs) -> dict``: work that
+        doesn't depend on k, done once per preparation (`quant.prepare`); its
+        entries are passed to every `cluster` call as extra keyword arguments.
+    """
+
+    cluster: Callable[..., np.ndarray]
+    weigh: Callable[..., np.ndarray] | None = None
+    precompute: Callable[..., dict] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineMethod(Method):
+    """A classical quantizer that builds its palette from the image its own way.
+
+    ``palette(image, k, *, seed, **params) -> (m, 3) uint8``; the pipeline then
+    labels each histogram color with its nearest palette color.
+    """
+
+    palette: Callable[..., np.ndarray]
 
 
 # --- clustering methods ---------------------------------------------------------------------
@@ -204,9 +236,10 @@ def _weighted_sample(weights: np.ndarray, size: int, rng: np.random.Generator) -
 
 def _assign_to_nearest_mean(points, sample, sample_labels):
     """Label every point with the cluster whose sample mean is nearest."""
-    used, compact = np.unique(sample_labels, return_inverse=True)
-    means = np.stack([np.bincount(compact, weights=sample[:, c]) for c in range(3)], axis=1)
-    means /= np.bincount(compact)[:, None]
+    from scipy.spatial import cKDTree
+
+    _, compact = np.unique(sample_labels, return_inverse=True)
+    means, _ = weighted_means(sample, None, compact.ravel())
     return cKDTree(means).query(points)[1]
 
 
@@ -250,7 +283,7 @@ _SAMPLE = Param("sample_size", 20_000, "pixels drawn, in proportion to their cou
 METHODS: dict[str, Method] = {
     m.name: m
     for m in [
-        Method(
+        ClusteringMethod(
             name="kmeans",
             label="k-means",
             description="Lloyd's k-means on the color histogram, each color weighted by its pixel count; "
@@ -274,7 +307,7 @@ METHODS: dict[str, Method] = {
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
         ),
-        Method(
+        ClusteringMethod(
             name="kmeans-sklearn",
             label="k-means (scikit-learn)",
             description="The textbook version: scikit-learn's KMeans on the color histogram, "
@@ -286,7 +319,7 @@ METHODS: dict[str, Method] = {
             ),
             cluster=_sklearn_kmeans,
         ),
-        Method(
+        ClusteringMethod(
             name="gmm",
             label="Gaussian mixture",
             description="A Gaussian mixture fitted by EM on a weighted pixel sample; "
@@ -299,7 +332,7 @@ METHODS: dict[str, Method] = {
             ),
             cluster=_gmm,
         ),
-        Method(
+        ClusteringMethod(
             name="agglomerative",
             label="Agglomerative (fastcluster)",
             description="Hierarchical clustering with fastcluster on a weighted pixel sample, "
@@ -313,7 +346,7 @@ METHODS: dict[str, Method] = {
             ),
             cluster=_agglomerative,
         ),
-        Method(
+        ClusteringMethod(
             name="spectral",
             label="Spectral",
             description="Spectral clustering of a nearest-neighbor graph over a weighted color sample.",
@@ -324,30 +357,27 @@ METHODS: dict[str, Method] = {
             ),
             cluster=_spectral,
         ),
-        Method(
+        BaselineMethod(
             name="median-cut",
             label="Median cut (Pillow)",
             description="Heckbert's median cut: split the color box with the most pixels at its median.",
             complexity="O(pixels + k·log n)",
             palette=_median_cut,
-            family="baseline",
         ),
-        Method(
+        BaselineMethod(
             name="octree",
             label="Octree (Pillow)",
             description="Pillow's fast octree: colors bucketed by their high bits, small buckets merged.",
             complexity="O(pixels)",
             palette=_octree,
-            family="baseline",
         ),
-        Method(
+        BaselineMethod(
             name="libimagequant",
             label="libimagequant",
             description="pngquant's library: median cut refined by k-means with perceptual weighting.",
             complexity="O(pixels + n·k·iterations)",
             params=(Param("max_quality", 100, "libimagequant target quality, 0-100", low=0, high=100),),
             palette=_libimagequant,
-            family="baseline",
         ),
     ]
 }

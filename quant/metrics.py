@@ -9,15 +9,17 @@ so it runs on the images, in one streaming pass (`quant.similarity`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .colorspace import rgb_to_lab
-from .export import png_bytes
 from .histogram import Histogram
 from .palette import Palette
-from .remap import render
+
+if TYPE_CHECKING:
+    from .pipeline import Result
 
 _SSIM_WINDOW = 7  # scikit-image's default win_size
 
@@ -47,31 +49,14 @@ class Metrics:
     png_bytes: int
     colors: int
 
-    def as_dict(self) -> dict:
-        return asdict(self)
 
+def evaluate(result: Result) -> Metrics:
+    """Every metric of `result`: its SSIM, PSNR, ΔE2000, PNG size and colors.
 
-def evaluate(
-    original: np.ndarray,
-    hist: Histogram,
-    palette: Palette,
-    indices: np.ndarray,
-    *,
-    encoded: bytes | None = None,
-) -> Metrics:
-    """All metrics of `palette` remapped to `indices`, against `original` (H×W×3 uint8).
-
-    Pass `encoded`, the PNG already written, to avoid encoding it again.
+    The result keeps what it computed (its PNG above all), so evaluating it
+    again, or asking for one metric (``result.ssim``), costs nothing more.
     """
-    quantized = render(indices, palette, original)
-    encoded = png_bytes(indices, palette.colors) if encoded is None else encoded
-    return Metrics(
-        ssim=ssim(original, quantized),
-        psnr=histogram_psnr(hist, palette),
-        delta_e=histogram_delta_e(hist, palette),
-        png_bytes=len(encoded),
-        colors=len(palette.colors),
-    )
+    return result.metrics
 
 
 def histogram_psnr(hist: Histogram, palette: Palette) -> float:

@@ -32,9 +32,9 @@ def weighted_means(points: np.ndarray, weights: np.ndarray | None, labels: np.nd
     """
     n_labels = int(labels.max()) + 1 if n_labels is None else n_labels
     mass = np.bincount(labels, weights=weights, minlength=n_labels).astype(np.float64)
-    scaled = points if weights is None else points * weights[:, None]
-    sums = np.stack([np.bincount(labels, weights=scaled[:, c], minlength=n_labels)
-                     for c in range(points.shape[1])], axis=1)
+    # One channel at a time: no weighted copy of all the points at once.
+    sums = np.stack([np.bincount(labels, weights=points[:, c] if weights is None else weights * points[:, c],
+                                 minlength=n_labels) for c in range(points.shape[1])], axis=1)
     means = np.zeros_like(sums)
     np.divide(sums, mass[:, None], out=means, where=mass[:, None] > 0)
     return means, mass

@@ -1,48 +1,233 @@
-"""The whole pipeline in one call: histogram → palette → remap → metrics."""
+"""The pipeline, fitted once and used at many k: histogram → palette → remap → metrics / export.
+
+`prepare` does the work that doesn't depend on k, once; `Prepared.quantize`
+then runs the palette and remap stages at one k and returns a `Result`. A
+result computes its PNG and its metrics on first use and keeps them, so
+nothing is encoded or measured twice, and callers never pass them back in.
+
+>>> import quant
+>>> prepared = quant.prepare(quant.sample_image(), "kmeans")
+>>> results = [prepared.quantize(k) for k in (4, 16, 64)]
+>>> [len(r.palette.colors) for r in results]
+[4, 16, 64]
+"""
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from .histogram import Histogram, build_histogram
+from .colorspace import check_space, to_space
+from .histogram import Histogram, WeightedColors, build_histogram, reduce_histogram
 from .load import LoadedImage
-from .methods import Method
-from .metrics import Metrics, evaluate
-from .palette import Palette, Prepared, make_palette
+from .methods import ClusteringMethod, Method, get_method
+from .metrics import Metrics, histogram_delta_e, histogram_psnr, ssim
+from .numeric import is_integer
+from .palette import Palette, build_palette
 from .remap import remap, render
 
+T = TypeVar("T")
+#: Seeds go on to scikit-learn's `random_state`, which takes 0 … 2**32 - 1.
+SEED_MAX = 2**32 - 1
 
-@dataclass(frozen=True)
-class Result:
-    """One method's quantization of one image.
+
+class _Kept:
+    """Values computed on first use and kept on the instance.
+
+    Two threads that ask for the same value at once may both compute it (the
+    same value): cheaper than `functools.cached_property`'s Python 3.11 lock,
+    which every instance of a class shares, so one session's work would block
+    another's.
+    """
+
+    def _once(self, name: str, compute: Callable[[], T]) -> T:
+        kept = self.__dict__.setdefault("_kept", {})
+        if name not in kept:
+            kept[name] = compute()
+        return kept[name]
+
+
+class Prepared(_Kept):
+    """One image and one method, ready to be quantized at any k.
+
+    Holds the image, its histogram, the method, the color space and the
+    parameters, and computes on first use (or in `ready`) the work every k
+    shares: the color weights, the histogram reduced for clustering, its
+    points in the color space, and the method's own `precompute`. Make it
+    with `prepare`; threads may share one.
+    """
+
+    def __init__(self, image: LoadedImage, hist: Histogram, method: Method, space: str, params: dict[str, Any]):
+        self.image, self.hist, self.method, self.space, self.params = image, hist, method, space, params
+
+    def quantize(self, k: int, *, seed: int = 0) -> Result:
+        """The image reduced to at most `k` colors (2…256); the same seed gives the same result."""
+        seed = check_seed(seed)
+        started = time.perf_counter()
+        palette = build_palette(self, k, seed)
+        indices = remap(self.hist, palette)
+        return Result(self.image, self.hist, palette, indices, time.perf_counter() - started)
+
+    @property
+    def working(self) -> WeightedColors:
+        """The histogram, reduced to at most `method.max_entries` weighted colors."""
+        return self._once("working", self._reduce)
+
+    @property
+    def points(self) -> np.ndarray:
+        """`working`'s colors in the color space, (m, 3) float64."""
+        return self._once("points", lambda: to_space(self.working.colors, self.space))
+
+    @property
+    def cluster_args(self) -> dict[str, Any]:
+        """Keyword arguments of every `cluster` call: the parameters, plus what `precompute` made."""
+        return self._once("cluster_args", self._cluster_args)
+
+    def ready(self) -> Prepared:
+        """Do all the shared work now, so the first k's time doesn't include it; return self."""
+        if isinstance(self.method, ClusteringMethod):
+            _ = self.cluster_args  # computes the working set and the points on the way
+        else:
+            _ = self.working
+        return self
+
+    def _reduce(self) -> WeightedColors:
+        weigh = getattr(self.method, "weigh", None)
+        weights = None if weigh is None else weigh(self.image, self.hist, **self.params)
+        return reduce_histogram(self.hist, self.method.max_entries, weights=weights)
+
+    def _cluster_args(self) -> dict[str, Any]:
+        method = self.method
+        assert isinstance(method, ClusteringMethod), "only clustering methods cluster"
+        args = dict(self.params)
+        if "space" in inspect.signature(method.cluster).parameters:
+            args["space"] = self.space  # methods that need to know the space ask for it
+        if method.precompute is not None:
+            args.update(method.precompute(self.points, self.working.weights, **args))
+        return args
+
+
+@dataclass(frozen=True, eq=False)
+class Result(_Kept):
+    """One method's quantization of one image at one k.
 
     Attributes
     ----------
+    image : LoadedImage
+        The original.
+    hist : Histogram
+        Its histogram.
     palette : Palette
         Colors, per-histogram-entry labels, and what produced them.
     indices : ndarray of uint8, shape (H, W)
         Palette index of every pixel; ``len(palette.colors)`` marks transparency.
-    metrics : Metrics or None
-        Quality and size, unless evaluation was skipped.
     seconds : float
-        Palette plus remap time (the quantization itself, not the metrics).
+        Palette plus remap time: the quantization itself, not the PNG or the metrics.
+
+    The PNG, the pixel counts and each metric are computed on first use and kept.
     """
 
+    image: LoadedImage
+    hist: Histogram
     palette: Palette
     indices: np.ndarray
-    metrics: Metrics | None
     seconds: float
 
     @property
     def notices(self) -> tuple[str, ...]:
         return self.palette.notices
 
-    def rgb(self, original: np.ndarray) -> np.ndarray:
-        return render(self.indices, self.palette, original)
+    @property
+    def png(self) -> bytes:
+        """The result as an optimized palette PNG (PNG8), encoded once."""
+        from .export import png_bytes
+
+        return self._once("png", lambda: png_bytes(self.indices, self.palette.colors))
+
+    @property
+    def pixel_counts(self) -> np.ndarray:
+        """Visible pixels per palette color, (m,) int64."""
+        return self._once("pixel_counts", lambda: np.bincount(
+            self.palette.labels, weights=self.hist.counts, minlength=len(self.palette.colors)).astype(np.int64))
+
+    @property
+    def ssim(self) -> float:
+        """Mean SSIM over the RGB channels against the original; 1.0 = identical."""
+        return self._once("ssim", lambda: ssim(self.image.rgb, self.rgb()))
+
+    @property
+    def psnr(self) -> float:
+        """PSNR over visible pixels, in dB; ``inf`` when identical."""
+        return self._once("psnr", lambda: histogram_psnr(self.hist, self.palette))
+
+    @property
+    def delta_e(self) -> float:
+        """Mean CIEDE2000 over visible pixels; about 2.3 is a just-noticeable difference."""
+        return self._once("delta_e", lambda: histogram_delta_e(self.hist, self.palette))
+
+    @property
+    def metrics(self) -> Metrics:
+        """Every metric at once (see `quant.Metrics`)."""
+        return Metrics(ssim=self.ssim, psnr=self.psnr, delta_e=self.delta_e,
+                               png_bytes=len(self.png), colors=len(self.palette.colors))
+
+    def rgb(self) -> np.ndarray:
+        """The quantized image, H×W×3 uint8 (transparent pixels keep their original color)."""
+        return render(self.indices, self.palette, self.image.rgb)
+
+
+def check_seed(seed: int) -> int:
+    if not is_integer(seed) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be an integer from 0 to {SEED_MAX}, not {seed!r}")
+    return int(seed)
+
+
+def prepare(
+    image: LoadedImage,
+    method: str | Method = "kmeans",
+    *,
+    space: str = "rgb",
+    params: dict[str, Any] | None = None,
+    hist: Histogram | None = None,
+) -> Prepared:
+    """Get `image` ready to be quantized with `method` at any k: the fit-once step.
+
+    Parameters
+    ----------
+    image : LoadedImage
+        From `load_image`, `from_array` or `sample_image`.
+    method : str or Method
+        A name from `METHODS`, or a `Method` entry itself (e.g. one not in
+        the registry).
+    space : {'rgb', 'lab', 'oklab'}
+        Where clustering methods measure color distance. Baselines work in RGB.
+    params : dict, optional
+        Method parameters; see ``METHODS[method].params``.
+    hist : Histogram, optional
+        `image`'s histogram, if already counted (`build_histogram(image)`).
+
+    Returns
+    -------
+    Prepared
+        Call ``.quantize(k, seed=...)`` on it, at as many k as you like.
+
+    Notes
+    -----
+    The work shared by every k (color weights, the reduced histogram, the
+    method's `precompute`) is done on the first `quantize`, or at once by
+    ``prepare(...).ready()``.
+    """
+    chosen = method if isinstance(method, Method) else get_method(method)
+    resolved = chosen.resolve_params(params)
+    if hist is None:
+        hist = build_histogram(image)
+    elif hist.pixel_index.shape != image.rgb.shape[:2] or hist.total != image.visible_count:
+        raise ValueError("hist is not this image's histogram: make it with build_histogram(image)")
+    return Prepared(image, hist, chosen, check_space(space), resolved)
 
 
 def quantize(
@@ -53,15 +238,11 @@ def quantize(
     space: str = "rgb",
     seed: int = 0,
     params: dict[str, Any] | None = None,
-    hist: Histogram | None = None,
-    prepared: Prepared | None = None,
-    with_metrics: bool = True,
 ) -> Result:
-    """Reduce `image` to at most `k` colors with `method`.
+    """Reduce `image` to at most `k` colors with `method`, in one call.
 
-    Pass `hist` when quantizing one image several times, so its histogram is
-    counted once, and `prepared` (from `quant.prepare`) when only k changes.
-    See `make_palette` for the other parameters.
+    The same as ``prepare(image, method, space=space, params=params).quantize(k, seed=seed)``;
+    use `prepare` when quantizing one image at several k.
 
     Examples
     --------
@@ -70,11 +251,4 @@ def quantize(
     >>> len(result.palette.colors) <= 16
     True
     """
-    if hist is None:
-        hist = build_histogram(image) if prepared is None else prepared.hist
-    started = time.perf_counter()
-    palette = make_palette(image, hist, k, method, space=space, seed=seed, params=params, prepared=prepared)
-    indices = remap(hist, palette)
-    seconds = time.perf_counter() - started
-    metrics = evaluate(image.rgb, hist, palette, indices) if with_metrics else None
-    return Result(palette, indices, metrics, seconds)
+    return prepare(image, method, space=space, params=params).quantize(k, seed=seed)

@@ -8,39 +8,34 @@ clustered, so a sweep of a one-megapixel photo takes a few seconds.
 
 In one call::
 
-    rows = quant.sweep.sweep(image, "kmeans", hist=hist,
+    rows = quant.sweep.sweep(quant.prepare(image, "kmeans"),
                              progress=lambda fraction, message: bar.progress(fraction, message))
     knee = quant.sweep.knee_of(rows)              # the k to mark, or None
 
 The dashboard instead caches each k on its own, so that a rerun in the
-middle of a sweep keeps the k already done: it calls ``sweep(..., ks=[k],
-prepared=prepared)`` per k with one cached ``quant.prepare(...)``. That way
-has no second thread to overlap with, so it takes longer (the benchmark
-measures both). Rows hold only numbers and small thumbnails.
+middle of a sweep keeps the k already done: it calls ``sweep(prepared, [k])``
+per k with one cached preparation. That way has no second thread to overlap
+with, so it takes longer (the benchmark measures both). Rows hold only
+numbers and small thumbnails.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
 
-from .histogram import Histogram, build_histogram
-from .load import LoadedImage
-from .metrics import evaluate
-from .palette import Prepared, check_k, prepare
-from .pipeline import Result, quantize
-
-#: The study's k: the powers of two from 2 to 256.
-SWEEP_KS = (2, 4, 8, 16, 32, 64, 128, 256)
+from .numeric import is_integer
+from .palette import DOUBLING_KS, check_k
+from .pipeline import Prepared, Result, check_seed
 #: SSIM gain per step of k below which more colors are not worth it. With
 #: k-means on the bundled photos the knee lands at 16 (china) to 64 colors:
 #: photos keep gaining about 0.03 SSIM per doubling up to 64 colors, so the
 #: study's "about 16", read from the pictures, shows at this threshold only
-#: on smooth images. The dashboard should let the user move it.
+#: on smooth images; the page lets the user move it.
 DEFAULT_KNEE_THRESHOLD = 0.03
 #: Longest side of a gallery thumbnail, in pixels.
 THUMBNAIL_SIZE = 240
@@ -81,36 +76,25 @@ class SweepRow:
 
 
 def sweep(
-    image: LoadedImage,
-    method: str = "kmeans",
+    prepared: Prepared,
+    ks: Sequence[int] = DOUBLING_KS,
     *,
-    ks: Sequence[int] = SWEEP_KS,
-    space: str = "rgb",
     seed: int = 0,
-    params: dict[str, Any] | None = None,
-    hist: Histogram | None = None,
-    prepared: Prepared | None = None,
     thumbnail_size: int = THUMBNAIL_SIZE,
     progress: Progress | None = None,
 ) -> list[SweepRow]:
-    """Quantize `image` with `method` at each k of `ks` and measure every result.
+    """Quantize a prepared image at each k of `ks` and measure every result.
 
     Parameters
     ----------
-    image : LoadedImage
-        The image.
-    method : str
-        A name from `quant.METHODS`.
+    prepared : Prepared
+        ``quant.prepare(image, method, space=..., params=...)``: the image and
+        method, and the work every k shares. Keep it across calls to sweep
+        one k at a time.
     ks : sequence of int
         Palette sizes, each 2…256; swept in increasing order, duplicates dropped.
-    space, seed, params
-        As in `quant.quantize`; the same for every k.
-    hist : Histogram, optional
-        The image's histogram, if already counted.
-    prepared : Prepared, optional
-        ``quant.prepare(image, hist, method, space=space, params=params)``,
-        when it is kept across calls (e.g. a sweep run one k at a time);
-        made here otherwise.
+    seed : int
+        As in `Prepared.quantize`; the same for every k.
     thumbnail_size : int
         Longest side of each row's thumbnail, at least 16.
     progress : callable, optional
@@ -125,15 +109,11 @@ def sweep(
     ks = sorted({check_k(k) for k in ks})
     if not ks:
         raise ValueError("ks must hold at least one k")
-    if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, int) or thumbnail_size < 16:
+    if not is_integer(thumbnail_size) or thumbnail_size < 16:
         raise ValueError(f"thumbnail_size must be an integer of at least 16, not {thumbnail_size!r}")
-    hist = build_histogram(image) if hist is None else hist
-    if prepared is None:
-        prepared = prepare(image, hist, method, space=space, params=params)
-    else:
-        prepared.check(image, hist, method, space, params)
-        image, hist = prepared.image, prepared.hist  # equal, and the same objects spare each k the check
-    if len(hist) > ks[0]:
+    seed = check_seed(seed)
+    method = prepared.method.name
+    if len(prepared.hist) > ks[0]:
         prepared.ready()  # now, or the first k's time would include the work every k shares
     report = progress or (lambda fraction, message: None)
     rows = []
@@ -143,22 +123,21 @@ def sweep(
         measuring = None
         for done, k in enumerate(ks):
             report(done / len(ks), f"{method}: k = {k} ({done + 1} of {len(ks)})")
-            result = quantize(image, k, method, space=space, seed=seed, params=params, hist=hist,
-                              prepared=prepared, with_metrics=False)
+            result = prepared.quantize(k, seed=seed)
             if measuring is not None:
                 rows.append(measuring.result())
-            measuring = measurer.submit(_measure, image, hist, k, result, thumbnail_size)
+            measuring = measurer.submit(_measure, k, result, thumbnail_size)
         rows.append(measuring.result())
     report(1.0, f"{method}: {len(ks)} palettes measured")
     return rows
 
 
-def _measure(image: LoadedImage, hist: Histogram, k: int, result: Result, thumbnail_size: int) -> SweepRow:
-    metrics = evaluate(image.rgb, hist, result.palette, result.indices)
+def _measure(k: int, result: Result, thumbnail_size: int) -> SweepRow:
+    metrics = result.metrics
     return SweepRow(
         k=k, colors=metrics.colors, ssim=metrics.ssim, psnr=metrics.psnr, delta_e=metrics.delta_e,
         png_bytes=metrics.png_bytes, seconds=result.seconds,
-        thumbnail=_thumbnail(result.rgb(image.rgb), thumbnail_size),
+        thumbnail=_thumbnail(result.rgb(), thumbnail_size),
     )
 
 

@@ -42,7 +42,7 @@ def test_default_output_sits_next_to_the_input(images):
 
 def test_json_reports_every_key(images):
     done = run_cli(images / "photo.png", images / "flipped.jpg", "-k", "16", "--method", "gmm",
-                   "-o", images / "out", "--json", cwd=images)
+                   "-o", images / "out", "--json", "--metrics", "all", cwd=images)
     assert done.returncode == 0, done.stderr
     reports = [json.loads(line) for line in done.stdout.splitlines()]
     assert [Path(r["input"]).name for r in reports] == ["photo.png", "flipped.jpg"]
@@ -53,6 +53,23 @@ def test_json_reports_every_key(images):
         assert 0 < report["ssim"] <= 1 and report["delta_e"] > 0
         assert Path(report["output"]).stat().st_size == report["bytes"]
         assert Path(report["output"]).parent == images / "out"
+
+
+def test_only_the_metrics_asked_for_are_reported(images):
+    plain = run_cli(images / "photo.png", "-k", "8", "--json", cwd=images)
+    assert plain.returncode == 0, plain.stderr
+    assert not {"ssim", "psnr", "delta_e"} & set(json.loads(plain.stdout))
+    some = run_cli(images / "photo.png", "-k", "8", "--metrics", "ssim,delta_e", cwd=images)
+    assert some.returncode == 0, some.stderr
+    assert "SSIM 0." in some.stdout and "ΔE2000" in some.stdout and "PSNR" not in some.stdout
+    bad = run_cli(images / "photo.png", "--metrics", "ssim,sharpness", cwd=images)
+    assert bad.returncode == 2 and "unknown metric sharpness" in bad.stderr
+
+
+def test_seeds_outside_the_range_are_a_usage_error(images):
+    for seed in ("-1", "4294967296"):
+        done = run_cli(images / "photo.png", "--seed", seed, cwd=images)
+        assert done.returncode == 2 and "--seed must be from 0 to 4294967295" in done.stderr
 
 
 def test_single_output_file(images):

@@ -88,15 +88,15 @@ def test_every_method_keeps_shape_and_uses_at_most_k_colors(photo, method):
     assert result.indices.dtype == np.uint8
     assert 1 <= len(result.palette.colors) <= 8
     assert result.palette.colors.dtype == np.uint8
-    assert len(np.unique(result.rgb(photo).reshape(-1, 3), axis=0)) <= 8
+    assert len(np.unique(result.rgb().reshape(-1, 3), axis=0)) <= 8
     assert result.indices.max() < len(result.palette.colors)
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_same_seed_same_output(photo, method):
     image = image_of(photo)
-    first = quant.quantize(image, 6, method, seed=3, with_metrics=False)
-    second = quant.quantize(image, 6, method, seed=3, with_metrics=False)
+    first = quant.quantize(image, 6, method, seed=3)
+    second = quant.quantize(image, 6, method, seed=3)
     np.testing.assert_array_equal(first.palette.colors, second.palette.colors)
     np.testing.assert_array_equal(first.indices, second.indices)
 
@@ -116,7 +116,7 @@ def test_labels_map_each_color_to_a_nearby_palette_entry(photo):
     """k-means labels are nearest-center assignments, so no color maps to a far-off entry."""
     image = image_of(photo)
     hist = quant.build_histogram(image)
-    palette = quant.make_palette(image, hist, 16)
+    palette = quant.prepare(image, hist=hist).quantize(16).palette
     chosen = np.linalg.norm(hist.colors.astype(float) - palette.colors[palette.labels], axis=1)
     nearest = np.min(np.linalg.norm(hist.colors[:, None].astype(float) - palette.colors[None], axis=2), axis=1)
     assert np.mean(chosen - nearest) < 2.0
@@ -127,7 +127,7 @@ def test_two_color_image_at_k8_keeps_both_colors_and_says_so(method):
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[:, 2:] = [250, 10, 30]
     result = quant.quantize(image_of(rgb), 8, method)
-    np.testing.assert_array_equal(result.rgb(rgb), rgb)
+    np.testing.assert_array_equal(result.rgb(), rgb)
     assert len(result.palette.colors) == 2
     assert any("only 2 distinct colors" in notice for notice in result.notices)
     assert result.metrics.ssim == 1.0
@@ -137,7 +137,7 @@ def test_two_color_image_at_k8_keeps_both_colors_and_says_so(method):
 def test_one_pixel_image():
     rgb = np.array([[[12, 34, 56]]])
     result = quant.quantize(image_of(rgb), 2)
-    np.testing.assert_array_equal(result.rgb(rgb), rgb)
+    np.testing.assert_array_equal(result.rgb(), rgb)
     assert result.metrics.ssim == 1.0
 
 
@@ -185,11 +185,19 @@ def test_registry_entries_are_complete():
     for name, method in quant.METHODS.items():
         assert method.name == name
         assert method.label and method.description and method.complexity
-        assert (method.cluster is None) != (method.palette is None)
+        assert isinstance(method, (quant.ClusteringMethod, quant.BaselineMethod))
+        assert callable(method.palette if method.is_baseline else method.cluster)
         for param in method.params:
             assert param.validate(param.default) == param.default
     assert set(quant.STUDY_METHODS) <= set(quant.METHODS)
-    assert {"median-cut", "octree", "libimagequant"} <= set(quant.METHODS)
+    assert {name for name, method in quant.METHODS.items() if method.is_baseline} == {
+        "median-cut", "octree", "libimagequant"}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), "1.0", True])
+def test_float_parameters_must_be_finite_numbers(image, value):
+    with pytest.raises(ValueError, match="oklab_weight must be a finite number"):
+        quant.prepare(image, params={"oklab_weight": value})
 
 
 # --- quality ----------------------------------------------------------------------------------
@@ -198,32 +206,32 @@ def test_registry_entries_are_complete():
 def test_kmeans_beats_median_cut_on_the_sample():
     image = quant.sample_image()
     hist = quant.build_histogram(image)
-    kmeans = quant.quantize(image, 16, "kmeans", hist=hist)
-    median_cut = quant.quantize(image, 16, "median-cut", hist=hist)
+    kmeans = quant.prepare(image, "kmeans", hist=hist).quantize(16)
+    median_cut = quant.prepare(image, "median-cut", hist=hist).quantize(16)
     assert kmeans.metrics.psnr > median_cut.metrics.psnr
 
 
 def test_more_colors_never_hurt_kmeans_much(photo):
     image = image_of(photo)
-    hist = quant.build_histogram(image)
-    psnrs = [quant.quantize(image, k, hist=hist).metrics.psnr for k in (2, 8, 32)]
+    prepared = quant.prepare(image)
+    psnrs = [prepared.quantize(k).psnr for k in (2, 8, 32)]
     assert psnrs == sorted(psnrs)
 
 
 
 @pytest.mark.parametrize("method", list(quant.METHODS))
 def test_a_prepared_input_gives_the_same_palettes_as_a_fresh_one(image, hist, method):
-    prepared = quant.prepare(image, hist, method, space="oklab")
+    prepared = quant.prepare(image, method, space="oklab", hist=hist)
     for k in (4, 16):
-        reused = quant.make_palette(image, hist, k, method, space="oklab", prepared=prepared)
-        fresh = quant.make_palette(image, hist, k, method, space="oklab")
+        reused = prepared.quantize(k).palette
+        fresh = quant.quantize(image, k, method, space="oklab").palette
         np.testing.assert_array_equal(reused.colors, fresh.colors)
         np.testing.assert_array_equal(reused.labels, fresh.labels)
 
 
 def test_kmeans_precomputed_features_match_its_own_path(image, hist):
     """`Method.precompute` must stay the work `cluster` would otherwise do itself."""
-    prepared = quant.prepare(image, hist, "kmeans", space="lab")
+    prepared = quant.prepare(image, "kmeans", space="lab", hist=hist)
     method = quant.METHODS["kmeans"]
     args = {name: value for name, value in prepared.cluster_args.items() if name not in ("features", "working_set")}
     by_itself = method.cluster(prepared.points, prepared.working.weights, 12, seed=0, **args)
@@ -231,21 +239,29 @@ def test_kmeans_precomputed_features_match_its_own_path(image, hist):
     np.testing.assert_array_equal(by_itself, with_precomputed)
 
 
-def test_a_prepared_input_is_refused_for_other_settings(photo, image, hist):
-    prepared = quant.prepare(image, hist, "kmeans", params={"oklab_weight": 1.0})
-    others = [dict(method="gmm", params=None), dict(space="lab", params={"oklab_weight": 1.0}),
-              dict(params={"oklab_weight": 3.0})]
-    for other in others:
-        with pytest.raises(ValueError, match="prepared was made for"):
-            quant.make_palette(image, hist, 8, prepared=prepared, **other)
-    other_image = image_of(photo[::-1].copy())
-    with pytest.raises(ValueError, match="prepared was made for"):
-        quant.make_palette(other_image, quant.build_histogram(other_image), 8, params={"oklab_weight": 1.0},
-                           prepared=prepared)
-    with pytest.raises(ValueError, match="prepared was made for"):  # the histogram taken from `prepared`
-        quant.quantize(other_image, 8, params={"oklab_weight": 1.0}, prepared=prepared)
-    recounted = quant.build_histogram(image)  # the same histogram, counted again (as after a cache eviction)
-    quant.make_palette(image, recounted, 8, params={"oklab_weight": 1.0}, prepared=prepared)
+def test_a_histogram_of_another_image_is_refused(photo, image, hist):
+    other = image_of(photo[:50].copy())
+    with pytest.raises(ValueError, match="not this image's histogram"):
+        quant.prepare(other, hist=hist)
+    with pytest.raises(ValueError, match="not this image's histogram"):  # same shape, fewer visible pixels
+        quant.prepare(image_of(photo, opaque=np.indices(photo.shape[:2])[1] % 2 == 0), hist=hist)
+
+
+def test_a_result_keeps_what_it_computed(image):
+    result = quant.prepare(image).quantize(8)
+    assert result.png is result.png  # encoded once
+    assert quant.evaluate(result) == result.metrics
+    assert result.metrics.png_bytes == len(result.png)
+    assert result.pixel_counts.sum() == image.visible_count
+
+
+def test_seeds_outside_the_scikit_learn_range_are_refused(image):
+    prepared = quant.prepare(image)
+    for seed in (-1, quant.SEED_MAX + 1, 1.5, True):
+        with pytest.raises(ValueError, match="seed must be an integer from 0"):
+            prepared.quantize(8, seed=seed)
+    prepared.quantize(8, seed=quant.SEED_MAX)
+
 
 # --- metrics ----------------------------------------------------------------------------------
 
@@ -281,7 +297,7 @@ def test_known_psnr():
     hist = quant.build_histogram(image)
     palette = quant.Palette(np.array([[0, 0, 0]], np.uint8), np.zeros(2, np.intp), "kmeans", "rgb", 2, 0, {}, (), 0.0)
     indices = quant.remap(hist, palette)
-    metrics = quant.evaluate(rgb, hist, palette, indices)
+    metrics = quant.Result(image, hist, palette, indices, 0.0).metrics
     mse = (8 * 25) / (16 * 3)
     assert metrics.psnr == pytest.approx(10 * np.log10(255**2 / mse))
     from skimage.metrics import peak_signal_noise_ratio
@@ -294,7 +310,7 @@ def test_histogram_delta_e_equals_the_per_pixel_mean(photo):
 
     image = image_of(photo)
     result = quant.quantize(image, 8, "kmeans")
-    per_pixel = deltaE_ciede2000(rgb2lab(photo), rgb2lab(result.rgb(photo))).mean()
+    per_pixel = deltaE_ciede2000(rgb2lab(photo), rgb2lab(result.rgb())).mean()
     assert result.metrics.delta_e == pytest.approx(per_pixel, rel=1e-9)
 
 
@@ -345,7 +361,7 @@ def test_png_is_a_palette_image_with_at_most_k_colors(photo):
     result = quant.quantize(image_of(photo), 16)
     decoded = Image.open(io.BytesIO(quant.png_bytes(result.indices, result.palette.colors)))
     assert decoded.mode == "P"
-    np.testing.assert_array_equal(np.asarray(decoded.convert("RGB")), result.rgb(photo))
+    np.testing.assert_array_equal(np.asarray(decoded.convert("RGB")), result.rgb())
     assert len(decoded.getcolors()) <= 16
     assert result.metrics.png_bytes == len(quant.png_bytes(result.indices, result.palette.colors))
 

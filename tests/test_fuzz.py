@@ -110,7 +110,7 @@ def check_loaded(image: quant.LoadedImage, *, quantize: bool) -> None:
     if image.opaque is not None:
         assert image.opaque.shape == image.rgb.shape[:2]
     if quantize:
-        result = quant.quantize(image, 4, with_metrics=False)
+        result = quant.quantize(image, 4)
         assert len(result.palette.colors) <= 4
 
 

@@ -36,7 +36,7 @@ def test_every_awkward_input_quantizes(name, method):
     if case.colors:
         assert len(result.palette.colors) == case.colors
         visible = image.opaque if image.opaque is not None else np.ones(image.rgb.shape[:2], bool)
-        np.testing.assert_array_equal(result.rgb(image.rgb)[visible], image.rgb[visible])
+        np.testing.assert_array_equal(result.rgb()[visible], image.rgb[visible])
 
 
 def test_transparent_pixels_are_not_a_color_and_stay_transparent():

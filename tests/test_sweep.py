@@ -17,13 +17,13 @@ def chelsea():
 @pytest.fixture(scope="module")
 def kmeans_sweep(chelsea):
     fractions = []
-    rows = sweep.sweep(chelsea, "kmeans", progress=lambda fraction, message: fractions.append(fraction))
+    rows = sweep.sweep(quant.prepare(chelsea, "kmeans"), progress=lambda fraction, message: fractions.append(fraction))
     return rows, fractions
 
 
 def test_ssim_does_not_fall_as_k_grows_on_a_sample_image(kmeans_sweep):
     rows, _ = kmeans_sweep
-    assert [row.k for row in rows] == list(sweep.SWEEP_KS)
+    assert [row.k for row in rows] == list(quant.DOUBLING_KS)
     ssims = [row.ssim for row in rows]
     assert all(later >= earlier for earlier, later in zip(ssims, ssims[1:])), ssims
     assert ssims[0] < 0.8 < ssims[-1]  # and it really moves: 2 colors are poor, 256 good
@@ -46,14 +46,11 @@ def test_rows_match_a_single_quantize(chelsea, kmeans_sweep):
 
 def test_a_sweep_one_k_at_a_time_on_a_shared_preparation_matches_the_whole_sweep(chelsea, kmeans_sweep):
     rows, _ = kmeans_sweep
-    hist = quant.build_histogram(chelsea)
-    prepared = quant.prepare(chelsea, hist, "kmeans")
+    prepared = quant.prepare(chelsea, "kmeans")
     for row in rows[::3]:
-        single = sweep.sweep(chelsea, "kmeans", ks=[row.k], hist=hist, prepared=prepared)[0]
+        single = sweep.sweep(prepared, [row.k])[0]
         assert (single.colors, single.ssim, single.delta_e, single.png_bytes) == \
             (row.colors, row.ssim, row.delta_e, row.png_bytes)
-    with pytest.raises(ValueError, match="prepared was made for"):
-        sweep.sweep(chelsea, "gmm", ks=[4], hist=hist, prepared=prepared)
 
 
 def test_thumbnails_are_small_and_use_only_palette_colors(chelsea, kmeans_sweep):
@@ -67,20 +64,21 @@ def test_thumbnails_are_small_and_use_only_palette_colors(chelsea, kmeans_sweep)
 def test_progress_rises_to_one(kmeans_sweep):
     _, fractions = kmeans_sweep
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert fractions == sorted(fractions) and len(fractions) == len(sweep.SWEEP_KS) + 1
+    assert fractions == sorted(fractions) and len(fractions) == len(quant.DOUBLING_KS) + 1
 
 
 def test_sweep_takes_custom_ks_in_order_and_validates(photo):
     image = quant.from_array(photo)
-    rows = sweep.sweep(image, "median-cut", ks=[8, 2, 8], thumbnail_size=32)
+    prepared = quant.prepare(image, "median-cut")
+    rows = sweep.sweep(prepared, [8, 2, 8], thumbnail_size=32)
     assert [row.k for row in rows] == [2, 8]
     assert rows[0].thumbnail.shape == (24, 32, 3)
     with pytest.raises(ValueError, match="k must be"):
-        sweep.sweep(image, ks=[1])
+        sweep.sweep(prepared, [1])
     with pytest.raises(ValueError, match="thumbnail_size"):
-        sweep.sweep(image, ks=[2], thumbnail_size=4)
-    with pytest.raises(ValueError, match="unknown method"):
-        sweep.sweep(image, "nope", ks=[2])
+        sweep.sweep(prepared, [2], thumbnail_size=4)
+    with pytest.raises(ValueError, match="seed must be"):
+        sweep.sweep(prepared, [2], seed=-1)
 
 
 KS = [2, 4, 8, 16, 32, 64, 128, 256]
