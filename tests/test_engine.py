@@ -32,15 +32,22 @@ def test_histogram_counts_every_distinct_color(photo):
     np.testing.assert_array_equal(hist.colors[hist.pixel_index], photo)
 
 
-def test_large_and_small_histogram_paths_agree():
-    """Images above the sort threshold use a 2**24-bin count; both paths must agree."""
+@pytest.mark.parametrize("threshold", [1, 1 << 30], ids=["2**24-bin count", "sort"])
+def test_large_and_small_histogram_paths_agree(monkeypatch, threshold):
+    """Images above the sort threshold use a 2**24-bin count, smaller ones a sort: both must be exact.
+
+    The threshold is moved rather than the image grown past it, so each path runs on a small image.
+    """
+    import quant.histogram
+
+    monkeypatch.setattr(quant.histogram, "_SMALL_IMAGE", threshold)
     rng = np.random.default_rng(1)
-    big = rng.integers(0, 40, size=(600, 500, 3), dtype=np.uint8)
-    hist = quant.build_histogram(image_of(big))
-    expected, counts = np.unique(big.reshape(-1, 3), axis=0, return_counts=True)
+    rgb = rng.integers(0, 40, size=(60, 50, 3), dtype=np.uint8)
+    hist = quant.build_histogram(image_of(rgb))
+    expected, counts = np.unique(rgb.reshape(-1, 3), axis=0, return_counts=True)
     np.testing.assert_array_equal(hist.colors, expected)
     np.testing.assert_array_equal(hist.counts, counts)
-    np.testing.assert_array_equal(hist.colors[hist.pixel_index], big)
+    np.testing.assert_array_equal(hist.colors[hist.pixel_index], rgb)
 
 
 def test_transparent_pixels_are_not_counted():
