@@ -419,17 +419,15 @@ def weighted_kmeans(
     work_points, work_weights = working_set
     k = min(k, len(work_points))
     rng = np.random.default_rng(seed)
-    best = None
-    starts = 1 if init == "split" else n_init
-    for _ in range(starts):
+    runs = []  # (inertia, centers) of each start
+    for _ in range(1 if init == "split" else n_init):
         if init == "split":
             start = split_init(work_points, work_weights, k)
         else:
             start = kmeanspp_init(work_points, work_weights, k, rng)
         centers, _, inertia = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol)
-        if best is None or inertia < best[1]:
-            best = (centers, inertia)
-    centers = best[0]
+        runs.append((inertia, centers))
+    centers = min(runs, key=lambda run: run[0])[1]  # the first of equals, as before
     # grid_reduce only ever returns fewer points than it was given, or the points themselves.
     if len(work_points) == len(points):
         return centers, nearest(points, centers)[0]

@@ -113,7 +113,7 @@ def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loade
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         image = _open(data, max_pixels)
         _check_pixel_count(image, max_pixels)
-        file_format = image.format
+        file_format = image.format or ""
         try:
             notices = _first_frame_notice(image)  # counting frames reads the file: it can fail too
             image.load()

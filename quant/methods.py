@@ -255,7 +255,8 @@ def _visible_pixels_image(image: LoadedImage) -> Image.Image:
 def _pillow_palette(image: LoadedImage, k: int, how: Image.Quantize) -> np.ndarray:
     quantized = _visible_pixels_image(image).quantize(colors=k, method=how, dither=Image.Dither.NONE)
     used = np.unique(np.asarray(quantized))
-    return np.asarray(quantized.getpalette()[: 3 * 256], dtype=np.uint8).reshape(-1, 3)[used]
+    flat_palette = quantized.getpalette() or []  # a quantized image is mode P: it has a palette
+    return np.asarray(flat_palette[: 3 * 256], dtype=np.uint8).reshape(-1, 3)[used]
 
 
 def _median_cut(image, k, *, seed):

@@ -21,7 +21,7 @@ numbers and small thumbnails.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -120,14 +120,13 @@ def sweep(
     # Each k is measured (the PNG encoding above all) while the next is clustered: both
     # release the GIL, so the second core is not left idle.
     with ThreadPoolExecutor(max_workers=1) as measurer:
-        measuring = None
+        measuring: list[Future[SweepRow]] = []  # the previous k, at most: results don't pile up
         for done, k in enumerate(ks):
             report(done / len(ks), f"{method}: k = {k} ({done + 1} of {len(ks)})")
             result = prepared.quantize(k, seed=seed)
-            if measuring is not None:
-                rows.append(measuring.result())
-            measuring = measurer.submit(_measure, k, result, thumbnail_size)
-        rows.append(measuring.result())
+            rows += [future.result() for future in measuring]
+            measuring = [measurer.submit(_measure, k, result, thumbnail_size)]
+        rows += [future.result() for future in measuring]
     report(1.0, f"{method}: {len(ks)} palettes measured")
     return rows
 
