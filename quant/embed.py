@@ -25,13 +25,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from . import parallel
 from .colorspace import check_space, to_space
 from .histogram import Histogram
+from .numeric import is_integer
+from .pipeline import Progress
 
 EMBEDDINGS = {
     "umap": "UMAP (umap-learn): keeps local neighborhoods, so clusters separate; seconds once warm",
@@ -46,7 +47,6 @@ MAX_SIZE = 50_000
 #: which takes twice as long for no visible gain on color data.
 UMAP_EPOCHS = 200
 
-Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def sample_pixels(hist: Histogram, size: int = DEFAULT_SIZE, *, seed: int = 0) -
     -------
     PixelSample
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+    if not is_integer(size) or size < 1:
         raise ValueError(f"size must be a positive integer, not {size!r}")
     total = hist.total
     drawn = min(int(size), total)
@@ -186,9 +186,9 @@ def embed(
     if method not in EMBEDDINGS:
         raise ValueError(f"unknown embedding {method!r}; choose one of: {', '.join(EMBEDDINGS)}")
     check_space(space)
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= MAX_SIZE:
+    if not is_integer(size) or not 1 <= size <= MAX_SIZE:
         raise ValueError(f"size must be an integer from 1 to {MAX_SIZE:,}, not {size!r}")
-    if isinstance(neighbors, bool) or not isinstance(neighbors, (int, np.integer)) or neighbors < 2:
+    if not is_integer(neighbors) or neighbors < 2:
         raise ValueError(f"neighbors must be an integer of at least 2, not {neighbors!r}")
     if len(hist) == 0:
         raise ValueError("the image has no visible pixels to embed")

@@ -17,7 +17,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import ImageError, shorten
 
 #: Default refusal threshold, in pixels (width × height).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -219,8 +219,7 @@ def _first_frame_notice(image: Image.Image) -> tuple[str, ...]:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
+    return shorten(str(exc) or type(exc).__name__, 120)
 
 
 def _to_rgb(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:

@@ -31,6 +31,8 @@ from .palette import Palette, build_palette
 from .remap import remap, render
 
 T = TypeVar("T")
+#: How long work reports how far it got: ``progress(fraction done, message for people)``.
+Progress = Callable[[float, str], None]
 #: Seeds go on to scikit-learn's `random_state`, which takes 0 … 2**32 - 1.
 SEED_MAX = 2**32 - 1
 

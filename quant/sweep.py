@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
 from .numeric import is_integer
 from .palette import DOUBLING_KS, check_k
-from .pipeline import Prepared, Result, check_seed
+from .pipeline import Prepared, Progress, Result, check_seed
 #: SSIM gain per step of k below which more colors are not worth it. With
 #: k-means on the bundled photos the knee lands at 16 (china) to 64 colors:
 #: photos keep gaining about 0.03 SSIM per doubling up to 64 colors, so the
@@ -40,7 +40,6 @@ DEFAULT_KNEE_THRESHOLD = 0.03
 #: Longest side of a gallery thumbnail, in pixels.
 THUMBNAIL_SIZE = 240
 
-Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
