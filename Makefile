@@ -3,13 +3,24 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-long bench cli clean
+.PHONY: run test test-long lint bench cli clean
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run app.py
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
+
+# What ruff and mypy check: the engine, the page and (once it exists) its package.
+LINT_PATHS := quant $(wildcard dashboard) app.py
+
+# All three checks run, so one pass shows every finding; any failure fails the target.
+lint: $(VENV)/.dev
+	status=0; \
+	$(PY) -m ruff check $(LINT_PATHS) || status=1; \
+	$(PY) -m ruff format --check $(LINT_PATHS) || status=1; \
+	$(PY) -m mypy $(LINT_PATHS) || status=1; \
+	exit $$status
 
 # The long fuzz and load runs, kept out of `make test`.
 test-long: $(VENV)/.dev
@@ -37,4 +48,4 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	touch $@ $(VENV)/.runtime
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis artifacts
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache build dist artifacts
