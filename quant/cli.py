@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"quant: {name}: not enough memory to process this image", file=sys.stderr)
             failed += 1
             continue
-        except Exception as exc:  # a bug must not stop the other files, nor show a traceback
+        except Exception as exc:  # noqa: BLE001 — a bug must not stop the other files, nor show a traceback
             print(f"quant: {name}: internal error ({type(exc).__name__}: {exc})", file=sys.stderr)
             failed += 1
             continue
@@ -65,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _summary(report: dict) -> str:
     scores = [METRICS[name].format(report[name]) for name in METRICS if name in report]
-    return (f"{report['input']} -> {report['output']}: {report['colors']} colors, "
-            + "".join(f"{score}, " for score in scores)
-            + f"{report['bytes']:,} bytes, {report['seconds']:.2f} s")
+    return (
+        f"{report['input']} -> {report['output']}: {report['colors']} colors, "
+        + "".join(f"{score}, " for score in scores)
+        + f"{report['bytes']:,} bytes, {report['seconds']:.2f} s"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,20 +79,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files to quantize")
     parser.add_argument("-k", type=int, default=16, help=f"number of colors, {K_MIN}-{K_MAX} (default 16)")
-    parser.add_argument("--method", default="kmeans", choices=list(METHODS), metavar="NAME",
-                        help="palette method (default kmeans; see --list-methods)")
-    parser.add_argument("--space", default="rgb", choices=list(SPACES),
-                        help="color space for clustering (default rgb)")
+    parser.add_argument(
+        "--method",
+        default="kmeans",
+        choices=list(METHODS),
+        metavar="NAME",
+        help="palette method (default kmeans; see --list-methods)",
+    )
+    parser.add_argument("--space", default="rgb", choices=list(SPACES), help="color space for clustering (default rgb)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("-o", "--output", metavar="OUT",
-                        help="output file (one input) or folder (several inputs); "
-                             "default: NAME.k{K}.{method}.png next to each input")
-    parser.add_argument("--metrics", type=_metric_list, default=(), metavar="NAMES",
-                        help=f"quality metrics to compute and report: a comma-separated list of "
-                             f"{', '.join(METRICS)}, or 'all' (default: none, which is fastest)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file (one input) or folder (several inputs); default: NAME.k{K}.{method}.png next to each input",
+    )
+    parser.add_argument(
+        "--metrics",
+        type=_metric_list,
+        default=(),
+        metavar="NAMES",
+        help=f"quality metrics to compute and report: a comma-separated list of "
+        f"{', '.join(METRICS)}, or 'all' (default: none, which is fastest)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per image")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
+    )
     parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
     parser.add_argument("--list-methods", action="store_true", help="list the palette methods and exit")
     return parser
@@ -100,8 +118,9 @@ def _metric_list(text: str) -> tuple[str, ...]:
     names = tuple(METRICS) if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [name for name in names if name not in METRICS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown metric {', '.join(unknown)}; choose from "
-                                         f"{', '.join(METRICS)}, or 'all'")
+        raise argparse.ArgumentTypeError(
+            f"unknown metric {', '.join(unknown)}; choose from {', '.join(METRICS)}, or 'all'"
+        )
     return names
 
 
@@ -158,6 +177,8 @@ def _write_atomically(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
+        # mkstemp makes a private (0600) file: give it the mode a plain open() would, or the replaced file's.
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(temporary, target)
@@ -166,9 +187,25 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only way to read it is to set it
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _report(name: str, target: Path, args, result: Result, seconds: float) -> dict:
-    report = {"input": name, "output": str(target), "method": args.method, "k": args.k,
-              "colors": len(result.palette.colors), "bytes": len(result.png), "seconds": round(seconds, 3)}
+    report = {
+        "input": name,
+        "output": str(target),
+        "method": args.method,
+        "k": args.k,
+        "colors": len(result.palette.colors),
+        "bytes": len(result.png),
+        "seconds": round(seconds, 3),
+    }
     for metric in args.metrics:
         value = getattr(result, metric)
         # JSON has no infinity: an exact copy reports a PSNR of null.

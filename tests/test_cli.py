@@ -72,6 +72,18 @@ def test_seeds_outside_the_range_are_a_usage_error(images):
         assert done.returncode == 2 and "--seed must be from 0 to 4294967295" in done.stderr
 
 
+def test_outputs_follow_the_umask_and_a_replaced_file_keeps_its_mode(images):
+    target = images / "out.png"
+    done = run_cli(images / "photo.png", "-k", "4", "-o", target, cwd=images)
+    assert done.returncode == 0, done.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    target.chmod(0o640)
+    assert run_cli(images / "photo.png", "-k", "8", "-o", target, cwd=images).returncode == 0
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
 def test_single_output_file(images):
     done = run_cli(images / "photo.png", "-k", "4", "-o", images / "small.png", cwd=images)
     assert done.returncode == 0, done.stderr
