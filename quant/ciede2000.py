@@ -55,11 +55,13 @@ def _difference(L1, a1, b1, L2, a2, b2):
     mean_hue *= 0.5
     dH_term = 2 * math.sqrt(CC) * math.sin(dH / 2)
 
-    T = (1
-         - 0.17 * math.cos(mean_hue - math.radians(30))
-         + 0.24 * math.cos(2 * mean_hue)
-         + 0.32 * math.cos(3 * mean_hue + math.radians(6))
-         - 0.20 * math.cos(4 * mean_hue - math.radians(63)))
+    T = (
+        1
+        - 0.17 * math.cos(mean_hue - math.radians(30))
+        + 0.24 * math.cos(2 * mean_hue)
+        + 0.32 * math.cos(3 * mean_hue + math.radians(6))
+        - 0.20 * math.cos(4 * mean_hue - math.radians(63))
+    )
     H_term = dH_term / (1 + 0.015 * mean_chroma * T)
 
     c7 = mean_chroma**7
@@ -81,8 +83,9 @@ def _weighted_sum(lab, weights, palette_lab, labels):
     total = 0.0
     for i in range(lab.shape[0]):
         j = labels[i]
-        total += weights[i] * _difference(lab[i, 0], lab[i, 1], lab[i, 2],
-                                          palette_lab[j, 0], palette_lab[j, 1], palette_lab[j, 2])
+        total += weights[i] * _difference(
+            lab[i, 0], lab[i, 1], lab[i, 2], palette_lab[j, 0], palette_lab[j, 1], palette_lab[j, 2]
+        )
     return total
 
 
@@ -96,16 +99,21 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     return out
 
 
-def weighted_ciede2000_sum(lab: np.ndarray, weights: np.ndarray, palette_lab: np.ndarray,
-                           labels: np.ndarray) -> float:
+def weighted_ciede2000_sum(lab: np.ndarray, weights: np.ndarray, palette_lab: np.ndarray, labels: np.ndarray) -> float:
     """Σ weights[i] · ΔE2000(lab[i], palette_lab[labels[i]]), without any temporary."""
     lab, palette_lab = _colors(lab, "lab"), _colors(palette_lab, "palette_lab")
     if not len(lab) == len(weights) == len(labels):
         raise ValueError(f"lab, weights and labels differ in length: {len(lab)}, {len(weights)}, {len(labels)}")
     if len(labels) and not 0 <= labels.min() <= labels.max() < len(palette_lab):
         raise ValueError(f"labels must index the {len(palette_lab)} palette colors")
-    return float(_weighted_sum(lab, np.ascontiguousarray(weights, dtype=np.float64), palette_lab,
-                               np.ascontiguousarray(labels, dtype=np.intp)))
+    return float(
+        _weighted_sum(
+            lab,
+            np.ascontiguousarray(weights, dtype=np.float64),
+            palette_lab,
+            np.ascontiguousarray(labels, dtype=np.intp),
+        )
+    )
 
 
 def _colors(array, name: str) -> np.ndarray:

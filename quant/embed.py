@@ -48,7 +48,6 @@ MAX_SIZE = 50_000
 UMAP_EPOCHS = 200
 
 
-
 @dataclass(frozen=True)
 class PixelSample:
     """Visible pixels drawn from a histogram in proportion to their counts.

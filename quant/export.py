@@ -41,9 +41,9 @@ def hex_colors(colors: np.ndarray) -> list[str]:
 
 def palette_json(colors: np.ndarray, counts: np.ndarray | None = None) -> str:
     """The palette as JSON: hex strings, RGB triples and, if given, pixel counts."""
-    entries = [{"hex": h, "rgb": rgb} for h, rgb in zip(hex_colors(colors), colors.tolist())]
+    entries = [{"hex": h, "rgb": rgb} for h, rgb in zip(hex_colors(colors), colors.tolist(), strict=True)]
     if counts is not None:
-        for entry, count in zip(entries, counts.tolist()):
+        for entry, count in zip(entries, counts.tolist(), strict=True):
             entry["pixels"] = count
     return json.dumps({"colors": entries}, indent=2)
 
@@ -52,5 +52,5 @@ def palette_gpl(colors: np.ndarray, name: str = "quant palette") -> str:
     """The palette as a GIMP/Inkscape/Krita `.gpl` file."""
     safe_name = " ".join(name.split())  # a newline would end the header line
     lines = ["GIMP Palette", f"Name: {safe_name}", "Columns: 8", "#"]
-    lines += [f"{r:3d} {g:3d} {b:3d}\t{h}" for (r, g, b), h in zip(colors.tolist(), hex_colors(colors))]
+    lines += [f"{r:3d} {g:3d} {b:3d}\t{h}" for (r, g, b), h in zip(colors.tolist(), hex_colors(colors), strict=True)]
     return "\n".join(lines) + "\n"

@@ -176,15 +176,14 @@ def flatness_weights(image: LoadedImage, hist: Histogram, *, scale: float = 2.0,
         var = uniform_filter(luma * luma, window, mode="reflect")
         var -= mean * mean
         np.maximum(var, 0, out=var)
-        weight = 1.0 / (1.0 + np.sqrt(var[top - lo:top - lo + bottom - top]) / scale)
+        weight = 1.0 / (1.0 + np.sqrt(var[top - lo : top - lo + bottom - top]) / scale)
         index = hist.pixel_index[top:bottom]
         keep = visible[top:bottom]
         out += np.bincount(index[keep], weights=weight[keep], minlength=len(hist))
     return out
 
 
-def reduce_histogram(hist: Histogram, max_entries: int | None, *, weights: np.ndarray | None = None
-                     ) -> WeightedColors:
+def reduce_histogram(hist: Histogram, max_entries: int | None, *, weights: np.ndarray | None = None) -> WeightedColors:
     """Merge fine color bins into coarser ones until at most `max_entries` remain.
 
     Each channel loses one low bit at a time, as libimagequant does for huge

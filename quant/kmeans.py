@@ -29,7 +29,7 @@ from __future__ import annotations
 import types
 
 import numpy as np
-from numba import njit, prange  # noqa: F401  (prange is range when not parallel)
+from numba import njit, prange
 
 from .numeric import weighted_means
 from .parallel import LAUNCH
@@ -119,14 +119,15 @@ def _renamed(function, name: str):
 
 
 _nearest_serial = njit(cache=True, nogil=True)(_nearest_sorted_py)
-_nearest_parallel = njit(cache=True, nogil=True, parallel=True)(_renamed(_nearest_sorted_py, "_nearest_sorted_parallel"))
+_nearest_parallel = njit(cache=True, nogil=True, parallel=True)(
+    _renamed(_nearest_sorted_py, "_nearest_sorted_parallel")
+)
 #: Below this many points, threads cost more than they save (and on a busy
 #: machine, waiting for a descheduled thread costs far more).
 _PARALLEL_POINTS = 1 << 18
 
 
-def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest center for every point, and the squared distance to it.
 
     Exact (same answer as a brute-force search, ties to the lower index).

@@ -12,7 +12,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -29,7 +29,7 @@ SUPPORTED_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF", "PPM", 
 #: Pixels with alpha below this are transparent; the rest are opaque.
 ALPHA_THRESHOLD = 128
 
-Source = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+Source = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def load_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loade
             rgb, opaque, alpha_notices = _to_rgb(image)
         except MemoryError:
             raise ImageError("not enough memory to decode this image") from None
-        except Exception as exc:  # Pillow raises a zoo of types on bad data.
+        except Exception as exc:  # noqa: BLE001 — Pillow raises a zoo of types on bad data
             raise ImageError(f"the image data is truncated or corrupt ({_short(exc)})") from None
     return LoadedImage(rgb, opaque, format=file_format, notices=notices + alpha_notices)
 
@@ -134,12 +134,11 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         declared = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
         raise ImageError(
-            f"the image declares {size}, over the limit of {max_pixels:,} pixels "
-            "(a possible decompression bomb)"
+            f"the image declares {size}, over the limit of {max_pixels:,} pixels (a possible decompression bomb)"
         ) from None
     except UnidentifiedImageError:
         raise ImageError(_describe_unreadable(data)) from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 — as above, while reading the header
         raise ImageError(f"the file is truncated or corrupt ({_short(exc)})") from None
 
 
@@ -167,7 +166,7 @@ def _read_bytes(source: Source) -> bytes:
 def _format_of(data: bytes) -> str:
     try:
         return Image.open(io.BytesIO(data)).format or ""
-    except Exception:
+    except Exception:  # noqa: BLE001 — only a guess for a message: no format is an answer too
         return ""
 
 

@@ -16,8 +16,9 @@ Adding a method means adding one `Method` entry to `METHODS`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -48,7 +49,7 @@ class Param:
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
                 raise ValueError(f"{self.name} must be a finite number, not {value!r}")
             value = float(value)
-        if self.low is not None and value < self.low or self.high is not None and value > self.high:
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise ValueError(f"{self.name} must lie in [{self.low}, {self.high}], not {value!r}")
         return value
 
@@ -85,8 +86,10 @@ class Method:
         known = {p.name: p for p in self.params}
         unknown = set(given) - set(known)
         if unknown:
-            raise ValueError(f"method {self.name!r} has no parameter {', '.join(sorted(unknown))}; "
-                             f"it takes: {', '.join(known) or 'none'}")
+            raise ValueError(
+                f"method {self.name!r} has no parameter {', '.join(sorted(unknown))}; "
+                f"it takes: {', '.join(known) or 'none'}"
+            )
         return {name: p.validate(given.get(name, p.default)) for name, p in known.items()}
 
 
@@ -142,15 +145,38 @@ def _kmeans_precompute(points, weights, *, space, oklab_weight, **_):
     return {"features": features, "working_set": grid_reduce(features, weights, WORKING_POINTS)[:2]}
 
 
-def _kmeans(points, weights, k, *, seed, space, init, n_init, max_iter, oklab_weight, refine_iter, importance,
-            features=None, working_set=None):
+def _kmeans(
+    points,
+    weights,
+    k,
+    *,
+    seed,
+    space,
+    init,
+    n_init,
+    max_iter,
+    oklab_weight,
+    refine_iter,
+    importance,
+    features=None,
+    working_set=None,
+):
     from .colorspace import blend_with_oklab
     from .kmeans import weighted_kmeans
 
     if features is None:  # not prepared: weighted_kmeans merges the working set itself
         features = blend_with_oklab(points, space, oklab_weight)
-    _, labels = weighted_kmeans(features, weights, k, seed=seed, init=init, n_init=n_init,
-                                max_iter=max_iter, refine_iter=refine_iter, working_set=working_set)
+    _, labels = weighted_kmeans(
+        features,
+        weights,
+        k,
+        seed=seed,
+        init=init,
+        n_init=n_init,
+        max_iter=max_iter,
+        refine_iter=refine_iter,
+        working_set=working_set,
+    )
     return labels
 
 
@@ -288,16 +314,30 @@ METHODS: dict[str, Method] = {
             name="kmeans",
             label="k-means",
             description="Lloyd's k-means on the color histogram, each color weighted by its pixel count; "
-                        "distance in the chosen space plus an Oklab term, refined on every distinct color.",
+            "distance in the chosen space plus an Oklab term, refined on every distinct color.",
             complexity="O(n·k·iterations) on n histogram colors (nearest centers found by a sorted-axis search)",
             params=(
-                Param("importance", "flatness", "what a color's weight is: its pixel count, or its pixels "
-                      "weighted by how flat their surroundings are (banding shows there)",
-                      choices=("flatness", "counts")),
-                Param("oklab_weight", 1.5, "weight of an Oklab distance added to the chosen space's "
-                      "(0 = the space alone, e.g. plain RGB k-means)", low=0.0, high=10.0),
-                Param("init", "split", "start: variance-minimising splits (deterministic) or k-means++",
-                      choices=("split", "kmeans++")),
+                Param(
+                    "importance",
+                    "flatness",
+                    "what a color's weight is: its pixel count, or its pixels "
+                    "weighted by how flat their surroundings are (banding shows there)",
+                    choices=("flatness", "counts"),
+                ),
+                Param(
+                    "oklab_weight",
+                    1.5,
+                    "weight of an Oklab distance added to the chosen space's "
+                    "(0 = the space alone, e.g. plain RGB k-means)",
+                    low=0.0,
+                    high=10.0,
+                ),
+                Param(
+                    "init",
+                    "split",
+                    "start: variance-minimising splits (deterministic) or k-means++",
+                    choices=("split", "kmeans++"),
+                ),
                 Param("n_init", 1, "k-means++ starts; the best is kept", low=1, high=20),
                 Param("max_iter", 20, "iteration limit on the bounded working set", low=1, high=1000),
                 Param("refine_iter", 10, "Lloyd iterations over every distinct color afterwards", low=0, high=50),
@@ -312,7 +352,7 @@ METHODS: dict[str, Method] = {
             name="kmeans-sklearn",
             label="k-means (scikit-learn)",
             description="The textbook version: scikit-learn's KMeans on the color histogram, "
-                        "sample_weight set to the pixel counts.",
+            "sample_weight set to the pixel counts.",
             complexity="O(n·k·iterations) on n histogram colors",
             params=(
                 Param("n_init", 1, "independent k-means++ starts; the best is kept", low=1, high=20),
@@ -324,11 +364,15 @@ METHODS: dict[str, Method] = {
             name="gmm",
             label="Gaussian mixture",
             description="A Gaussian mixture fitted by EM on a weighted pixel sample; "
-                        "each color takes its most likely component.",
+            "each color takes its most likely component.",
             complexity="O(s·k·d²·iterations) on a sample of s pixels",
             params=(
-                Param("covariance", "full", "shape of each component's covariance",
-                      choices=("full", "diag", "tied", "spherical")),
+                Param(
+                    "covariance",
+                    "full",
+                    "shape of each component's covariance",
+                    choices=("full", "diag", "tied", "spherical"),
+                ),
                 _SAMPLE,
             ),
             cluster=_gmm,
@@ -336,14 +380,22 @@ METHODS: dict[str, Method] = {
         ClusteringMethod(
             name="agglomerative",
             label="Agglomerative (fastcluster)",
-            description="Hierarchical clustering with fastcluster on a weighted pixel sample, "
-                        "cut into k clusters.",
+            description="Hierarchical clustering with fastcluster on a weighted pixel sample, cut into k clusters.",
             complexity="O(s²) time on a sample of s pixels; O(s) memory for ward/centroid/median/single",
             params=(
-                Param("linkage", "ward", "how cluster distances are measured",
-                      choices=("ward", "centroid", "median", "single", "average", "complete", "weighted")),
-                Param("sample_size", 6_000, "pixels drawn, in proportion to their counts, to cluster",
-                      low=100, high=12_000),
+                Param(
+                    "linkage",
+                    "ward",
+                    "how cluster distances are measured",
+                    choices=("ward", "centroid", "median", "single", "average", "complete", "weighted"),
+                ),
+                Param(
+                    "sample_size",
+                    6_000,
+                    "pixels drawn, in proportion to their counts, to cluster",
+                    low=100,
+                    high=12_000,
+                ),
             ),
             cluster=_agglomerative,
         ),

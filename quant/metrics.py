@@ -90,8 +90,9 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     and below 3×3 the single-window (global) SSIM formula.
     """
     if a.shape != b.shape or a.ndim != 3 or a.dtype != np.uint8 or b.dtype != np.uint8:
-        raise ValueError(f"ssim compares two H×W×C uint8 images of one shape, not {a.dtype}{a.shape} "
-                         f"and {b.dtype}{b.shape}")
+        raise ValueError(
+            f"ssim compares two H×W×C uint8 images of one shape, not {a.dtype}{a.shape} and {b.dtype}{b.shape}"
+        )
     if np.array_equal(a, b):
         return 1.0
     window = min(_SSIM_WINDOW, *a.shape[:2])

@@ -10,8 +10,9 @@ def is_integer(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def weighted_means(points: np.ndarray, weights: np.ndarray | None, labels: np.ndarray,
-                   n_labels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def weighted_means(
+    points: np.ndarray, weights: np.ndarray | None, labels: np.ndarray, n_labels: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean point of each label, weighted, and the weight behind it.
 
     Parameters
@@ -33,8 +34,13 @@ def weighted_means(points: np.ndarray, weights: np.ndarray | None, labels: np.nd
     n_labels = int(labels.max()) + 1 if n_labels is None else n_labels
     mass = np.bincount(labels, weights=weights, minlength=n_labels).astype(np.float64)
     # One channel at a time: no weighted copy of all the points at once.
-    sums = np.stack([np.bincount(labels, weights=points[:, c] if weights is None else weights * points[:, c],
-                                 minlength=n_labels) for c in range(points.shape[1])], axis=1)
+    sums = np.stack(
+        [
+            np.bincount(labels, weights=points[:, c] if weights is None else weights * points[:, c], minlength=n_labels)
+            for c in range(points.shape[1])
+        ],
+        axis=1,
+    )
     means = np.zeros_like(sums)
     np.divide(sums, mass[:, None], out=means, where=mass[:, None] > 0)
     return means, mass

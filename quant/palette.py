@@ -80,8 +80,17 @@ def build_palette(prepared: Prepared, k: int, seed: int) -> Palette:
         colors, working_labels = _run(prepared, k, seed)
         labels = working_labels[prepared.working.parent]
     colors, labels = _deduplicate(colors, labels)
-    return Palette(colors, labels, prepared.method.name, prepared.space, k, seed, prepared.params,
-                   tuple(notices), time.perf_counter() - started)
+    return Palette(
+        colors,
+        labels,
+        prepared.method.name,
+        prepared.space,
+        k,
+        seed,
+        prepared.params,
+        tuple(notices),
+        time.perf_counter() - started,
+    )
 
 
 def _run(prepared: Prepared, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

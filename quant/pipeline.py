@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -153,8 +154,12 @@ class Result(_Kept):
     @property
     def pixel_counts(self) -> np.ndarray:
         """Visible pixels per palette color, (m,) int64."""
-        return self._once("pixel_counts", lambda: np.bincount(
-            self.palette.labels, weights=self.hist.counts, minlength=len(self.palette.colors)).astype(np.int64))
+        return self._once(
+            "pixel_counts",
+            lambda: np.bincount(
+                self.palette.labels, weights=self.hist.counts, minlength=len(self.palette.colors)
+            ).astype(np.int64),
+        )
 
     @property
     def ssim(self) -> float:
@@ -174,8 +179,13 @@ class Result(_Kept):
     @property
     def metrics(self) -> Metrics:
         """Every metric at once (see `quant.Metrics`)."""
-        return Metrics(ssim=self.ssim, psnr=self.psnr, delta_e=self.delta_e,
-                               png_bytes=len(self.png), colors=len(self.palette.colors))
+        return Metrics(
+            ssim=self.ssim,
+            psnr=self.psnr,
+            delta_e=self.delta_e,
+            png_bytes=len(self.png),
+            colors=len(self.palette.colors),
+        )
 
     def rgb(self) -> np.ndarray:
         """The quantized image, H×W×3 uint8 (transparent pixels keep their original color)."""

@@ -21,9 +21,10 @@ numbers and small thumbnails.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -31,6 +32,7 @@ from PIL import Image
 from .numeric import is_integer
 from .palette import DOUBLING_KS, check_k
 from .pipeline import Prepared, Progress, Result, check_seed
+
 #: SSIM gain per step of k below which more colors are not worth it. With
 #: k-means on the bundled photos the knee lands at 16 (china) to 64 colors:
 #: photos keep gaining about 0.03 SSIM per doubling up to 64 colors, so the
@@ -39,7 +41,6 @@ from .pipeline import Prepared, Progress, Result, check_seed
 DEFAULT_KNEE_THRESHOLD = 0.03
 #: Longest side of a gallery thumbnail, in pixels.
 THUMBNAIL_SIZE = 240
-
 
 
 @dataclass(frozen=True)
@@ -133,15 +134,18 @@ def sweep(
 def _measure(k: int, result: Result, thumbnail_size: int) -> SweepRow:
     metrics = result.metrics
     return SweepRow(
-        k=k, colors=metrics.colors, ssim=metrics.ssim, psnr=metrics.psnr, delta_e=metrics.delta_e,
-        png_bytes=metrics.png_bytes, seconds=result.seconds,
+        k=k,
+        colors=metrics.colors,
+        ssim=metrics.ssim,
+        psnr=metrics.psnr,
+        delta_e=metrics.delta_e,
+        png_bytes=metrics.png_bytes,
+        seconds=result.seconds,
         thumbnail=_thumbnail(result.rgb(), thumbnail_size),
     )
 
 
-def knee(
-    ks: Sequence[int], ssims: Sequence[float], *, threshold: float = DEFAULT_KNEE_THRESHOLD
-) -> int | None:
+def knee(ks: Sequence[int], ssims: Sequence[float], *, threshold: float = DEFAULT_KNEE_THRESHOLD) -> int | None:
     """The smallest k after which SSIM gains less than `threshold` per step.
 
     Every later step (k to the next k of `ks`) must gain less than
@@ -171,7 +175,7 @@ def knee(
     ks, ssims = list(ks), list(ssims)
     if len(ks) != len(ssims):
         raise ValueError(f"ks and ssims differ in length: {len(ks)} and {len(ssims)}")
-    if any(b <= a for a, b in zip(ks, ks[1:])):
+    if any(b <= a for a, b in itertools.pairwise(ks)):
         raise ValueError("ks must be strictly increasing")
     if not threshold > 0:
         raise ValueError(f"threshold must be positive, not {threshold!r}")
