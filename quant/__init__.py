@@ -21,9 +21,9 @@ from .export import hex_colors, palette_gpl, palette_json, png_bytes
 from .histogram import Histogram, build_histogram, reduce_histogram
 from .load import DEFAULT_MAX_PIXELS, LoadedImage, from_array, load_image
 from .methods import METHODS, STUDY_METHODS, BaselineMethod, ClusteringMethod, Method, Param, get_method
-from .metrics import Metrics, evaluate, ssim
+from .metrics import Metrics, ssim
 from .palette import DOUBLING_KS, K_MAX, K_MIN, Palette, check_k
-from .pipeline import SEED_MAX, Prepared, Result, check_seed, prepare, quantize
+from .pipeline import SEED_MAX, Prepared, Result, check_seed, evaluate, prepare, quantize
 from .remap import remap, render
 from .samples import DEFAULT_SAMPLE, SAMPLES, sample_image
 

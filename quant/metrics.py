@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .colorspace import rgb_to_lab
 from .histogram import Histogram
 from .palette import Palette
-
-if TYPE_CHECKING:
-    from .pipeline import Result
 
 _SSIM_WINDOW = 7  # scikit-image's default win_size
 
@@ -48,15 +44,6 @@ class Metrics:
     delta_e: float
     png_bytes: int
     colors: int
-
-
-def evaluate(result: Result) -> Metrics:
-    """Every metric of `result`: its SSIM, PSNR, ΔE2000, PNG size and colors.
-
-    The result keeps what it computed (its PNG above all), so evaluating it
-    again, or asking for one metric (``result.ssim``), costs nothing more.
-    """
-    return result.metrics
 
 
 def histogram_psnr(hist: Histogram, palette: Palette) -> float:

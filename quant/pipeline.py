@@ -14,108 +14,45 @@ nothing is encoded or measured twice, and callers never pass them back in.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from .colorspace import check_space, to_space
-from .histogram import Histogram, WeightedColors, build_histogram, reduce_histogram
+from .colorspace import check_space
+from .histogram import Histogram, build_histogram
 from .load import LoadedImage
-from .methods import ClusteringMethod, Method, get_method
+from .methods import Method, get_method
 from .metrics import Metrics, histogram_delta_e, histogram_psnr, ssim
 from .numeric import is_integer
-from .palette import Palette, build_palette
+from .palette import ComputedOnce, Palette, PaletteWork
 from .remap import remap, render
 
-T = TypeVar("T")
 #: How long work reports how far it got: ``progress(fraction done, message for people)``.
 Progress = Callable[[float, str], None]
 #: Seeds go on to scikit-learn's `random_state`, which takes 0 … 2**32 - 1.
 SEED_MAX = 2**32 - 1
 
 
-class _Kept:
-    """Values computed on first use and kept on the instance.
+class Prepared(PaletteWork):
+    """One image and one method, ready to be quantized at any k: the palette stage's shared work, plus the remap.
 
-    Two threads that ask for the same value at once may both compute it (the
-    same value): cheaper than `functools.cached_property`'s Python 3.11 lock,
-    which every instance of a class shares, so one session's work would block
-    another's.
+    Make it with `prepare`; threads may share one.
     """
-
-    def _once(self, name: str, compute: Callable[[], T]) -> T:
-        kept = self.__dict__.setdefault("_kept", {})
-        if name not in kept:
-            kept[name] = compute()
-        return kept[name]
-
-
-class Prepared(_Kept):
-    """One image and one method, ready to be quantized at any k.
-
-    Holds the image, its histogram, the method, the color space and the
-    parameters, and computes on first use (or in `ready`) the work every k
-    shares: the color weights, the histogram reduced for clustering, its
-    points in the color space, and the method's own `precompute`. Make it
-    with `prepare`; threads may share one.
-    """
-
-    def __init__(self, image: LoadedImage, hist: Histogram, method: Method, space: str, params: dict[str, Any]):
-        self.image, self.hist, self.method, self.space, self.params = image, hist, method, space, params
 
     def quantize(self, k: int, *, seed: int = 0) -> Result:
         """The image reduced to at most `k` colors (2…256); the same seed gives the same result."""
         seed = check_seed(seed)
         started = time.perf_counter()
-        palette = build_palette(self, k, seed)
+        palette = self.palette(k, seed)
         indices = remap(self.hist, palette)
         return Result(self.image, self.hist, palette, indices, time.perf_counter() - started)
 
-    @property
-    def working(self) -> WeightedColors:
-        """The histogram, reduced to at most `method.max_entries` weighted colors."""
-        return self._once("working", self._reduce)
-
-    @property
-    def points(self) -> np.ndarray:
-        """`working`'s colors in the color space, (m, 3) float64."""
-        return self._once("points", lambda: to_space(self.working.colors, self.space))
-
-    @property
-    def cluster_args(self) -> dict[str, Any]:
-        """Keyword arguments of every `cluster` call: the parameters, plus what `precompute` made."""
-        return self._once("cluster_args", self._cluster_args)
-
-    def ready(self) -> Prepared:
-        """Do all the shared work now, so the first k's time doesn't include it; return self."""
-        if isinstance(self.method, ClusteringMethod):
-            _ = self.cluster_args  # computes the working set and the points on the way
-        else:
-            _ = self.working
-        return self
-
-    def _reduce(self) -> WeightedColors:
-        weigh = getattr(self.method, "weigh", None)
-        weights = None if weigh is None else weigh(self.image, self.hist, **self.params)
-        return reduce_histogram(self.hist, self.method.max_entries, weights=weights)
-
-    def _cluster_args(self) -> dict[str, Any]:
-        method = self.method
-        assert isinstance(method, ClusteringMethod), "only clustering methods cluster"
-        args = dict(self.params)
-        if "space" in inspect.signature(method.cluster).parameters:
-            args["space"] = self.space  # methods that need to know the space ask for it
-        if method.precompute is not None:
-            args.update(method.precompute(self.points, self.working.weights, **args))
-        return args
-
 
 @dataclass(frozen=True, eq=False)
-class Result(_Kept):
+class Result(ComputedOnce):
     """One method's quantization of one image at one k.
 
     Attributes
@@ -190,6 +127,15 @@ class Result(_Kept):
     def rgb(self) -> np.ndarray:
         """The quantized image, H×W×3 uint8 (transparent pixels keep their original color)."""
         return render(self.indices, self.palette, self.image.rgb)
+
+
+def evaluate(result: Result) -> Metrics:
+    """Every metric of `result`: its SSIM, PSNR, ΔE2000, PNG size and colors.
+
+    The result keeps what it computed (its PNG above all), so evaluating it
+    again, or asking for one metric (``result.ssim``), costs nothing more.
+    """
+    return result.metrics
 
 
 def check_seed(seed: int) -> int:
