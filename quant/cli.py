@@ -13,11 +13,12 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .colorspace import SPACES
 from .errors import ImageError
-from .load import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from .load import DEFAULT_MAX_PIXELS, load_image
 from .methods import METHODS
 from .palette import K_MAX, K_MIN
 from .pipeline import SEED_MAX, Result, quantize
@@ -29,38 +30,108 @@ METRICS = {"ssim": "SSIM {:.4f}", "psnr": "PSNR {:.2f} dB", "delta_e": "ΔE2000 
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Outputs are written by rename, so an interrupted run leaves no partial file behind.
+        print("quant: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.list_methods:
         _print_methods()
         return 0
-    inputs = [f"sample:{DEFAULT_SAMPLE}"] if args.sample else args.images
+    inputs = [Input(f"sample:{DEFAULT_SAMPLE}", None)] if args.sample else [Input(n, Path(n)) for n in args.images]
     if not inputs:
         parser.error("give at least one IMAGE (or --sample)")
+    _check_usage(parser, args, len(inputs))
+    targets = _plan(inputs, args)
+    clashes = _clashes(targets)
+    for target, names in clashes.items():
+        print(
+            f"quant: {' and '.join(names)} would {'both' if len(names) == 2 else 'all'} be written to {target}; "
+            "write them to separate folders or rename one (nothing was written)",
+            file=sys.stderr,
+        )
+    if clashes:
+        return 2
+    failed = 0
+    for source, target in targets:
+        try:
+            report = _process(source, target, args)
+        except (ImageError, ValueError, OSError) as exc:
+            print(f"quant: {source.name}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        except MemoryError:
+            print(f"quant: {source.name}: not enough memory to process this image", file=sys.stderr)
+            failed += 1
+            continue
+        except Exception as exc:  # noqa: BLE001 — a bug must not stop the other files, nor show a traceback
+            print(f"quant: {source.name}: internal error ({type(exc).__name__}: {exc})", file=sys.stderr)
+            failed += 1
+            continue
+        print(json.dumps(report) if args.json else _summary(report), flush=True)
+    return 1 if failed else 0
+
+
+@dataclass(frozen=True)
+class Input:
+    """One image to quantize: a file, or (with no path) the bundled sample."""
+
+    name: str
+    path: Path | None
+
+
+def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, count: int) -> None:
     if not K_MIN <= args.k <= K_MAX:
         parser.error(f"-k must be from {K_MIN} to {K_MAX}, not {args.k}")
     if not 0 <= args.seed <= SEED_MAX:
         parser.error(f"--seed must be from 0 to {SEED_MAX}, not {args.seed}")
-    out_is_folder = args.output is not None and (len(inputs) > 1 or Path(args.output).is_dir())
-    failed = 0
-    for name in inputs:
-        try:
-            target = _target_path(name, args, out_is_folder, inputs)
-            report = _process(name, target, args)
-        except (ImageError, ValueError, OSError) as exc:
-            print(f"quant: {name}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        except MemoryError:
-            print(f"quant: {name}: not enough memory to process this image", file=sys.stderr)
-            failed += 1
-            continue
-        except Exception as exc:  # noqa: BLE001 — a bug must not stop the other files, nor show a traceback
-            print(f"quant: {name}: internal error ({type(exc).__name__}: {exc})", file=sys.stderr)
-            failed += 1
-            continue
-        print(json.dumps(report) if args.json else _summary(report))
-    return 1 if failed else 0
+    if args.max_pixels < 1:
+        parser.error(f"--max-pixels must be a positive number of pixels, not {args.max_pixels}")
+    one_file = args.output is not None and not _output_is_folder(args.output, count)
+    if one_file and Path(args.output).suffix.lower() != ".png":
+        parser.error(f"-o {args.output}: outputs are PNG files, so its name must end in .png")
+
+
+def _output_is_folder(output: str, count: int) -> bool:
+    return count > 1 or output.endswith(("/", os.sep)) or Path(output).is_dir()
+
+
+def _plan(inputs: list[Input], args: argparse.Namespace) -> list[tuple[Input, Path]]:
+    """Each input with the file it will be written to."""
+    out_is_folder = args.output is not None and _output_is_folder(args.output, len(inputs))
+    planned = []
+    for source in inputs:
+        stem = source.path.stem if source.path is not None else source.name.removeprefix("sample:")
+        default_name = f"{stem}.k{args.k}.{args.method}.png"
+        if args.output is None:
+            target = (source.path.parent if source.path is not None else Path.cwd()) / default_name
+        elif out_is_folder:
+            target = Path(args.output) / default_name
+        else:
+            target = Path(args.output)
+        planned.append((source, target))
+    return planned
+
+
+def _clashes(targets: list[tuple[Input, Path]]) -> dict[Path, list[str]]:
+    """Outputs that two or more inputs would be written to, with those inputs' names."""
+    by_target: dict[Path, list[str]] = {}
+    for source, target in targets:
+        by_target.setdefault(_resolved(target), []).append(source.name)
+    return {target: names for target, names in by_target.items() if len(names) > 1}
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
 
 
 def _summary(report: dict) -> str:
@@ -132,48 +203,33 @@ def _print_methods() -> None:
         print(f"{'':<{width}}  [{method.kind}; {method.complexity}{seed}]")
 
 
-def _target_path(name: str, args, out_is_folder: bool, inputs: list[str]) -> Path:
-    default_name = f"{Path(name.removeprefix('sample:')).stem}.k{args.k}.{args.method}.png"
-    if args.output is None:
-        folder = Path.cwd() if name.startswith("sample:") else Path(name).parent
-        target = folder / default_name
-    elif out_is_folder:
-        target = Path(args.output) / default_name
-    else:
-        target = Path(args.output)
-    if any(_same_file(target, other) for other in inputs if not other.startswith("sample:")):
+def _process(source: Input, target: Path, args: argparse.Namespace) -> dict:
+    if source.path is not None and _resolved(target) == _resolved(source.path):
         raise ValueError(f"refusing to overwrite the input file {target}")
-    return target
-
-
-def _same_file(a: Path, b: str) -> bool:
-    try:
-        return a.resolve() == Path(b).resolve()
-    except OSError:
-        return False
-
-
-def _process(name: str, target: Path, args) -> dict:
     started = time.perf_counter()
-    image = _load(name, args.max_pixels)
+    image = sample_image(DEFAULT_SAMPLE) if source.path is None else load_image(source.path, max_pixels=args.max_pixels)
     for notice in image.notices:
-        print(f"quant: {name}: note: {notice}", file=sys.stderr)
+        print(f"quant: {source.name}: note: {notice}", file=sys.stderr)
     result = quantize(image, args.k, args.method, space=args.space, seed=args.seed)
     for notice in result.notices:
-        print(f"quant: {name}: note: {notice}", file=sys.stderr)
+        print(f"quant: {source.name}: note: {notice}", file=sys.stderr)
     _write_atomically(target, result.png)
     seconds = time.perf_counter() - started  # file to file: the metrics below are extra
-    return _report(name, target, args, result, seconds)
-
-
-def _load(name: str, max_pixels: int) -> LoadedImage:
-    if name.startswith("sample:"):
-        return sample_image(name.removeprefix("sample:"))
-    return load_image(name, max_pixels=max_pixels)
+    return _report(source.name, target, args, result, seconds)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside `target`, then rename: readers never see half a PNG."""
+    """Write to a temporary file beside `target`, then rename: readers never see half a PNG.
+
+    A failure names `target`, not the temporary file, and leaves any old `target` as it was.
+    """
+    try:
+        _write_through_temporary(target, data)
+    except OSError as exc:
+        raise OSError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _write_through_temporary(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
@@ -196,7 +252,7 @@ def _mode_for(target: Path) -> int:
         return 0o666 & ~umask
 
 
-def _report(name: str, target: Path, args, result: Result, seconds: float) -> dict:
+def _report(name: str, target: Path, args: argparse.Namespace, result: Result, seconds: float) -> dict:
     report = {
         "input": name,
         "output": str(target),

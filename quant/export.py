@@ -25,7 +25,15 @@ def to_pil(indices: np.ndarray, colors: np.ndarray) -> Image.Image:
 
 
 def png_bytes(indices: np.ndarray, colors: np.ndarray) -> bytes:
-    """Encode as an optimized palette PNG (PNG8)."""
+    """Encode as an optimized palette PNG (PNG8).
+
+    `indices` (H×W) are rows of `colors`, or ``len(colors)`` for a transparent pixel.
+    """
+    if len(colors) > 256 or (indices.size and not 0 <= indices.min() <= indices.max() <= min(len(colors), 255)):
+        raise ValueError(
+            f"indices must lie in 0…{len(colors)} (the palette's rows and the transparent slot) "
+            f"for at most 256 colors; got {indices.min()}…{indices.max()} for {len(colors)} colors"
+        )
     image = to_pil(indices, colors)
     buffer = io.BytesIO()
     save_args = {"optimize": True}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .load import LoadedImage
+from .load import LoadedImage, check_image
 from .numeric import weighted_means
 
 _CODES = 1 << 24
@@ -121,6 +121,7 @@ def build_histogram(image: LoadedImage) -> Histogram:
 
     Transparent pixels are not counted: they get index ``-1``.
     """
+    check_image(image)
     codes = pack_rgb(image.rgb).ravel()
     visible = None if image.opaque is None else image.opaque.ravel()
     counted = codes if visible is None else codes[visible]

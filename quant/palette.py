@@ -31,8 +31,9 @@ class Palette:
     ----------
     colors : ndarray of uint8, shape (m, 3)
         The palette, m ≤ k, without duplicates, sorted by packed RGB.
-    labels : ndarray of intp, shape (n,)
-        For each histogram entry, its row in `colors`.
+    labels : ndarray of uint8, shape (n,)
+        For each histogram entry, its row in `colors`: one byte each, since
+        a palette has at most 256 rows (a big photo has millions of entries).
     method, space, k, seed, params
         What produced it.
     notices : tuple of str
@@ -170,6 +171,6 @@ def _deduplicate(colors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np
     """Drop palette rows no entry uses and merge rows that rounded to the same color."""
     used = np.unique(labels)
     unique_colors, inverse = np.unique(colors[used], axis=0, return_inverse=True)
-    row_of = np.zeros(len(colors), dtype=np.intp)
+    row_of = np.zeros(len(colors), dtype=np.uint8)  # at most 256 distinct rows
     row_of[used] = inverse.ravel()
     return unique_colors, row_of[labels]

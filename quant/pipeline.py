@@ -23,7 +23,7 @@ import numpy as np
 
 from .colorspace import check_space
 from .histogram import Histogram, build_histogram
-from .load import LoadedImage
+from .load import LoadedImage, check_image
 from .methods import Method, get_method
 from .metrics import Metrics, histogram_delta_e, histogram_psnr, ssim
 from .numeric import is_integer
@@ -179,6 +179,7 @@ def prepare(
     method's `precompute`) is done on the first `quantize`, or at once by
     ``prepare(...).ready()``.
     """
+    check_image(image)
     chosen = method if isinstance(method, Method) else get_method(method)
     resolved = chosen.resolve_params(params)
     if hist is None:

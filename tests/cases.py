@@ -76,7 +76,7 @@ REFUSALS: dict[str, Refusal] = {
     "empty": Refusal("empty.png", lambda: b"", "empty"),
     "random bytes": Refusal("random.png", lambda: np.random.default_rng(1).bytes(4096), "not a recognised image"),
     "truncated JPEG": Refusal("cut.jpg", lambda: _truncated("JPEG"), "truncated|corrupt"),
-    "truncated PNG": Refusal("cut.png", lambda: _truncated("PNG"), "truncated|corrupt"),
+    "truncated PNG": Refusal("half.png", lambda: _truncated("PNG"), "truncated|corrupt"),
     "text as JPEG": Refusal("notes.jpg", lambda: b"Shopping list:\n- milk\n- eggs\n" * 20, "text file"),
     "SVG": Refusal("drawing.svg", lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "SVG"),
     "PDF": Refusal("page.pdf", lambda: b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF", "PDF"),
@@ -173,6 +173,50 @@ def _check_animated(loaded):
     assert any("first of its 3 frames" in notice for notice in loaded.notices)
 
 
+_RAMP = np.linspace(0, 1, 96, dtype=np.float32).reshape(8, 12)
+
+
+def _float_tiff(values: np.ndarray) -> bytes:
+    return encode(Image.fromarray(values.astype(np.float32), "F"), "TIFF")
+
+
+def _check_float_with_nan(loaded):
+    expected = np.rint(_RAMP * 255).astype(np.uint8)
+    expected[0, 5] = 0  # the NaN, shown black
+    np.testing.assert_array_equal(loaded.rgb[..., 1], expected)
+    assert any("NaN or infinite" in notice for notice in loaded.notices)
+
+
+def _check_stretched(loaded):
+    gray = loaded.rgb[..., 0]
+    assert gray.min() == 0 and gray.max() == 255  # the actual range, not black nor saturated
+    assert np.count_nonzero(gray == 255) == 1
+    assert any("stretched" in notice for notice in loaded.notices)
+
+
+def _with_nan(values: np.ndarray) -> np.ndarray:
+    values = values.copy()
+    values[0, 5] = np.nan
+    return values
+
+
+def _png_with(**options) -> bytes:
+    return encode(Image.fromarray(_SINGLE), **options)
+
+
+def _huge_text() -> bytes:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * 30_000_000, zip=True)  # inflates to 30 MB, over Pillow's text limit
+    return _png_with(pnginfo=info)
+
+
+def _check_metadata_ignored(loaded):
+    np.testing.assert_array_equal(loaded.rgb, _SINGLE)
+    assert any("metadata" in notice for notice in loaded.notices)
+
+
 AWKWARD: dict[str, Awkward] = {
     "1×1": Awkward("dot.png", lambda: encode(Image.fromarray(_ONE_PIXEL)), _rgb_equals(_ONE_PIXEL), colors=1),
     "1×N": Awkward("row.png", lambda: encode(Image.fromarray(_ROW)), _rgb_equals(_ROW)),
@@ -186,4 +230,11 @@ AWKWARD: dict[str, Awkward] = {
                          _check_cmyk),
     "EXIF-rotated JPEG": Awkward("sideways.jpg", _exif_rotated, _check_exif),
     "animated GIF": Awkward("anim.gif", _animated_gif, _check_animated),
+    "float TIFF with NaN": Awkward("nan.tif", lambda: _float_tiff(_with_nan(_RAMP)), _check_float_with_nan),
+    "float TIFF 0…1000": Awkward("thousand.tif", lambda: _float_tiff(_RAMP * 1000), _check_stretched),
+    "32-bit TIFF": Awkward("wide.tif", lambda: encode(Image.fromarray(
+        (np.arange(96, dtype=np.int32).reshape(8, 12) * 1_000_000), "I"), "TIFF"), _check_stretched),
+    "PNG with a 30 MB zTXt": Awkward("chatty.png", _huge_text, _check_metadata_ignored, colors=1),
+    "PNG with a 5 MB iCCP": Awkward("profiled.png", lambda: _png_with(icc_profile=bytes(5_000_000)),
+                                    _check_metadata_ignored, colors=1),
 }

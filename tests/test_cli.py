@@ -146,3 +146,41 @@ def test_transparent_input_keeps_transparency(images):
     out = np.asarray(Image.open(images / "logo.k256.kmeans.png").convert("RGBA"))
     np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
     np.testing.assert_array_equal(out[rgba[..., 3] > 0], rgba[rgba[..., 3] > 0])
+
+
+def test_two_inputs_with_one_output_name_are_refused_before_any_work(images):
+    (images / "a").mkdir()
+    (images / "b").mkdir()
+    for folder in ("a", "b"):
+        (images / folder / "pic.png").write_bytes((images / "photo.png").read_bytes())
+    done = run_cli("a/pic.png", "b/pic.png", "photo.png", "-k", "4", "-o", "out", cwd=images)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"quant: a/pic.png and b/pic.png would both be written to {images / 'out' / 'pic.k4.kmeans.png'}; "
+        "write them to separate folders or rename one (nothing was written)"
+    ]
+    assert not (images / "out").exists()
+    (images / "photo.jpg").write_bytes((images / "flipped.jpg").read_bytes())  # same stem, same folder
+    assert run_cli("photo.png", "photo.jpg", "-k", "4", cwd=images).returncode == 2
+
+
+def test_an_output_ending_in_a_slash_is_a_folder(images):
+    done = run_cli(images / "photo.png", "-k", "4", "-o", "newdir/", cwd=images)
+    assert done.returncode == 0, done.stderr
+    assert (images / "newdir" / "photo.k4.kmeans.png").is_file()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-o", "out.jpg"], "must end in .png"),
+    (["--max-pixels", "-1"], "--max-pixels must be a positive"),
+])
+def test_usage_errors(images, args, words):
+    done = run_cli(images / "photo.png", *args, cwd=images)
+    assert done.returncode == 2 and words in done.stderr
+
+
+def test_a_file_named_like_a_sample_is_a_file(images):
+    (images / "sample:mine.png").write_bytes((images / "photo.png").read_bytes())
+    done = run_cli("sample:mine.png", "-k", "4", "--json", cwd=images)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(images / "sample:mine.k4.kmeans.png").size == (128, 96)  # the file, not the sample
