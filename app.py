@@ -20,13 +20,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import quant
-from quant import embed, selection, sweep, views
-from quant.budget import Budget
-from quant.dashboard import (
+from quant import embed, sweep
+from dashboard.model import figures as views, selection
+from dashboard.model.budget import Budget
+from dashboard.model.outcomes import (
     COLUMN_BY_KEY, COLUMNS, Column, Outcome, card_title_html, describe_failure, download_name, escape_markdown, file_stem,
     human_size, metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
 )
-from quant.settings import K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
+from dashboard.model.settings import K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 CARDS_PER_ROW = 4

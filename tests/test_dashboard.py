@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import quant
-from quant.dashboard import (
+from dashboard.model.outcomes import (
     COLUMNS, card_title_html, compression_ratio, describe_failure, download_name, escape_markdown, file_stem, human_size,
     metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
 )

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .colorspace import SPACES
-from .methods import METHODS, STUDY_METHODS
-from .palette import K_MAX, K_MIN
+from quant.colorspace import SPACES
+from quant.methods import METHODS, STUDY_METHODS
+from quant.palette import K_MAX, K_MIN
 
 #: The study's palette size, and what the dashboard opens with.
 DEFAULT_K = 8

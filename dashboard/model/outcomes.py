@@ -18,13 +18,13 @@ import numpy as np
 from PIL import Image
 
 from .budget import Budget, BudgetExceeded, WorkFailed
-from .export import hex_colors, png_bytes
-from .histogram import Histogram
-from .load import LoadedImage
-from .methods import METHODS, Method, get_method
-from .metrics import Metrics, evaluate
-from .palette import Palette
-from .pipeline import quantize
+from quant.export import hex_colors, png_bytes
+from quant.histogram import Histogram
+from quant.load import LoadedImage
+from quant.methods import METHODS, Method, get_method
+from quant.metrics import Metrics, evaluate
+from quant.palette import Palette
+from quant.pipeline import quantize
 
 #: Widest image the page shows: Streamlit resizes anything wider on every
 #: rerun, so previews are made once at this width instead.

@@ -42,11 +42,11 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from .embed import Embedding, PixelSample
-from .export import hex_colors
-from .histogram import Histogram
-from .metrics import Metrics
-from .palette import Palette
+from quant.embed import Embedding, PixelSample
+from quant.export import hex_colors
+from quant.histogram import Histogram
+from quant.metrics import Metrics
+from quant.palette import Palette
 
 #: Points drawn in the color-space views by default: WebGL draws them at
 #: once, and the page stays light to send.
