@@ -173,7 +173,7 @@ def test_quality_figure_plots_four_metrics_on_a_log2_axis_and_marks_the_knee():
         assert fig.layout[axis].type == "log"
         assert list(fig.layout[axis].tickvals) == [2, 4, 8, 16, 32, 64, 128, 256]
     assert [fig.layout[f"yaxis{n}"].title.text for n in ("", 2, 3, 4)] == \
-        ["SSIM", "PSNR, dB", "ΔE2000", "PNG8 size, KB"]
+        ["SSIM", "PSNR, dB", "ΔE2000", "PNG8 size, kB"]
     assert list(star[0].x) == [16] and list(star[0].y) == [0.9]
     assert sum(shape.x0 == 16 for shape in fig.layout.shapes) == 4  # a dashed line on every panel
     assert fig.layout.uirevision and "k-means" in fig.layout.title.text
@@ -195,7 +195,7 @@ def test_rate_distortion_shows_the_sweep_and_other_methods_as_points():
     assert list(fig.data[0].x) == [r.png_bytes / 1000 for r in rows]
     assert [t.name for t in fig.data[1:]] == list(others)
     assert list(fig.data[1].x) == [20.0] and list(fig.data[1].y) == [0.93]
-    assert "SSIM" in fig.layout.yaxis.title.text and "KB" in fig.layout.xaxis.title.text
+    assert "SSIM" in fig.layout.yaxis.title.text and "kB" in fig.layout.xaxis.title.text
 
 
 def test_a_fully_transparent_image_draws_empty_views():
