@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import quant
-from quant.dashboard import escape_markdown
+from dashboard.model.formatting import escape_markdown
 from tests import faulty
 from tests.conftest import encode
 

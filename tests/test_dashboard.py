@@ -11,15 +11,16 @@ import pytest
 from PIL import Image
 
 import quant
-from quant.dashboard import (
-    COLUMNS, card_title_html, compression_ratio, describe_failure, download_name, escape_markdown, file_stem, human_size,
-    metric_row, metrics_html, metrics_table, original_png, preview_png, run_method, swatches_html,
+from dashboard.model.formatting import (
+    card_title_html, download_name, escape_markdown, file_stem, human_size, metrics_html, swatches_html,
 )
+from dashboard.model.metric_display import COLUMNS, compression_ratio, metric_row, metrics_table
+from dashboard.model.outcomes import Done, Failed, describe_failure, original_png, preview_png, run_method
 
 
 def test_run_method_gives_everything_a_column_shows(image, hist):
     outcome = run_method(image, hist, 8, "kmeans", space="lab", seed=3)
-    assert outcome.ok and outcome.error == ""
+    assert isinstance(outcome, Done) and outcome.ok
     assert 2 <= len(outcome.colors) <= 8
     assert outcome.pixel_counts.sum() == image.pixel_count
     decoded = Image.open(io.BytesIO(outcome.png))
@@ -33,9 +34,9 @@ def test_run_method_gives_everything_a_column_shows(image, hist):
 
 def test_a_failing_method_becomes_an_error_not_an_exception(image, hist):
     outcome = run_method(image, hist, 999, "kmeans", space="rgb", seed=0)
-    assert not outcome.ok
+    assert isinstance(outcome, Failed) and not outcome.ok
     assert outcome.error.startswith("ValueError: k must be")
-    assert outcome.png == b"" and outcome.metrics is None
+    assert not hasattr(outcome, "png") and not hasattr(outcome, "metrics")  # a failure carries no result
 
 
 def test_describe_failure_is_one_short_line():

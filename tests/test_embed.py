@@ -129,7 +129,7 @@ def test_progress_is_reported():
 
 
 def test_importing_the_views_loads_neither_umap_nor_streamlit():
-    code = ("import sys, quant, quant.embed, quant.views, quant.sweep, quant.selection; "
+    code = ("import sys, quant, quant.embed, quant.sweep, dashboard.model.figures, dashboard.model.selection; "
             "print(sorted(m for m in ('umap', 'numba', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import quant
-from quant import embed, selection, views
+from dashboard.model import figures, selection
+from quant import embed
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
@@ -30,7 +31,7 @@ def entry(hist, color):
     return int(np.flatnonzero((hist.colors == color).all(axis=1))[0])
 
 
-def point(customdata, group=views.PIXEL_GROUP, **extra):
+def point(customdata, group=figures.PIXEL_GROUP, **extra):
     return {"curve_number": 0, "point_index": 0, "customdata": customdata, "legendgroup": group, **extra}
 
 
@@ -71,7 +72,7 @@ def test_a_selected_palette_marker_selects_its_whole_cluster(image, hist):
     palette = quant.quantize(image, 2, "kmeans", hist=hist, with_metrics=False).palette
     labels = {"k-means": palette.labels}
     cluster = int(palette.labels[entry(hist, WHITE)])
-    event = {"selection": {"points": [point([cluster, 0, 0, 0, 0], group=views.palette_group("k-means"))]}}
+    event = {"selection": {"points": [point([cluster, 0, 0, 0, 0], group=figures.palette_group("k-means"))]}}
     mask = selection.entries_from_event(event, len(hist), labels_by_group=labels)
     np.testing.assert_array_equal(mask, palette.labels == cluster)
     # Without the labels a palette marker means nothing, and is not read as a histogram entry.
@@ -80,7 +81,7 @@ def test_a_selected_palette_marker_selects_its_whole_cluster(image, hist):
 
 def test_a_real_figure_selection_round_trips(hist):
     sample = embed.sample_pixels(hist, 100, seed=0)
-    trace = views.projections_figure(hist, sample).data[1]
+    trace = figures.projections_figure(hist, sample).data[1]
     picked = [3, 7]
     event = {"selection": {"points": [
         point(list(np.asarray(trace.customdata)[i]), group=trace.legendgroup, point_index=i) for i in picked
@@ -92,7 +93,7 @@ def test_a_real_figure_selection_round_trips(hist):
 def test_a_cluster_map_selection_round_trips(image, hist):
     emb = embed.embed(hist, method="pca", size=50, seed=1)
     palettes = {"k-means": quant.quantize(image, 2, "kmeans", hist=hist, with_metrics=False).palette}
-    trace = views.cluster_map_figure(emb, hist, palettes).data[0]
+    trace = figures.cluster_map_figure(emb, hist, palettes).data[0]
     rows = np.asarray(trace.customdata)
     event = {"selection": {"points": [
         point({str(j): int(v) for j, v in enumerate(rows[i])}, group=trace.legendgroup) for i in (0, 5, 9)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import quant
-from quant.settings import DEFAULT_K, K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
+from dashboard.model.settings import DEFAULT_K, K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
 
 VIEWS = ["compare", "color-space"]
 

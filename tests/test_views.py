@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import quant
-from quant import embed, views
+from dashboard.model import figures
+from quant import embed
 from quant.sweep import SweepRow
 
 
@@ -34,20 +35,20 @@ def entries_of(trace):
 
 
 def test_projections_have_one_pixel_trace_per_plane_and_one_palette_trace_per_method(hist, sample, palettes):
-    fig = views.projections_figure(hist, sample, palettes=palettes)
+    fig = figures.projections_figure(hist, sample, palettes=palettes)
     assert len(fig.data) == 3 * (1 + len(palettes))
     assert {trace.type for trace in fig.data} == {"scattergl"}
-    pixel_traces = [t for t in fig.data if t.legendgroup == views.PIXEL_GROUP]
+    pixel_traces = [t for t in fig.data if t.legendgroup == figures.PIXEL_GROUP]
     assert len(pixel_traces) == 3
     for label in palettes:
         named = [t for t in fig.data if t.name == label]
-        assert len(named) == 3 and all(t.legendgroup == views.palette_group(label) for t in named)
+        assert len(named) == 3 and all(t.legendgroup == figures.palette_group(label) for t in named)
         assert sum(bool(t.showlegend) for t in named) == 1  # one legend entry per method
 
 
 def test_projection_points_are_drawn_in_their_true_color_at_their_coordinates(hist, sample):
-    fig = views.projections_figure(hist, sample)
-    for trace, (x, y) in zip(fig.data, views.PROJECTIONS):
+    fig = figures.projections_figure(hist, sample)
+    for trace, (x, y) in zip(fig.data, figures.PROJECTIONS):
         entries = entries_of(trace)
         np.testing.assert_array_equal(np.sort(entries), np.sort(sample.entries))
         true_rgb = hist.colors[entries]
@@ -60,13 +61,13 @@ def test_projection_points_are_drawn_in_their_true_color_at_their_coordinates(hi
 
 
 def test_projection_axes_are_the_study_planes(hist, sample):
-    layout = views.projections_figure(hist, sample).layout
+    layout = figures.projections_figure(hist, sample).layout
     titles = [(layout[f"xaxis{n}"].title.text, layout[f"yaxis{n}"].title.text) for n in ("", 2, 3)]
     assert titles == [("Red", "Green"), ("Green", "Blue"), ("Red", "Blue")]
 
 
 def test_palette_markers_are_the_palette_colors_larger_and_outlined(hist, sample, palettes):
-    fig = views.projections_figure(hist, sample, palettes=palettes)
+    fig = figures.projections_figure(hist, sample, palettes=palettes)
     pixel_size = fig.data[0].marker.size
     for label, palette in palettes.items():
         trace = next(t for t in fig.data if t.name == label)
@@ -84,24 +85,24 @@ def test_points_follow_pixel_counts():
     rgb[:90] = (200, 30, 30)
     rgb[90:] = (30, 30, 200)
     hist = quant.build_histogram(quant.from_array(rgb))
-    fig = views.projections_figure(hist, embed.sample_pixels(hist, 1_000, seed=4))
+    fig = figures.projections_figure(hist, embed.sample_pixels(hist, 1_000, seed=4))
     drawn = Counter(fig.data[0].marker.color)
     assert abs(drawn["#c81e1e"] - 900) <= 1 and abs(drawn["#1e1ec8"] - 100) <= 1
 
 
 def test_figures_keep_zoom_and_allow_box_and_lasso_selection(hist, sample, palettes):
-    fig = views.projections_figure(hist, sample, palettes=palettes, uirevision="cat.png")
+    fig = figures.projections_figure(hist, sample, palettes=palettes, uirevision="cat.png")
     assert fig.layout.uirevision == "cat.png"
     assert fig.layout.dragmode == "select" and "select" in fig.layout.clickmode
     assert fig.layout.title.text
-    lasso = views.projections_figure(hist, sample, dragmode="lasso")
+    lasso = figures.projections_figure(hist, sample, dragmode="lasso")
     assert lasso.layout.dragmode == "lasso"
     with pytest.raises(ValueError, match="dragmode"):
-        views.projections_figure(hist, sample, dragmode="spin")
+        figures.projections_figure(hist, sample, dragmode="spin")
 
 
 def test_rgb_cube_is_3d_with_true_colors_and_palettes(hist, sample, palettes):
-    fig = views.rgb_cube_figure(hist, sample, palettes=palettes)
+    fig = figures.rgb_cube_figure(hist, sample, palettes=palettes)
     assert [t.type for t in fig.data] == ["scatter3d"] * (1 + len(palettes))
     pixels = fig.data[0]
     true_rgb = hist.colors[entries_of(pixels)]
@@ -117,9 +118,9 @@ def test_rgb_cube_is_3d_with_true_colors_and_palettes(hist, sample, palettes):
 def test_palettes_must_label_this_histogram(hist, sample, palettes):
     other = quant.build_histogram(quant.from_array(np.zeros((4, 4, 3), np.uint8)))
     with pytest.raises(ValueError, match="histogram"):
-        views.projections_figure(other, embed.sample_pixels(other, 10), palettes=palettes)
+        figures.projections_figure(other, embed.sample_pixels(other, 10), palettes=palettes)
     with pytest.raises(ValueError, match="another histogram"):
-        views.projections_figure(other, sample)
+        figures.projections_figure(other, sample)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,7 @@ def embedding(hist):
 
 
 def test_cluster_map_has_one_map_per_method_colored_by_palette(embedding, hist, palettes):
-    fig = views.cluster_map_figure(embedding, hist, palettes)
+    fig = figures.cluster_map_figure(embedding, hist, palettes)
     assert len(fig.data) == len(palettes)
     for trace, (label, palette) in zip(fig.data, palettes.items()):
         assert trace.name == label and trace.type == "scattergl"
@@ -142,7 +143,7 @@ def test_cluster_map_has_one_map_per_method_colored_by_palette(embedding, hist, 
 
 
 def test_cluster_map_can_color_by_cluster_id(embedding, hist, palettes):
-    fig = views.cluster_map_figure(embedding, hist, palettes, color_by="cluster")
+    fig = figures.cluster_map_figure(embedding, hist, palettes, color_by="cluster")
     for trace, palette in zip(fig.data, palettes.values()):
         clusters = palette.labels[entries_of(trace)]
         color_of = {}
@@ -150,7 +151,7 @@ def test_cluster_map_can_color_by_cluster_id(embedding, hist, palettes):
             assert color_of.setdefault(cluster, color) == color  # one color per cluster
         assert len(set(color_of.values())) == len(color_of)  # and distinct ones
     with pytest.raises(ValueError, match="color_by"):
-        views.cluster_map_figure(embedding, hist, palettes, color_by="hue")
+        figures.cluster_map_figure(embedding, hist, palettes, color_by="hue")
 
 
 def sweep_rows(ssims=(0.6, 0.75, 0.85, 0.9, 0.91, 0.915, 0.918, 0.92)):
@@ -162,7 +163,7 @@ def sweep_rows(ssims=(0.6, 0.75, 0.85, 0.9, 0.91, 0.915, 0.918, 0.92)):
 
 def test_quality_figure_plots_four_metrics_on_a_log2_axis_and_marks_the_knee():
     rows = sweep_rows()
-    fig = views.quality_figure(rows, method_label="k-means", knee_k=16)
+    fig = figures.quality_figure(rows, method_label="k-means", knee_k=16)
     curves, star = fig.data[:4], fig.data[4:]
     assert len(fig.data) == 5
     assert [list(t.x) for t in curves] == [[r.k for r in rows]] * 4
@@ -172,45 +173,45 @@ def test_quality_figure_plots_four_metrics_on_a_log2_axis_and_marks_the_knee():
         assert fig.layout[axis].type == "log"
         assert list(fig.layout[axis].tickvals) == [2, 4, 8, 16, 32, 64, 128, 256]
     assert [fig.layout[f"yaxis{n}"].title.text for n in ("", 2, 3, 4)] == \
-        ["SSIM", "PSNR, dB", "ΔE2000", "PNG8 size, KB"]
+        ["SSIM", "PSNR, dB", "ΔE2000", "PNG8 size, kB"]
     assert list(star[0].x) == [16] and list(star[0].y) == [0.9]
     assert sum(shape.x0 == 16 for shape in fig.layout.shapes) == 4  # a dashed line on every panel
     assert fig.layout.uirevision and "k-means" in fig.layout.title.text
 
 
 def test_quality_figure_without_a_knee_and_with_a_bad_one():
-    assert len(views.quality_figure(sweep_rows(), method_label="m").data) == 4
+    assert len(figures.quality_figure(sweep_rows(), method_label="m").data) == 4
     with pytest.raises(ValueError, match="knee_k"):
-        views.quality_figure(sweep_rows(), method_label="m", knee_k=24)
+        figures.quality_figure(sweep_rows(), method_label="m", knee_k=24)
 
 
 def test_rate_distortion_shows_the_sweep_and_other_methods_as_points():
     rows = sweep_rows()
     others = {"libimagequant": quant.Metrics(ssim=0.93, psnr=35, delta_e=2, png_bytes=20_000, colors=16),
               "Octree": quant.Metrics(ssim=0.8, psnr=30, delta_e=4, png_bytes=15_000, colors=16)}
-    fig = views.rate_distortion_figure(rows, method_label="k-means", others=others)
+    fig = figures.rate_distortion_figure(rows, method_label="k-means", others=others)
     assert len(fig.data) == 1 + len(others)
     assert list(fig.data[0].y) == [r.ssim for r in rows]
     assert list(fig.data[0].x) == [r.png_bytes / 1000 for r in rows]
     assert [t.name for t in fig.data[1:]] == list(others)
     assert list(fig.data[1].x) == [20.0] and list(fig.data[1].y) == [0.93]
-    assert "SSIM" in fig.layout.yaxis.title.text and "KB" in fig.layout.xaxis.title.text
+    assert "SSIM" in fig.layout.yaxis.title.text and "kB" in fig.layout.xaxis.title.text
 
 
 def test_a_fully_transparent_image_draws_empty_views():
     hist = quant.build_histogram(quant.from_array(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), bool)))
     sample = embed.sample_pixels(hist, 100)
     assert sample.caption() == "0 of 0 pixels shown (0 distinct colors)"
-    assert [len(t.x) for t in views.projections_figure(hist, sample).data] == [0, 0, 0]
-    assert len(views.rgb_cube_figure(hist, sample).data[0].x) == 0
+    assert [len(t.x) for t in figures.projections_figure(hist, sample).data] == [0, 0, 0]
+    assert len(figures.rgb_cube_figure(hist, sample).data[0].x) == 0
 
 
 def test_palette_strip_has_a_bar_per_color_sized_by_share_and_clicks_select_a_cluster(hist, palettes):
-    from quant import selection
+    from dashboard.model import selection
 
     label, palette = next(iter(palettes.items()))
     counts = np.bincount(palette.labels, weights=hist.counts, minlength=len(palette.colors))
-    fig = views.palette_strip_figure(label, palette, counts)
+    fig = figures.palette_strip_figure(label, palette, counts)
     (bar,) = fig.data
     assert list(bar.marker.color) == quant.hex_colors(palette.colors)
     np.testing.assert_allclose(bar.y, 100 * counts / counts.sum())
@@ -221,4 +222,4 @@ def test_palette_strip_has_a_bar_per_color_sized_by_share_and_clicks_select_a_cl
     entries = selection.entries_from_event(clicked, len(hist), labels_by_group={label: palette.labels})
     np.testing.assert_array_equal(entries, palette.labels == 2)
     with pytest.raises(ValueError, match="one count per palette color"):
-        views.palette_strip_figure(label, palette, counts[:-1])
+        figures.palette_strip_figure(label, palette, counts[:-1])

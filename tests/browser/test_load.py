@@ -244,9 +244,9 @@ def metrics(url: str, family: str | None = None) -> str:
 
 
 def cache_bounds() -> dict[str, int | None]:
-    """Each cached function of app.py and its `max_entries` (None when it has none)."""
+    """Each cached function of the page's cache layer and its `max_entries` (None when it has none)."""
     bounds = {}
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
+    for node in ast.walk(ast.parse((ROOT / "dashboard" / "views" / "cache.py").read_text())):
         if not isinstance(node, ast.FunctionDef):
             continue
         for decorator in node.decorator_list:

@@ -13,14 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .colorspace import SPACES
-from .methods import METHODS, STUDY_METHODS
-from .palette import K_MAX, K_MIN
+from quant.colorspace import SPACES
+from quant.errors import shorten
+from quant.methods import METHODS, STUDY_METHODS
+from quant.palette import DOUBLING_KS, K_MAX, K_MIN
 
 #: The study's palette size, and what the dashboard opens with.
 DEFAULT_K = 8
 #: The quick picks offered next to the k input.
-K_PICKS = tuple(2**e for e in range(1, 9))
+K_PICKS = DOUBLING_KS
 #: Seeds go to scikit-learn's `random_state`, which takes 0 … 2**32 - 1.
 SEED_MAX = 2**32 - 1
 
@@ -157,5 +158,4 @@ def _last(value: QueryValue) -> str:
 
 def _quote(text: str) -> str:
     """A URL value fit to repeat in a notice: short, on one line."""
-    text = " ".join(text.split())
-    return repr(text if len(text) <= 40 else text[:37] + "...")
+    return repr(shorten(text, 40))

@@ -7,10 +7,12 @@ a child process: if it overruns, it is killed and a `BudgetExceeded` names
 what ran out.
 
 Children are forked from a clean *forkserver* that has already imported quant
-and the main module, so each call costs milliseconds, and no child inherits the
-server's OpenMP thread pools, which are not fork-safe. As with any
-multiprocessing code, the main module (a Streamlit script included) must only
-draw under ``if __name__ == "__main__":``.
+and `dashboard.model.outcomes` (whose `measure` the page runs in the child), so
+each call costs milliseconds, and no child inherits the server's OpenMP thread
+pools, which are not fork-safe. The main module is not preloaded: under
+Streamlit it is the page script, and importing it would draw the page in the
+forkserver. As with any multiprocessing code, the main module (a Streamlit
+script included) must still only draw under ``if __name__ == "__main__":``.
 
 Use::
 
@@ -25,7 +27,9 @@ import resource
 from dataclasses import dataclass
 from typing import Any, Callable
 
-_PRELOAD = ["__main__", "quant"]
+#: What the forkserver imports once, so children start warm: the engine and the module whose
+#: function the page runs in a child. Never "__main__" (the Streamlit script; see above).
+_PRELOAD = ["quant", "dashboard.model.outcomes"]
 _context = None
 
 

@@ -1,33 +1,21 @@
-"""Figure builders for the dashboard's views: pure functions that return plotly figures.
+"""Figure builders for the page's views: pure functions that return plotly figures.
 
 Nothing here draws a widget; each builder takes engine objects and returns a
-``plotly.graph_objects.Figure`` that ``st.plotly_chart`` can show.
+``plotly.graph_objects.Figure`` that ``st.plotly_chart`` shows. The views in
+`dashboard.views` call them, for example::
 
-How the app calls it::
-
-    from quant import embed, sweep, views
-
-    sample = embed.sample_pixels(hist, views.DEFAULT_POINTS, seed=seed)   # cache per image
-    palettes = {METHODS[m].label: results[m].palette for m in chosen}       # label -> Palette
-    fig = views.projections_figure(hist, sample, palettes=palettes)
-    event = st.plotly_chart(fig, key="projections", on_select="rerun",
-                            selection_mode=("box", "lasso"))
-    st.caption(sample.caption())
-    st.plotly_chart(views.rgb_cube_figure(hist, sample, palettes=palettes))
-
-    emb = embed.embed(hist, method="umap")                                  # cache per image
-    st.plotly_chart(views.cluster_map_figure(emb, hist, palettes, color_by="palette"),
-                    key="clusters", on_select="rerun", selection_mode=("box", "lasso"))
-
-    rows = sweep.sweep(image, "kmeans", hist=hist, progress=bar_update)     # cache per image+method
-    st.plotly_chart(views.quality_figure(rows, method_label="k-means", knee_k=sweep.knee_of(rows)))
-    st.plotly_chart(views.rate_distortion_figure(rows, method_label="k-means",
-                                                 others={label: result.metrics, ...}))
+    sample = embed.sample_pixels(hist, figures.DEFAULT_POINTS, seed=seed)
+    event = st.plotly_chart(figures.projections_figure(hist, sample, palettes=page.palettes),
+                            key="projections", on_select="rerun", selection_mode=("box", "lasso"))
 
 Every point of a pixel trace carries ``customdata[0]`` = its histogram entry
 and belongs to legend group `PIXEL_GROUP`; palette markers carry
 ``customdata[0]`` = their palette index and belong to ``palette_group(label)``.
-`quant.selection` reads both back from a Streamlit selection event.
+`dashboard.model.selection` defines both and reads them back from a Streamlit
+selection event.
+
+Metrics are labelled, rounded and titled as `dashboard.model.metric_display`
+says, as on the result cards.
 
 Figures set ``uirevision``, so zoom and pan survive reruns while the value
 stays the same; pass a new value (say, the image's name) to reset them.
@@ -42,17 +30,18 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from .embed import Embedding, PixelSample
-from .export import hex_colors
-from .histogram import Histogram
-from .metrics import Metrics
-from .palette import Palette
+from quant.embed import Embedding, PixelSample
+from quant.export import hex_colors
+from quant.histogram import Histogram
+from quant.metrics import Metrics
+from quant.palette import DOUBLING_KS, Palette
+
+from .metric_display import COLUMN_BY_KEY, Column, sweep_values
+from .selection import PIXEL_GROUP, palette_group
 
 #: Points drawn in the color-space views by default: WebGL draws them at
 #: once, and the page stays light to send.
 DEFAULT_POINTS = 10_000
-#: Legend group of every trace whose points are sampled pixels.
-PIXEL_GROUP = "pixels"
 #: The three projections of the study, as (x channel, y channel).
 PROJECTIONS = ((0, 1), (1, 2), (0, 2))
 CHANNELS = ("Red", "Green", "Blue")
@@ -60,8 +49,8 @@ CHANNELS = ("Red", "Green", "Blue")
 BACKGROUND = "#808080"
 COLOR_BY = ("palette", "cluster")
 DRAG_MODES = ("select", "lasso", "zoom", "pan")
-#: Ticks of the k axis.
-K_TICKS = (2, 4, 8, 16, 32, 64, 128, 256)
+#: Bars of the compare view's metric chart: clustering methods in the theme's primary, baselines quiet gray.
+CLUSTERING_COLOR, BASELINE_COLOR = "#7c3aed", "#a8a3b8"
 
 _PALETTE_SYMBOLS = ("circle", "diamond", "square", "cross", "x", "triangle-up", "star", "pentagon")
 _PALETTE_SYMBOLS_3D = ("circle", "diamond", "square", "cross", "x", "circle-open", "diamond-open")
@@ -73,11 +62,6 @@ _PIXEL_HOVER = (
     "#%{customdata[1]:02x}%{customdata[2]:02x}%{customdata[3]:02x}<br>"
     "%{customdata[4]:,} pixels<extra></extra>"
 )
-
-
-def palette_group(label: str) -> str:
-    """Legend group of a method's palette markers, e.g. ``"palette:k-means"``."""
-    return f"palette:{label}"
 
 
 # --- color space -------------------------------------------------------------------------------
@@ -278,12 +262,9 @@ def cluster_map_figure(
 
 # --- quality versus k --------------------------------------------------------------------------
 
-_QUALITY_PANELS = (
-    ("ssim", "SSIM", "SSIM (higher is better)", "%{y:.4f}"),
-    ("psnr", "PSNR, dB", "PSNR (higher is better)", "%{y:.2f} dB"),
-    ("delta_e", "ΔE2000", "Mean ΔE2000 (lower is better)", "%{y:.2f}"),
-    ("png_bytes", "PNG8 size, KB", "PNG8 size (lower is better)", "%{y:,.1f} KB"),
-)
+#: The four panels of `quality_figure`, as `COLUMNS` show them.
+QUALITY_PANELS = tuple(COLUMN_BY_KEY[key] for key in ("ssim", "psnr", "delta_e", "png_kb"))
+_SSIM, _PNG = COLUMN_BY_KEY["ssim"], COLUMN_BY_KEY["png_kb"]
 
 
 def quality_figure(
@@ -320,21 +301,21 @@ def quality_figure(
     if not rows:
         raise ValueError("quality_figure needs at least one sweep row")
     ks = [row.k for row in rows]
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[p[2] for p in _QUALITY_PANELS],
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[column.axis_title for column in QUALITY_PANELS],
                         horizontal_spacing=0.1, vertical_spacing=0.16)
-    for number, (field, axis_title, _, value_format) in enumerate(_QUALITY_PANELS):
+    values = [sweep_values(row) for row in rows]
+    for number, column in enumerate(QUALITY_PANELS):
         row, col = divmod(number, 2)
-        values = [_quality_value(row_, field) for row_ in rows]
         fig.add_trace(
             go.Scatter(
-                x=ks, y=values, mode="lines+markers", name=method_label, showlegend=number == 0,
-                legendgroup=method_label, customdata=ks, line=dict(color=_SWEEP_COLOR),
-                hovertemplate=f"k = %{{x}}<br>{value_format}<extra>{method_label}</extra>",
+                x=ks, y=[v[column.key] for v in values], mode="lines+markers", name=method_label,
+                showlegend=number == 0, legendgroup=method_label, customdata=ks, line=dict(color=_SWEEP_COLOR),
+                hovertemplate=f"k = %{{x}}<br>{column.hover()}<extra>{method_label}</extra>",
             ),
             row=row + 1, col=col + 1,
         )
         fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=row + 1, col=col + 1)
-        fig.update_yaxes(title_text=axis_title, row=row + 1, col=col + 1)
+        fig.update_yaxes(title_text=column.short_title, row=row + 1, col=col + 1)
     if knee_k is not None:
         _mark_knee(fig, rows, knee_k)
     _finish(fig, f"Quality versus k: {method_label}", uirevision, "zoom")
@@ -376,7 +357,7 @@ def rate_distortion_figure(
             mode="lines+markers+text", text=[f"k={row.k}" for row in rows], line=dict(color=_SWEEP_COLOR),
             textposition="top left", name=f"{method_label}, k = 2…256",
             customdata=[row.k for row in rows],
-            hovertemplate="k = %{customdata}<br>%{x:,.1f} KB<br>SSIM %{y:.4f}<extra></extra>",
+            hovertemplate=f"k = %{{customdata}}<br>{_PNG.hover('x')}<br>SSIM {_SSIM.hover()}<extra></extra>",
         )
     )
     for order, (label, metrics) in enumerate((others or {}).items()):
@@ -386,12 +367,12 @@ def rate_distortion_figure(
                 marker=dict(size=12, symbol=_PALETTE_SYMBOLS[(order + 1) % len(_PALETTE_SYMBOLS)],
                             line=dict(color="black", width=1)),
                 customdata=[metrics.colors],
-                hovertemplate=f"{label}<br>%{{customdata}} colors<br>%{{x:,.1f}} KB"
-                              f"<br>SSIM %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"{label}<br>%{{customdata}} colors<br>{_PNG.hover('x')}"
+                              f"<br>SSIM {_SSIM.hover()}<extra></extra>",
             )
         )
-    fig.update_xaxes(title_text="PNG8 size, KB (lower is better)")
-    fig.update_yaxes(title_text="SSIM (higher is better)")
+    fig.update_xaxes(title_text=_PNG.axis_title)
+    fig.update_yaxes(title_text=_SSIM.axis_title)
     _finish(fig, f"Rate–distortion: size against quality ({method_label} sweep)", uirevision, "zoom")
     fig.update_layout(height=460)
     return fig
@@ -410,7 +391,7 @@ def palette_strip_figure(
     ----------
     label : str
         The method's display name; the bars are drawn in its palette group,
-        so `quant.selection.entries_from_event` reads a clicked bar as that
+        so `dashboard.model.selection.entries_from_event` reads a clicked bar as that
         palette color's whole cluster.
     palette : Palette
         The method's palette.
@@ -443,6 +424,22 @@ def palette_strip_figure(
     _finish(fig, f"{label}: its colors by share of the pixels (click one)", uirevision, "zoom")
     fig.update_layout(height=240, showlegend=False, bargap=0.05, margin=dict(t=50, b=10, l=50, r=10))
     return fig
+
+
+# --- the compare view's metric chart ------------------------------------------------------------
+
+
+def metric_figure(rows: Sequence[Mapping], column: Column) -> go.Figure:
+    """A bar per method for one metric; `rows` as `metric_display.metrics_table` makes them."""
+    values = [row[column.key] for row in rows]
+    figure = go.Figure(go.Bar(
+        x=[row["method"] for row in rows], y=values, text=[column.format(v) for v in values],
+        marker_color=[BASELINE_COLOR if row["baseline"] else CLUSTERING_COLOR for row in rows],
+        textposition="outside", cliponaxis=False, hovertemplate="%{x}: %{text}<extra></extra>",
+    ))
+    figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10),
+                         yaxis_title=column.axis_title, xaxis_title=None)
+    return figure
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -511,28 +508,23 @@ def _palette_trace_2d(hist, label, palette, x, y, order, *, showlegend) -> go.Sc
     )
 
 
-def _quality_value(row, field: str) -> float:
-    value = getattr(row, field)
-    return value / 1000 if field == "png_bytes" else value
-
-
 def _log2_axis() -> dict:
     """A log axis ticked at the powers of two 2…256, the sweep's k."""
-    return dict(type="log", tickvals=list(K_TICKS), ticktext=[str(k) for k in K_TICKS])
+    return dict(type="log", tickvals=list(DOUBLING_KS), ticktext=[str(k) for k in DOUBLING_KS])
 
 
 def _mark_knee(fig: go.Figure, rows: Sequence, knee_k: int) -> None:
     by_k = {row.k: row for row in rows}
     if knee_k not in by_k:
         raise ValueError(f"knee_k={knee_k} is not one of the sweep's k: {', '.join(map(str, by_k))}")
-    for number in range(len(_QUALITY_PANELS)):
+    for number in range(len(QUALITY_PANELS)):
         row, col = divmod(number, 2)
         fig.add_vline(x=knee_k, line=dict(dash="dash", color="gray", width=1), row=row + 1, col=col + 1)
     fig.add_trace(
         go.Scatter(
             x=[knee_k], y=[by_k[knee_k].ssim], mode="markers", name=f"knee: k = {knee_k}",
             marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1)),
-            hovertemplate="knee: k = %{x}<br>SSIM %{y:.4f}<extra></extra>",
+            hovertemplate=f"knee: k = %{{x}}<br>SSIM {_SSIM.hover()}<extra></extra>",
         ),
         row=1, col=1,
     )

@@ -7,23 +7,24 @@ A selection travels in three steps:
 3. **picture** — the image with the selected pixels as they are and the
    others dimmed.
 
-How the app calls it::
+How a view uses it (`dashboard.views.page.show_selected_pixels`)::
 
     event = st.plotly_chart(fig, key="projections", on_select="rerun",
                             selection_mode=("box", "lasso"))
     labels = {label: palette.labels for label, palette in palettes.items()}
-    entries = quant.selection.entries_from_event(event, len(hist), labels_by_group=labels)
+    entries = selection.entries_from_event(event, len(hist), labels_by_group=labels)
     if entries.any():
-        pixels = quant.selection.pixel_mask(hist, entries)
-        st.image(quant.selection.highlight(image.rgb, pixels))
-        st.caption(quant.selection.describe(hist, entries))
+        pixels = selection.pixel_mask(hist, entries)
+        st.image(selection.highlight(image.rgb, pixels), caption=selection.describe(hist, entries))
 
     # a palette swatch clicked:
-    entries = quant.selection.entries_of_color(palette.labels, index)
+    entries = selection.entries_of_color(palette.labels, index)
 
-The figures of `quant.views` make this work: a pixel point's
-``customdata[0]`` is its histogram entry, and a palette marker's is its
-palette index, in legend group ``quant.views.palette_group(label)``.
+The figures of `dashboard.model.figures` make this work: a pixel point's
+``customdata[0]`` is its histogram entry, in legend group `PIXEL_GROUP`, and
+a palette marker's is its palette index, in legend group
+``palette_group(label)``. Both names are defined here, once, for the figures
+that write them and the events that read them back.
 """
 
 from __future__ import annotations
@@ -32,9 +33,23 @@ from typing import Any, Mapping
 
 import numpy as np
 
-_PALETTE_PREFIX = "palette:"  # quant.views.palette_group(label) == _PALETTE_PREFIX + label
+from quant.numeric import is_integer
+
+#: Legend group of every trace whose points are sampled pixels.
+PIXEL_GROUP = "pixels"
+_PALETTE_PREFIX = "palette:"
 #: How much of its brightness an unselected pixel keeps in `highlight`.
 DEFAULT_DIM = 0.25
+
+
+def palette_group(label: str) -> str:
+    """Legend group of a method's palette markers, e.g. ``"palette:k-means"``."""
+    return _PALETTE_PREFIX + label
+
+
+def palette_label(group: str) -> str | None:
+    """The method label a legend group is the palette of (`palette_group` backwards), or None."""
+    return group[len(_PALETTE_PREFIX):] if group.startswith(_PALETTE_PREFIX) else None
 
 
 def entries_from_event(
@@ -77,9 +92,9 @@ def entries_from_event(
         first = _first_customdata(point)
         if first is None:
             continue
-        group = point.get("legendgroup") or ""
-        if group.startswith(_PALETTE_PREFIX):
-            labels = labels_by_group.get(group[len(_PALETTE_PREFIX):])
+        label = palette_label(point.get("legendgroup") or "")
+        if label is not None:
+            labels = labels_by_group.get(label)
             if labels is not None:
                 mask |= np.asarray(labels) == first
         elif 0 <= first < n_entries:
@@ -103,7 +118,7 @@ def entries_of_color(labels: np.ndarray, index: int) -> np.ndarray:
     """
     labels = np.asarray(labels)
     colors = int(labels.max()) + 1 if labels.size else 0
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < max(colors, 1):
+    if not is_integer(index) or not 0 <= index < max(colors, 1):
         raise ValueError(f"index must be a palette row from 0 to {max(colors - 1, 0)}, not {index!r}")
     return labels == index
 
@@ -159,7 +174,7 @@ def describe(hist, entries: np.ndarray) -> str:
 
 
 def _check_count(n_entries: int) -> int:
-    if isinstance(n_entries, bool) or not isinstance(n_entries, (int, np.integer)) or n_entries < 0:
+    if not is_integer(n_entries) or n_entries < 0:
         raise ValueError(f"n_entries must be a non-negative integer (len(hist)), not {n_entries!r}")
     return int(n_entries)
 

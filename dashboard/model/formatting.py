@@ -1,0 +1,110 @@
+"""Text and HTML the page shows: sizes, labels, safe file names, escaped Markdown, small HTML snippets.
+
+Everything a user typed (an upload's name) passes through `file_stem` or
+`escape_markdown` before it reaches the page; the HTML snippets escape what
+they embed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+
+from quant.colorspace import SPACES
+from quant.export import hex_colors
+from quant.methods import METHODS
+
+from .metric_display import COLUMNS
+
+
+def human_size(size: int) -> str:
+    """A byte count as people read it: ``"218.9 kB"``, ``"13.5 MB"`` (decimal units, as file managers show)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size:,} B"
+
+
+def method_label(name: str) -> str:
+    """A method's display label, marked when it is a baseline."""
+    method = METHODS[name]
+    return f"{method.label} · baseline" if method.is_baseline else method.label
+
+
+def space_label(name: str) -> str:
+    return SPACES[name].label
+
+
+def card_title_html(label: str) -> str:
+    """A card's title on one line, cut with an ellipsis (the full label on hover) when too long.
+
+    Room is left for the help icon Streamlit puts after it: a title that
+    wrapped would push that card's image below its neighbours'.
+    """
+    text = html.escape(label)
+    return (f'<span title="{text}" style="display:inline-block;max-width:calc(100% - 28px);overflow:hidden;'
+            f'text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom"><strong>{text}</strong></span>')
+
+
+def metrics_html(row: dict[str, float]) -> str:
+    """A compact two-column grid of labelled metric values (numbers only, nothing user-given)."""
+    cells = "".join(
+        f'<div style="opacity:.7">{html.escape(c.label)}</div>'
+        f'<div style="text-align:right;font-variant-numeric:tabular-nums">{html.escape(c.format(row[c.key]))}</div>'
+        for c in COLUMNS
+    )
+    return (f'<div style="display:grid;grid-template-columns:auto auto;gap:2px 12px;'
+            f'font-size:0.875rem;line-height:1.5">{cells}</div>')
+
+
+def swatches_html(colors: np.ndarray, pixel_counts: np.ndarray | None = None) -> str:
+    """A strip of palette swatches, each showing its hex code (and share of pixels) on hover."""
+    total = float(pixel_counts.sum()) if pixel_counts is not None and len(pixel_counts) else 0.0
+    swatches = []
+    for i, hex_code in enumerate(hex_colors(colors)):
+        tip = hex_code if not total else f"{hex_code} · {100 * pixel_counts[i] / total:.1f}% of pixels"
+        swatches.append(
+            f'<span title="{html.escape(tip)}" aria-label="{html.escape(hex_code)}" '
+            f'style="display:inline-block;width:20px;height:20px;border-radius:3px;'
+            f'background:{html.escape(hex_code)};box-shadow:inset 0 0 0 1px rgba(0,0,0,.15)"></span>'
+        )
+    return f'<div style="display:flex;flex-wrap:wrap;gap:3px">{"".join(swatches)}</div>'
+
+
+# --- text from users: file names ------------------------------------------------------------
+
+
+def file_stem(name: str, fallback: str = "image") -> str:
+    """A safe stem for download names from an uploaded file's name.
+
+    Keeps letters, digits, ``.``, ``_`` and ``-`` (ASCII only), turns every
+    other run into one ``-``, drops the extension and any leading dots, and
+    caps the length: a name that would be empty becomes `fallback`.
+
+    >>> file_stem("../My Photo (1).JPG")
+    'My-Photo-1'
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-_")
+    stem = re.sub(r"\.{2,}", ".", stem)[:60].strip(".-_")
+    return stem or fallback
+
+
+def download_name(stem: str, k: int, method: str, extension: str) -> str:
+    """`chelsea.k8.kmeans.png`: the CLI's naming, so files from both sort together."""
+    return f"{stem}.k{k}.{method}.{extension}"
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+# GitHub-flavoured Markdown turns bare URLs and e-mail addresses into links after escapes are
+# resolved, so escaping can't stop it; a zero-width space where each pattern starts does.
+_AUTOLINK_STARTS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
+
+
+def escape_markdown(text: str) -> str:
+    """`text` shown literally by Streamlit's Markdown (no links, images, emphasis or HTML)."""
+    unlinked = _AUTOLINK_STARTS.sub("\u200b", " ".join(text.split()))
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", unlinked)

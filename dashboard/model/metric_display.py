@@ -1,0 +1,95 @@
+"""How each metric is shown, in one place: label, unit, digits, which way is better, axis title.
+
+The result cards, the metrics table, the bar chart and the quality-versus-k
+figures all read `COLUMNS`, so a metric is named and rounded the same way
+everywhere on the page.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from quant.methods import METHODS
+
+from .outcomes import Done, Outcome
+
+
+@dataclass(frozen=True)
+class Column:
+    """One metric as the page shows it."""
+
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    digits: int
+
+    def format(self, value: float) -> str:
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if math.isnan(value):
+            return "–"
+        return f"{value:,.{self.digits}f}{self.unit}"
+
+    @property
+    def short_title(self) -> str:
+        """The label and its unit, e.g. ``"PSNR, dB"``: a figure's axis next to a titled panel."""
+        unit = self.unit.strip()
+        return f"{self.label}, {unit}" if unit else self.label
+
+    @property
+    def axis_title(self) -> str:
+        """E.g. ``"PSNR (dB), higher is better"``."""
+        unit = self.unit.strip()
+        better = "higher" if self.higher_is_better else "lower"
+        return f"{self.label}{f' ({unit})' if unit else ''}, {better} is better"
+
+    def hover(self, axis: str = "y") -> str:
+        """A plotly hover template piece that formats `axis` as `format` does, e.g. ``"%{y:,.1f} dB"``."""
+        return f"%{{{axis}:,.{self.digits}f}}{self.unit}"
+
+
+COLUMNS = (
+    Column("ssim", "SSIM", "", True, 3),
+    Column("psnr", "PSNR", " dB", True, 1),
+    Column("delta_e", "ΔE2000", "", False, 2),
+    Column("png_kb", "PNG8 size", " kB", False, 1),
+    Column("ratio", "Compression", "×", True, 1),
+    Column("seconds", "Time", " s", False, 2),
+)
+COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
+
+
+def compression_ratio(original_bytes: int, quantized_bytes: int) -> float:
+    """How many times smaller the quantized PNG is than the original PNG (> 1 means smaller)."""
+    return original_bytes / quantized_bytes if quantized_bytes else math.nan
+
+
+def metric_row(outcome: Done, original_bytes: int) -> dict[str, float]:
+    """The metrics of a successful outcome, keyed like `COLUMNS`."""
+    m = outcome.metrics
+    return {
+        "ssim": m.ssim,
+        "psnr": m.psnr,
+        "delta_e": m.delta_e,
+        "png_kb": m.png_bytes / 1000,
+        "ratio": compression_ratio(original_bytes, m.png_bytes),
+        "seconds": outcome.seconds,
+    }
+
+
+def sweep_values(row) -> dict[str, float]:
+    """The metrics of one sweep row (`quant.sweep.SweepRow`), keyed like `COLUMNS` (no ratio)."""
+    return {"ssim": row.ssim, "psnr": row.psnr, "delta_e": row.delta_e, "png_kb": row.png_bytes / 1000,
+            "seconds": row.seconds}
+
+
+def metrics_table(outcomes: list[Outcome], original_bytes: int) -> list[dict[str, object]]:
+    """One row per successful outcome: the method's label, whether it is a baseline, colors used, every metric."""
+    return [
+        {"method": METHODS[o.method].label, "baseline": METHODS[o.method].is_baseline,
+         "colors": o.metrics.colors, **metric_row(o, original_bytes)}
+        for o in outcomes
+        if isinstance(o, Done)
+    ]

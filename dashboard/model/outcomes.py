@@ -1,0 +1,168 @@
+"""One method's outcome on the page: run it so its failure can't escape, and keep what a card shows.
+
+An outcome is either `Done` (a palette, its metrics, the encoded result) or
+`Failed` (a one-line reason): two types, so no caller reads a result that
+isn't there. `measure` is the one place the page quantizes, encodes and
+scores; the engine's API changes land there.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from PIL import Image
+
+from quant.errors import shorten
+from quant.export import png_bytes
+from quant.histogram import Histogram
+from quant.load import LoadedImage
+from quant.methods import Method, get_method
+from quant.metrics import Metrics, evaluate
+from quant.palette import Palette
+from quant.pipeline import quantize
+
+from .budget import Budget, BudgetExceeded, WorkFailed
+
+#: Widest image the page shows: Streamlit resizes anything wider on every
+#: rerun, so previews are made once at this width instead.
+PREVIEW_WIDTH = 1460
+#: The longest failure message a card shows.
+FAILURE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Done:
+    """One method's result as the page needs it.
+
+    Only what is drawn is kept (no per-pixel arrays besides the encoded PNGs),
+    so many outcomes fit in the cache.
+
+    Attributes
+    ----------
+    method : str
+        The registry name.
+    palette : Palette
+        Colors and the label of every histogram entry (the views color pixels by it).
+    pixel_counts : ndarray of int64, shape (m,)
+        Visible pixels per palette color.
+    metrics : Metrics
+    seconds : float
+        Quantization time (palette and remap), as the engine measures it.
+    png : bytes
+        The result as a palette PNG (PNG8): what the download gives.
+    preview : bytes
+        A PNG at most `PREVIEW_WIDTH` wide, for the page.
+    notices : tuple of str
+    """
+
+    method: str
+    palette: Palette
+    pixel_counts: np.ndarray
+    metrics: Metrics
+    seconds: float
+    png: bytes
+    preview: bytes
+    notices: tuple[str, ...] = ()
+    ok: ClassVar[bool] = True
+
+    @property
+    def colors(self) -> np.ndarray:
+        """The palette's colors, (m, 3) uint8."""
+        return self.palette.colors
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A method that failed, and why, in one line a user can read."""
+
+    method: str
+    error: str
+    ok: ClassVar[bool] = False
+
+
+Outcome = Done | Failed
+
+
+def run_method(
+    image: LoadedImage,
+    hist: Histogram,
+    k: int,
+    method: str,
+    *,
+    space: str,
+    seed: int,
+    budget: Budget | None = None,
+) -> Outcome:
+    """Quantize `image` with one method; any failure comes back as `Failed`, never raised.
+
+    A method that breaks (a library bug, memory) must cost only its own
+    column on the page, so every exception is caught and described. With a
+    `budget`, the method runs in a child process that is stopped when it
+    overruns its time or memory, so it can't take the server down either.
+    """
+    try:
+        chosen = get_method(method)
+        if budget is None:
+            return measure(image, hist, k, chosen, space=space, seed=seed)
+        return budget.call(measure, image, hist, k, chosen, space=space, seed=seed)
+    except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
+        return Failed(method, describe_failure(exc))
+
+
+def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, space: str, seed: int) -> Done:
+    """Quantize, encode and score one method: everything a result card shows.
+
+    The page's only calls to the engine's quantize, encode and evaluate.
+    """
+    result = quantize(image, k, method, space=space, seed=seed, hist=hist, with_metrics=False)
+    encoded = png_bytes(result.indices, result.palette.colors)
+    metrics = evaluate(image.rgb, hist, result.palette, result.indices, encoded=encoded)
+    counts = np.bincount(result.palette.labels, weights=hist.counts, minlength=len(result.palette.colors))
+    return Done(method.name, result.palette, counts.astype(np.int64), metrics, result.seconds,
+                encoded, preview_png(encoded), result.notices)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line a user can read: the exception's type and message, shortened."""
+    message = " ".join(str(exc).split())
+    if isinstance(exc, (BudgetExceeded, WorkFailed)):
+        text = message  # already says what happened, in the worker's words
+    else:
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return shorten(text, FAILURE_LIMIT)
+
+
+def original_png(image: LoadedImage) -> bytes:
+    """The original saved as PNG, with its transparency: the size results are compared to.
+
+    Saved at zlib's default level, as most tools save a PNG. Pillow's
+    `optimize` would shave about 3 % off a photo but takes four times as long
+    (12 s on 12 megapixels), all before the first result can show.
+    """
+    if image.opaque is None:
+        picture = Image.fromarray(image.rgb)
+    else:
+        alpha = np.where(image.opaque, 255, 0).astype(np.uint8)
+        picture = Image.fromarray(np.dstack([image.rgb, alpha]))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def preview_png(encoded: bytes, max_width: int = PREVIEW_WIDTH) -> bytes:
+    """`encoded` itself if it is narrow enough, else a downscaled PNG of it."""
+    picture = Image.open(io.BytesIO(encoded))
+    if picture.width <= max_width:
+        return encoded
+    picture = picture.convert("RGBA" if _has_transparency(picture) else "RGB")
+    height = max(1, round(picture.height * max_width / picture.width))
+    buffer = io.BytesIO()
+    picture.resize((max_width, height), Image.Resampling.LANCZOS).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _has_transparency(picture: Image.Image) -> bool:
+    return "A" in picture.getbands() or "transparency" in picture.info
