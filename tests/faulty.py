@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from quant.methods import Method
+from quant.methods import ClusteringMethod
 
 
 def explode(points, weights, k, *, seed):
@@ -27,6 +27,9 @@ def balloon(points, weights, k, *, seed):
     return np.zeros(len(points), dtype=int) + len(hoard)
 
 
-BROKEN = Method("broken", "Broken method", "Always raises.", "O(1)", cluster=explode)
-SLOW = Method("slow", "Slow method", "Never finishes in time.", "O(∞)", cluster=stall)
-GREEDY = Method("greedy", "Greedy method", "Wants more memory than any budget.", "O(25 GB)", cluster=balloon)
+BROKEN = ClusteringMethod(name="broken", label="Broken method", description="Always raises.", complexity="O(1)",
+                          cluster=explode)
+SLOW = ClusteringMethod(name="slow", label="Slow method", description="Never finishes in time.", complexity="O(∞)",
+                        cluster=stall)
+GREEDY = ClusteringMethod(name="greedy", label="Greedy method", description="Wants more memory than any budget.",
+                          complexity="O(25 GB)", cluster=balloon)

@@ -69,7 +69,7 @@ def test_points_without_an_entry_are_ignored(hist):
 
 
 def test_a_selected_palette_marker_selects_its_whole_cluster(image, hist):
-    palette = quant.quantize(image, 2, "kmeans", hist=hist, with_metrics=False).palette
+    palette = quant.prepare(image, "kmeans", hist=hist).quantize(2).palette
     labels = {"k-means": palette.labels}
     cluster = int(palette.labels[entry(hist, WHITE)])
     event = {"selection": {"points": [point([cluster, 0, 0, 0, 0], group=figures.palette_group("k-means"))]}}
@@ -92,7 +92,7 @@ def test_a_real_figure_selection_round_trips(hist):
 
 def test_a_cluster_map_selection_round_trips(image, hist):
     emb = embed.embed(hist, method="pca", size=50, seed=1)
-    palettes = {"k-means": quant.quantize(image, 2, "kmeans", hist=hist, with_metrics=False).palette}
+    palettes = {"k-means": quant.prepare(image, "kmeans", hist=hist).quantize(2).palette}
     trace = figures.cluster_map_figure(emb, hist, palettes).data[0]
     rows = np.asarray(trace.customdata)
     event = {"selection": {"points": [

@@ -16,8 +16,8 @@ from quant.sweep import SweepRow
 @pytest.fixture(scope="module")
 def palettes(image, hist):
     return {
-        "k-means": quant.quantize(image, 6, "kmeans", hist=hist, with_metrics=False).palette,
-        "Median cut": quant.quantize(image, 4, "median-cut", hist=hist, with_metrics=False).palette,
+        "k-means": quant.prepare(image, "kmeans", hist=hist).quantize(6).palette,
+        "Median cut": quant.prepare(image, "median-cut", hist=hist).quantize(4).palette,
     }
 
 

@@ -16,13 +16,12 @@ import numpy as np
 from PIL import Image
 
 from quant.errors import shorten
-from quant.export import png_bytes
 from quant.histogram import Histogram
 from quant.load import LoadedImage
 from quant.methods import Method, get_method
-from quant.metrics import Metrics, evaluate
+from quant.metrics import Metrics
 from quant.palette import Palette
-from quant.pipeline import quantize
+from quant.pipeline import prepare
 
 from .budget import Budget, BudgetExceeded, WorkFailed
 
@@ -115,14 +114,12 @@ def run_method(
 def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, space: str, seed: int) -> Done:
     """Quantize, encode and score one method: everything a result card shows.
 
-    The page's only calls to the engine's quantize, encode and evaluate.
+    The page's only call to the engine's quantize: the result encodes its
+    PNG once, and its metrics reuse it.
     """
-    result = quantize(image, k, method, space=space, seed=seed, hist=hist, with_metrics=False)
-    encoded = png_bytes(result.indices, result.palette.colors)
-    metrics = evaluate(image.rgb, hist, result.palette, result.indices, encoded=encoded)
-    counts = np.bincount(result.palette.labels, weights=hist.counts, minlength=len(result.palette.colors))
-    return Done(method.name, result.palette, counts.astype(np.int64), metrics, result.seconds,
-                encoded, preview_png(encoded), result.notices)
+    result = prepare(image, method, space=space, hist=hist).quantize(k, seed=seed)
+    return Done(method.name, result.palette, result.pixel_counts, result.metrics, result.seconds,
+                result.png, preview_png(result.png), result.notices)
 
 
 def describe_failure(exc: BaseException) -> str:

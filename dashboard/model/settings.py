@@ -17,13 +17,12 @@ from quant.colorspace import SPACES
 from quant.errors import shorten
 from quant.methods import METHODS, STUDY_METHODS
 from quant.palette import DOUBLING_KS, K_MAX, K_MIN
+from quant.pipeline import SEED_MAX
 
 #: The study's palette size, and what the dashboard opens with.
 DEFAULT_K = 8
 #: The quick picks offered next to the k input.
 K_PICKS = DOUBLING_KS
-#: Seeds go to scikit-learn's `random_state`, which takes 0 … 2**32 - 1.
-SEED_MAX = 2**32 - 1
 
 QueryValue = str | Sequence[str]
 

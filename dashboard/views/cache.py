@@ -105,14 +105,14 @@ def cached_embedding(image_key: str, method: str, seed: int, _hist: quant.Histog
 def cached_preparation(image_key: str, method: str, space: str,
                        _image: quant.LoadedImage, _hist: quant.Histogram) -> quant.Prepared:
     """A method's k-independent work on one image, shared by every k of its sweep."""
-    return quant.prepare(_image, _hist, method, space=space)
+    return quant.prepare(_image, method, space=space, hist=_hist)
 
 
 @st.cache_data(max_entries=128, ttl=UPLOAD_TTL, show_spinner=False)
 def cached_sweep_row(image_key: str, method: str, k: int, space: str, seed: int,
                      _image: quant.LoadedImage, _hist: quant.Histogram) -> sweep.SweepRow:
     prepared = cached_preparation(image_key, method, space, _image, _hist)
-    return sweep.sweep(_image, method, ks=[k], space=space, seed=seed, hist=_hist, prepared=prepared)[0]
+    return sweep.sweep(prepared, [k], seed=seed)[0]
 
 
 @st.cache_resource(show_spinner=False)

@@ -39,8 +39,8 @@ def sweep_rows(page: Page, method: str) -> list[sweep.SweepRow]:
     progress = st.empty()
     rows = []
     try:
-        for done, k in enumerate(sweep.SWEEP_KS):
-            progress.progress(done / len(sweep.SWEEP_KS), text=f"{method_label(method)}: k = {k}…")
+        for done, k in enumerate(quant.DOUBLING_KS):
+            progress.progress(done / len(quant.DOUBLING_KS), text=f"{method_label(method)}: k = {k}…")
             rows.append(cached_sweep_row(page.source.key, method, k, page.settings.space, page.settings.seed,
                                          page.source.image, page.hist))
     finally:
