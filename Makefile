@@ -16,7 +16,7 @@ LINT_PATHS := quant $(wildcard dashboard) app.py
 
 # All three checks run, so one pass shows every finding; any failure fails the target.
 lint: $(VENV)/.dev
-	status=0; \
+	@status=0; \
 	$(PY) -m ruff check $(LINT_PATHS) || status=1; \
 	$(PY) -m ruff format --check $(LINT_PATHS) || status=1; \
 	$(PY) -m mypy $(LINT_PATHS) || status=1; \

@@ -30,11 +30,20 @@ def main() -> None:
     link.publish(settings)
 
     st.title("quant", anchor=False)
-    st.caption("Cluster an image's colors with several methods, look at the results next to the original, "
-               "and judge them by SSIM, PSNR and ΔE2000.")
+    st.caption(
+        "Cluster an image's colors with several methods, look at the results next to the original, "
+        "and judge them by SSIM, PSNR and ΔE2000."
+    )
     link.show_notices(settings)
-    view = st.segmented_control("View", list(VIEWS), key="view", required=True,
-                                format_func=lambda name: VIEWS[name].label, label_visibility="collapsed")
+    view = st.segmented_control(
+        "View",
+        list(VIEWS),
+        key="view",
+        required=True,
+        format_func=lambda name: VIEWS[name].label,
+        label_visibility="collapsed",
+    )
+    assert view is not None, "required=True: a segmented control always has a choice"
     hist = cache.cached_histogram(source.key, source.image)
     outcomes = cache.compute(source, hist, settings)
     page = Page(source, settings, hist, outcomes, *cache.cached_original(source.key, source.image))

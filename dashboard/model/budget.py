@@ -24,8 +24,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 #: What the forkserver imports once, so children start warm: the engine and the module whose
 #: function the page runs in a child. Never "__main__" (the Streamlit script; see above).
@@ -41,7 +42,7 @@ class Budget:
     memory_mb: int | None = None
 
     @classmethod
-    def from_env(cls, environ=os.environ) -> "Budget | None":
+    def from_env(cls, environ=os.environ) -> Budget | None:
         """The budget set by QUANT_METHOD_SECONDS and QUANT_METHOD_MEMORY_MB.
 
         Defaults: 300 s and 4000 MB. ``QUANT_METHOD_SECONDS=0`` turns budgets
@@ -130,7 +131,7 @@ def _child(sender, fn, args, kwargs, memory_mb) -> None:
         outcome = ("ok", fn(*args, **kwargs))
     except MemoryError:
         outcome = ("memory", None)
-    except Exception as exc:  # reported to the parent as text: the child's traceback is no use to a user
+    except Exception as exc:  # noqa: BLE001 — reported to the parent as text: its traceback is no use to a user
         outcome = ("error", f"{type(exc).__name__}: {exc}")
     try:
         sender.send(outcome)

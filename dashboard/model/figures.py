@@ -23,7 +23,7 @@ stays the same; pass a new value (say, the image's name) to reset them.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -108,24 +108,36 @@ def projections_figure(
     for col, (x, y) in enumerate(PROJECTIONS, start=1):
         fig.add_trace(
             go.Scattergl(
-                x=colors[:, x], y=colors[:, y], mode="markers", name="pixels",
-                legendgroup=PIXEL_GROUP, showlegend=col == 1,
+                x=colors[:, x],
+                y=colors[:, y],
+                mode="markers",
+                name="pixels",
+                legendgroup=PIXEL_GROUP,
+                showlegend=col == 1,
                 marker=go.scattergl.Marker(color=point_colors, size=4, opacity=0.6, **_TRUSTED),
-                customdata=pixel_data, hovertemplate=_PIXEL_HOVER, **_TRUSTED,
+                customdata=pixel_data,
+                hovertemplate=_PIXEL_HOVER,
+                **_TRUSTED,
             ),
-            row=1, col=col,
+            row=1,
+            col=col,
         )
         for order, (label, palette) in enumerate(palettes.items()):
             fig.add_trace(
                 _palette_trace_2d(hist, label, palette, x, y, order, showlegend=col == 1),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
         fig.update_xaxes(title_text=CHANNELS[x], range=[-8, 263], row=1, col=col)
         fig.update_yaxes(title_text=CHANNELS[y], range=[-8, 263], row=1, col=col)
     _finish(fig, "Pixels in RGB space: three projections", uirevision, dragmode)
     # The legend goes below, so the three squares get the page's whole width.
-    fig.update_layout(height=460, plot_bgcolor=BACKGROUND, margin_b=90,
-                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
+    fig.update_layout(
+        height=460,
+        plot_bgcolor=BACKGROUND,
+        margin_b=90,
+        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
+    )
     return fig
 
 
@@ -149,22 +161,34 @@ def rgb_cube_figure(
     fig = _unvalidated(go.Figure())
     fig.add_trace(
         go.Scatter3d(
-            x=colors[:, 0], y=colors[:, 1], z=colors[:, 2], mode="markers", name="pixels",
+            x=colors[:, 0],
+            y=colors[:, 1],
+            z=colors[:, 2],
+            mode="markers",
+            name="pixels",
             legendgroup=PIXEL_GROUP,
-            marker=go.scatter3d.Marker(color=_hex_of_entries(hist, sample.entries), size=2, opacity=0.8,
-                                       **_TRUSTED),
-            customdata=_pixel_customdata(hist, sample.entries), hovertemplate=_PIXEL_HOVER, **_TRUSTED,
+            marker=go.scatter3d.Marker(color=_hex_of_entries(hist, sample.entries), size=2, opacity=0.8, **_TRUSTED),
+            customdata=_pixel_customdata(hist, sample.entries),
+            hovertemplate=_PIXEL_HOVER,
+            **_TRUSTED,
         )
     )
     for order, (label, palette) in enumerate(palettes.items()):
         pc = palette.colors
         fig.add_trace(
             go.Scatter3d(
-                x=pc[:, 0], y=pc[:, 1], z=pc[:, 2], mode="markers", name=label,
+                x=pc[:, 0],
+                y=pc[:, 1],
+                z=pc[:, 2],
+                mode="markers",
+                name=label,
                 legendgroup=palette_group(label),
-                marker=dict(color=hex_colors(pc), size=7,
-                            symbol=_PALETTE_SYMBOLS_3D[order % len(_PALETTE_SYMBOLS_3D)],
-                            line=dict(color="black", width=2)),
+                marker=dict(
+                    color=hex_colors(pc),
+                    size=7,
+                    symbol=_PALETTE_SYMBOLS_3D[order % len(_PALETTE_SYMBOLS_3D)],
+                    line=dict(color="black", width=2),
+                ),
                 customdata=_palette_customdata(hist, palette),
                 hovertemplate=_palette_hover(label),
             )
@@ -228,8 +252,15 @@ def cluster_map_figure(
         raise ValueError("cluster_map_figure needs at least one palette to color by")
     columns = min(3, len(palettes))
     rows = -(-len(palettes) // columns)
-    fig = _unvalidated(make_subplots(rows=rows, cols=columns, subplot_titles=list(palettes),
-                                     horizontal_spacing=0.08, vertical_spacing=0.12 if rows > 1 else 0.0))
+    fig = _unvalidated(
+        make_subplots(
+            rows=rows,
+            cols=columns,
+            subplot_titles=list(palettes),
+            horizontal_spacing=0.08,
+            vertical_spacing=0.12 if rows > 1 else 0.0,
+        )
+    )
     entries = embedding.sample.entries
     axis_name = "UMAP" if embedding.method == "umap" else "PC"
     for number, (label, palette) in enumerate(palettes.items()):
@@ -241,14 +272,19 @@ def cluster_map_figure(
             colors = np.asarray(_CLUSTER_COLORS, dtype=object)[clusters % len(_CLUSTER_COLORS)]
         fig.add_trace(
             go.Scattergl(
-                x=embedding.points[:, 0], y=embedding.points[:, 1], mode="markers", name=label,
-                legendgroup=PIXEL_GROUP, showlegend=False,
+                x=embedding.points[:, 0],
+                y=embedding.points[:, 1],
+                mode="markers",
+                name=label,
+                legendgroup=PIXEL_GROUP,
+                showlegend=False,
                 marker=go.scattergl.Marker(color=colors, size=4, opacity=0.7, **_TRUSTED),
                 customdata=np.column_stack([_pixel_customdata(hist, entries), clusters]),
                 hovertemplate=_PIXEL_HOVER.replace("<extra>", "<br>cluster %{customdata[5]}<extra>"),
                 **_TRUSTED,
             ),
-            row=row + 1, col=col + 1,
+            row=row + 1,
+            col=col + 1,
         )
         fig.update_xaxes(title_text=f"{axis_name} 1", showticklabels=False, row=row + 1, col=col + 1)
         fig.update_yaxes(title_text=f"{axis_name} 2", showticklabels=False, row=row + 1, col=col + 1)
@@ -301,18 +337,30 @@ def quality_figure(
     if not rows:
         raise ValueError("quality_figure needs at least one sweep row")
     ks = [row.k for row in rows]
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[column.axis_title for column in QUALITY_PANELS],
-                        horizontal_spacing=0.1, vertical_spacing=0.16)
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        subplot_titles=[column.axis_title for column in QUALITY_PANELS],
+        horizontal_spacing=0.1,
+        vertical_spacing=0.16,
+    )
     values = [sweep_values(row) for row in rows]
     for number, column in enumerate(QUALITY_PANELS):
         row, col = divmod(number, 2)
         fig.add_trace(
             go.Scatter(
-                x=ks, y=[v[column.key] for v in values], mode="lines+markers", name=method_label,
-                showlegend=number == 0, legendgroup=method_label, customdata=ks, line=dict(color=_SWEEP_COLOR),
+                x=ks,
+                y=[v[column.key] for v in values],
+                mode="lines+markers",
+                name=method_label,
+                showlegend=number == 0,
+                legendgroup=method_label,
+                customdata=ks,
+                line=dict(color=_SWEEP_COLOR),
                 hovertemplate=f"k = %{{x}}<br>{column.hover()}<extra>{method_label}</extra>",
             ),
-            row=row + 1, col=col + 1,
+            row=row + 1,
+            col=col + 1,
         )
         fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=row + 1, col=col + 1)
         fig.update_yaxes(title_text=column.short_title, row=row + 1, col=col + 1)
@@ -353,9 +401,13 @@ def rate_distortion_figure(
         raise ValueError("rate_distortion_figure needs at least one sweep row")
     fig = go.Figure(
         go.Scatter(
-            x=[row.png_bytes / 1000 for row in rows], y=[row.ssim for row in rows],
-            mode="lines+markers+text", text=[f"k={row.k}" for row in rows], line=dict(color=_SWEEP_COLOR),
-            textposition="top left", name=f"{method_label}, k = 2…256",
+            x=[row.png_bytes / 1000 for row in rows],
+            y=[row.ssim for row in rows],
+            mode="lines+markers+text",
+            text=[f"k={row.k}" for row in rows],
+            line=dict(color=_SWEEP_COLOR),
+            textposition="top left",
+            name=f"{method_label}, k = 2…256",
             customdata=[row.k for row in rows],
             hovertemplate=f"k = %{{customdata}}<br>{_PNG.hover('x')}<br>SSIM {_SSIM.hover()}<extra></extra>",
         )
@@ -363,12 +415,18 @@ def rate_distortion_figure(
     for order, (label, metrics) in enumerate((others or {}).items()):
         fig.add_trace(
             go.Scatter(
-                x=[metrics.png_bytes / 1000], y=[metrics.ssim], mode="markers", name=label,
-                marker=dict(size=12, symbol=_PALETTE_SYMBOLS[(order + 1) % len(_PALETTE_SYMBOLS)],
-                            line=dict(color="black", width=1)),
+                x=[metrics.png_bytes / 1000],
+                y=[metrics.ssim],
+                mode="markers",
+                name=label,
+                marker=dict(
+                    size=12,
+                    symbol=_PALETTE_SYMBOLS[(order + 1) % len(_PALETTE_SYMBOLS)],
+                    line=dict(color="black", width=1),
+                ),
                 customdata=[metrics.colors],
                 hovertemplate=f"{label}<br>%{{customdata}} colors<br>{_PNG.hover('x')}"
-                              f"<br>SSIM {_SSIM.hover()}<extra></extra>",
+                f"<br>SSIM {_SSIM.hover()}<extra></extra>",
             )
         )
     fig.update_xaxes(title_text=_PNG.axis_title)
@@ -407,13 +465,18 @@ def palette_strip_figure(
     """
     pixel_counts = np.asarray(pixel_counts)
     if pixel_counts.shape != (len(palette.colors),):
-        raise ValueError(f"pixel_counts must have one count per palette color ({len(palette.colors)}), "
-                         f"not shape {pixel_counts.shape}")
+        raise ValueError(
+            f"pixel_counts must have one count per palette color ({len(palette.colors)}), "
+            f"not shape {pixel_counts.shape}"
+        )
     hexes = hex_colors(palette.colors)
     share = 100 * pixel_counts / max(int(pixel_counts.sum()), 1)
     fig = go.Figure(
         go.Bar(
-            x=list(range(len(hexes))), y=share, name=label, legendgroup=palette_group(label),
+            x=list(range(len(hexes))),
+            y=share,
+            name=label,
+            legendgroup=palette_group(label),
             marker=dict(color=hexes, line=dict(color="black", width=0.5)),
             customdata=[[index, code] for index, code in enumerate(hexes)],
             hovertemplate="%{customdata[1]}<br>%{y:.1f} % of the pixels<extra></extra>",
@@ -432,13 +495,20 @@ def palette_strip_figure(
 def metric_figure(rows: Sequence[Mapping], column: Column) -> go.Figure:
     """A bar per method for one metric; `rows` as `metric_display.metrics_table` makes them."""
     values = [row[column.key] for row in rows]
-    figure = go.Figure(go.Bar(
-        x=[row["method"] for row in rows], y=values, text=[column.format(v) for v in values],
-        marker_color=[BASELINE_COLOR if row["baseline"] else CLUSTERING_COLOR for row in rows],
-        textposition="outside", cliponaxis=False, hovertemplate="%{x}: %{text}<extra></extra>",
-    ))
-    figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10),
-                         yaxis_title=column.axis_title, xaxis_title=None)
+    figure = go.Figure(
+        go.Bar(
+            x=[row["method"] for row in rows],
+            y=values,
+            text=[column.format(v) for v in values],
+            marker_color=[BASELINE_COLOR if row["baseline"] else CLUSTERING_COLOR for row in rows],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{x}: %{text}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        height=320, margin=dict(l=10, r=10, t=30, b=10), yaxis_title=column.axis_title, xaxis_title=None
+    )
     return figure
 
 
@@ -457,19 +527,21 @@ def _unvalidated(fig: go.Figure) -> go.Figure:
     return go.Figure(fig, _validate=False)
 
 
-
 def _check_sample(hist: Histogram, sample: PixelSample) -> None:
     if len(sample) and sample.entries.max() >= len(hist):
-        raise ValueError("the sample was drawn from another histogram: "
-                         "draw it with quant.embed.sample_pixels(hist) for this image")
+        raise ValueError(
+            "the sample was drawn from another histogram: draw it with quant.embed.sample_pixels(hist) for this image"
+        )
 
 
 def _check_palettes(hist: Histogram, palettes: Mapping[str, Palette] | None) -> dict[str, Palette]:
     palettes = dict(palettes or {})
     for label, palette in palettes.items():
         if len(palette.labels) != len(hist):
-            raise ValueError(f"palette {label!r} labels {len(palette.labels)} colors, but the "
-                             f"histogram has {len(hist)}: quantize with hist=this histogram")
+            raise ValueError(
+                f"palette {label!r} labels {len(palette.labels)} colors, but the "
+                f"histogram has {len(hist)}: quantize with hist=this histogram"
+            )
     return palettes
 
 
@@ -500,11 +572,20 @@ def _palette_hover(label: str) -> str:
 def _palette_trace_2d(hist, label, palette, x, y, order, *, showlegend) -> go.Scattergl:
     pc = palette.colors
     return go.Scattergl(
-        x=pc[:, x], y=pc[:, y], mode="markers", name=label,
-        legendgroup=palette_group(label), showlegend=showlegend,
-        marker=dict(color=hex_colors(pc), size=14, symbol=_PALETTE_SYMBOLS[order % len(_PALETTE_SYMBOLS)],
-                    line=dict(color="black", width=2)),
-        customdata=_palette_customdata(hist, palette), hovertemplate=_palette_hover(label),
+        x=pc[:, x],
+        y=pc[:, y],
+        mode="markers",
+        name=label,
+        legendgroup=palette_group(label),
+        showlegend=showlegend,
+        marker=dict(
+            color=hex_colors(pc),
+            size=14,
+            symbol=_PALETTE_SYMBOLS[order % len(_PALETTE_SYMBOLS)],
+            line=dict(color="black", width=2),
+        ),
+        customdata=_palette_customdata(hist, palette),
+        hovertemplate=_palette_hover(label),
     )
 
 
@@ -522,16 +603,20 @@ def _mark_knee(fig: go.Figure, rows: Sequence, knee_k: int) -> None:
         fig.add_vline(x=knee_k, line=dict(dash="dash", color="gray", width=1), row=row + 1, col=col + 1)
     fig.add_trace(
         go.Scatter(
-            x=[knee_k], y=[by_k[knee_k].ssim], mode="markers", name=f"knee: k = {knee_k}",
+            x=[knee_k],
+            y=[by_k[knee_k].ssim],
+            mode="markers",
+            name=f"knee: k = {knee_k}",
             marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1)),
             hovertemplate=f"knee: k = %{{x}}<br>SSIM {_SSIM.hover()}<extra></extra>",
         ),
-        row=1, col=1,
+        row=1,
+        col=1,
     )
 
 
 def _finish(fig: go.Figure, title: str, uirevision: str, dragmode: str) -> None:
-    if dragmode not in DRAG_MODES + ("orbit",):
+    if dragmode not in (*DRAG_MODES, "orbit"):
         raise ValueError(f"dragmode must be one of: {', '.join(DRAG_MODES)}, not {dragmode!r}")
     fig.update_layout(
         title=dict(text=title),

@@ -44,8 +44,10 @@ def card_title_html(label: str) -> str:
     wrapped would push that card's image below its neighbours'.
     """
     text = html.escape(label)
-    return (f'<span title="{text}" style="display:inline-block;max-width:calc(100% - 28px);overflow:hidden;'
-            f'text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom"><strong>{text}</strong></span>')
+    return (
+        f'<span title="{text}" style="display:inline-block;max-width:calc(100% - 28px);overflow:hidden;'
+        f'text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom"><strong>{text}</strong></span>'
+    )
 
 
 def metrics_html(row: dict[str, float]) -> str:
@@ -55,16 +57,19 @@ def metrics_html(row: dict[str, float]) -> str:
         f'<div style="text-align:right;font-variant-numeric:tabular-nums">{html.escape(c.format(row[c.key]))}</div>'
         for c in COLUMNS
     )
-    return (f'<div style="display:grid;grid-template-columns:auto auto;gap:2px 12px;'
-            f'font-size:0.875rem;line-height:1.5">{cells}</div>')
+    return (
+        f'<div style="display:grid;grid-template-columns:auto auto;gap:2px 12px;'
+        f'font-size:0.875rem;line-height:1.5">{cells}</div>'
+    )
 
 
 def swatches_html(colors: np.ndarray, pixel_counts: np.ndarray | None = None) -> str:
     """A strip of palette swatches, each showing its hex code (and share of pixels) on hover."""
     total = float(pixel_counts.sum()) if pixel_counts is not None and len(pixel_counts) else 0.0
+    shares = pixel_counts / total if pixel_counts is not None and total else None
     swatches = []
     for i, hex_code in enumerate(hex_colors(colors)):
-        tip = hex_code if not total else f"{hex_code} · {100 * pixel_counts[i] / total:.1f}% of pixels"
+        tip = hex_code if shares is None else f"{hex_code} · {100 * shares[i]:.1f}% of pixels"
         swatches.append(
             f'<span title="{html.escape(tip)}" aria-label="{html.escape(hex_code)}" '
             f'style="display:inline-block;width:20px;height:20px;border-radius:3px;'

@@ -81,15 +81,24 @@ def metric_row(outcome: Done, original_bytes: int) -> dict[str, float]:
 
 def sweep_values(row) -> dict[str, float]:
     """The metrics of one sweep row (`quant.sweep.SweepRow`), keyed like `COLUMNS` (no ratio)."""
-    return {"ssim": row.ssim, "psnr": row.psnr, "delta_e": row.delta_e, "png_kb": row.png_bytes / 1000,
-            "seconds": row.seconds}
+    return {
+        "ssim": row.ssim,
+        "psnr": row.psnr,
+        "delta_e": row.delta_e,
+        "png_kb": row.png_bytes / 1000,
+        "seconds": row.seconds,
+    }
 
 
 def metrics_table(outcomes: list[Outcome], original_bytes: int) -> list[dict[str, object]]:
     """One row per successful outcome: the method's label, whether it is a baseline, colors used, every metric."""
     return [
-        {"method": METHODS[o.method].label, "baseline": METHODS[o.method].is_baseline,
-         "colors": o.metrics.colors, **metric_row(o, original_bytes)}
+        {
+            "method": METHODS[o.method].label,
+            "baseline": METHODS[o.method].is_baseline,
+            "colors": o.metrics.colors,
+            **metric_row(o, original_bytes),
+        }
         for o in outcomes
         if isinstance(o, Done)
     ]

@@ -118,8 +118,16 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, spac
     PNG once, and its metrics reuse it.
     """
     result = prepare(image, method, space=space, hist=hist).quantize(k, seed=seed)
-    return Done(method.name, result.palette, result.pixel_counts, result.metrics, result.seconds,
-                result.png, preview_png(result.png), result.notices)
+    return Done(
+        method.name,
+        result.palette,
+        result.pixel_counts,
+        result.metrics,
+        result.seconds,
+        result.png,
+        preview_png(result.png),
+        result.notices,
+    )
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -151,7 +159,7 @@ def original_png(image: LoadedImage) -> bytes:
 
 def preview_png(encoded: bytes, max_width: int = PREVIEW_WIDTH) -> bytes:
     """`encoded` itself if it is narrow enough, else a downscaled PNG of it."""
-    picture = Image.open(io.BytesIO(encoded))
+    picture: Image.Image = Image.open(io.BytesIO(encoded))
     if picture.width <= max_width:
         return encoded
     picture = picture.convert("RGBA" if _has_transparency(picture) else "RGB")

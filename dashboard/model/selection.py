@@ -29,7 +29,8 @@ that write them and the events that read them back.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ def palette_group(label: str) -> str:
 
 def palette_label(group: str) -> str | None:
     """The method label a legend group is the palette of (`palette_group` backwards), or None."""
-    return group[len(_PALETTE_PREFIX):] if group.startswith(_PALETTE_PREFIX) else None
+    return group[len(_PALETTE_PREFIX) :] if group.startswith(_PALETTE_PREFIX) else None
 
 
 def entries_from_event(

@@ -10,8 +10,8 @@ This module knows nothing about Streamlit, so it is tested on its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from quant.colorspace import SPACES
 from quant.errors import shorten
@@ -107,15 +107,13 @@ def _parse_methods(values: list[str]) -> tuple[tuple[str, ...], list[str]]:
     unknown = list(dict.fromkeys(name for name in names if name not in METHODS))
     notices = []
     if unknown:
-        notices.append(f"unknown method{'s' if len(unknown) > 1 else ''} "
-                       f"{', '.join(map(_quote, unknown))} left out")
+        notices.append(f"unknown method{'s' if len(unknown) > 1 else ''} {', '.join(map(_quote, unknown))} left out")
     if not known:
         notices.append(f"no known method in the link; showing the study's three ({', '.join(STUDY_METHODS)})")
     return known, notices
 
 
-def _read_int(query: Mapping[str, QueryValue], key: str, low: int, high: int, default: int,
-              notices: list[str]) -> int:
+def _read_int(query: Mapping[str, QueryValue], key: str, low: int, high: int, default: int, notices: list[str]) -> int:
     if key not in query:
         return default
     text = _last(query[key])
@@ -126,8 +124,9 @@ def _read_int(query: Mapping[str, QueryValue], key: str, low: int, high: int, de
     return value
 
 
-def _read_choice(query: Mapping[str, QueryValue], key: str, choices: tuple[str, ...], default: str,
-                 notices: list[str], *, what: str) -> str:
+def _read_choice(
+    query: Mapping[str, QueryValue], key: str, choices: tuple[str, ...], default: str, notices: list[str], *, what: str
+) -> str:
     if key not in query:
         return default
     value = _last(query[key])

@@ -10,8 +10,8 @@ Adding a view means one module with a ``draw(page)`` and one entry in `VIEWS`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from . import cluster_maps, color_space, compare, quality_vs_k
 from .page import Page

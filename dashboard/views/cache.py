@@ -66,8 +66,9 @@ class FailedOutcome(Exception):
 
 
 @st.cache_data(max_entries=32, ttl=UPLOAD_TTL, show_spinner=False)
-def cached_outcome(image_key: str, method: str, k: int, space: str, seed: int,
-                   _image: quant.LoadedImage, _hist: quant.Histogram) -> Outcome:
+def cached_outcome(
+    image_key: str, method: str, k: int, space: str, seed: int, _image: quant.LoadedImage, _hist: quant.Histogram
+) -> Outcome:
     outcome = run_method(_image, _hist, k, method, space=space, seed=seed, budget=method_budget())
     if isinstance(outcome, Failed):
         raise FailedOutcome(outcome)  # a time-out on a busy server deserves another try next run
@@ -86,8 +87,10 @@ def compute(source: Source, hist: quant.Histogram, settings: Settings) -> list[O
     progress = st.empty()
     outcomes = []
     for done, method in enumerate(settings.methods):
-        progress.progress(done / len(settings.methods),
-                          text=f"Quantizing with {method_label(method)} ({done + 1} of {len(settings.methods)})…")
+        progress.progress(
+            done / len(settings.methods),
+            text=f"Quantizing with {method_label(method)} ({done + 1} of {len(settings.methods)})…",
+        )
         outcomes.append(outcome_of(source, hist, method, settings))
     progress.empty()
     return outcomes
@@ -102,15 +105,17 @@ def cached_embedding(image_key: str, method: str, seed: int, _hist: quant.Histog
 # bytes per distinct color, and keeps its image and histogram alive. Two: two sessions sweeping
 # at once don't evict each other's at every k.
 @st.cache_resource(max_entries=2, ttl=UPLOAD_TTL, show_spinner=False)
-def cached_preparation(image_key: str, method: str, space: str,
-                       _image: quant.LoadedImage, _hist: quant.Histogram) -> quant.Prepared:
+def cached_preparation(
+    image_key: str, method: str, space: str, _image: quant.LoadedImage, _hist: quant.Histogram
+) -> quant.Prepared:
     """A method's k-independent work on one image, shared by every k of its sweep."""
     return quant.prepare(_image, method, space=space, hist=_hist)
 
 
 @st.cache_data(max_entries=128, ttl=UPLOAD_TTL, show_spinner=False)
-def cached_sweep_row(image_key: str, method: str, k: int, space: str, seed: int,
-                     _image: quant.LoadedImage, _hist: quant.Histogram) -> sweep.SweepRow:
+def cached_sweep_row(
+    image_key: str, method: str, k: int, space: str, seed: int, _image: quant.LoadedImage, _hist: quant.Histogram
+) -> sweep.SweepRow:
     prepared = cached_preparation(image_key, method, space, _image, _hist)
     return sweep.sweep(prepared, [k], seed=seed)[0]
 

@@ -21,17 +21,35 @@ def draw(page: Page) -> None:
         st.info("The image has no visible pixels to map.", icon=":material/info:")
         return
     with st.container(horizontal=True, gap="large"):
-        method = st.segmented_control("Embedding", list(embed.EMBEDDINGS), default="umap", required=True,
-                                      key="embedding", format_func=str.upper,
-                                      help=" · ".join(embed.EMBEDDINGS.values()))
-        color_by = st.segmented_control("Color points by", list(figures.COLOR_BY), default="palette",
-                                        required=True, key="color_by", format_func=str.capitalize)
-    waiting = ("Compiling UMAP, once per server (10–30 s), then embedding the pixels…"
-               if method == "umap" and not embed.is_warm() else f"Embedding the pixels with {method.upper()}…")
+        method = st.segmented_control(
+            "Embedding",
+            list(embed.EMBEDDINGS),
+            default="umap",
+            required=True,
+            key="embedding",
+            format_func=str.upper,
+            help=" · ".join(embed.EMBEDDINGS.values()),
+        )
+        color_by = st.segmented_control(
+            "Color points by",
+            list(figures.COLOR_BY),
+            default="palette",
+            required=True,
+            key="color_by",
+            format_func=str.capitalize,
+        )
+    waiting = (
+        "Compiling UMAP, once per server (10–30 s), then embedding the pixels…"
+        if method == "umap" and not embed.is_warm()
+        else f"Embedding the pixels with {method.upper()}…"
+    )
     with st.spinner(waiting, show_time=True):
         embedding = cached_embedding(page.source.key, method, page.settings.seed, page.hist)
-    event = st.plotly_chart(figures.cluster_map_figure(embedding, page.hist, page.palettes, color_by=color_by,
-                                                       uirevision=page.source.key),
-                            key="cluster_maps", on_select="rerun", selection_mode=("box", "lasso"))
+    event = st.plotly_chart(
+        figures.cluster_map_figure(embedding, page.hist, page.palettes, color_by=color_by, uirevision=page.source.key),
+        key="cluster_maps",
+        on_select="rerun",
+        selection_mode=("box", "lasso"),
+    )
     st.caption(f"{embedding.sample.caption()}; embedded in {embedding.seconds:.1f} s.")
     show_selected_pixels(page, event)

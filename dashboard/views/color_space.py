@@ -15,9 +15,12 @@ from .page import Page, show_selected_pixels, shows_errors
 def draw(page: Page) -> None:
     sample = embed.sample_pixels(page.hist, figures.DEFAULT_POINTS, seed=page.settings.seed)
     palettes, revision = page.palettes, page.source.key
-    event = st.plotly_chart(figures.projections_figure(page.hist, sample, palettes=palettes, uirevision=revision),
-                            key="projections", on_select="rerun", selection_mode=("box", "lasso"))
+    event = st.plotly_chart(
+        figures.projections_figure(page.hist, sample, palettes=palettes, uirevision=revision),
+        key="projections",
+        on_select="rerun",
+        selection_mode=("box", "lasso"),
+    )
     st.caption(f"{sample.caption()}. Larger outlined markers are the palettes; hover a point for its color.")
     show_selected_pixels(page, event)
-    st.plotly_chart(figures.rgb_cube_figure(page.hist, sample, palettes=palettes, uirevision=revision),
-                    key="rgb_cube")
+    st.plotly_chart(figures.rgb_cube_figure(page.hist, sample, palettes=palettes, uirevision=revision), key="rgb_cube")

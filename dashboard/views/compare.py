@@ -9,7 +9,14 @@ import streamlit as st
 import quant
 from dashboard.model import figures
 from dashboard.model.formatting import (
-    card_title_html, download_name, escape_markdown, file_stem, human_size, method_label, metrics_html, swatches_html,
+    card_title_html,
+    download_name,
+    escape_markdown,
+    file_stem,
+    human_size,
+    method_label,
+    metrics_html,
+    swatches_html,
 )
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table
 from dashboard.model.outcomes import Done, Failed, Outcome
@@ -32,7 +39,7 @@ def draw_cards(page: Page) -> None:
     cards = [functools.partial(original_card, page)]
     cards += [functools.partial(result_card, page, outcome) for outcome in page.outcomes]
     for start in range(0, len(cards), CARDS_PER_ROW):
-        for column, draw_card in zip(st.columns(CARDS_PER_ROW), cards[start:start + CARDS_PER_ROW]):
+        for column, draw_card in zip(st.columns(CARDS_PER_ROW), cards[start : start + CARDS_PER_ROW], strict=False):
             with column, st.container(border=True):
                 draw_card()
 
@@ -42,8 +49,9 @@ def original_card(page: Page) -> None:
     st.markdown(card_title_html("Original"), unsafe_allow_html=True)
     st.image(page.original_preview, width="stretch", output_format="PNG")  # "auto" sends opaque PNGs as JPEG
     st.caption(escape_markdown(page.source.name))
-    st.caption(f"{image.width} × {image.height} px · {len(page.hist):,} colors · "
-               f"PNG {human_size(len(page.original_png))}")
+    st.caption(
+        f"{image.width} × {image.height} px · {len(page.hist):,} colors · PNG {human_size(len(page.original_png))}"
+    )
 
 
 def result_card(page: Page, outcome: Outcome) -> None:
@@ -66,35 +74,65 @@ def download_buttons(page: Page, outcome: Done) -> None:
     # File names come from the sanitized upload name: never the raw one.
     stem = file_stem(page.source.name) if page.source.is_upload else quant.DEFAULT_SAMPLE
     k, method = page.settings.k, outcome.method
-    downloads = [
+    downloads: list[tuple[str, str | bytes, str, str, str]] = [
         ("PNG8", outcome.png, "png", "image/png", "The quantized image as a palette PNG"),
-        (".gpl", quant.palette_gpl(outcome.colors, f"{stem} k={k} {method}"), "gpl", "text/plain",
-         "The palette for GIMP, Inkscape or Krita"),
-        ("JSON", quant.palette_json(outcome.colors, outcome.pixel_counts), "json", "application/json",
-         "The palette: hex, RGB and pixel count per color"),
+        (
+            ".gpl",
+            quant.palette_gpl(outcome.colors, f"{stem} k={k} {method}"),
+            "gpl",
+            "text/plain",
+            "The palette for GIMP, Inkscape or Krita",
+        ),
+        (
+            "JSON",
+            quant.palette_json(outcome.colors, outcome.pixel_counts),
+            "json",
+            "application/json",
+            "The palette: hex, RGB and pixel count per color",
+        ),
     ]
     with st.container(horizontal=True, gap="small"):
         for label, data, extension, mime, help_text in downloads:
-            st.download_button(label, data, download_name(stem, k, method, extension), mime,
-                               key=f"{extension}-{method}", on_click="ignore", help=help_text)
+            st.download_button(
+                label,
+                data,
+                download_name(stem, k, method, extension),
+                mime,
+                key=f"{extension}-{method}",
+                on_click="ignore",
+                help=help_text,
+            )
 
 
 @st.fragment
 @shows_errors
 def metrics_chart(page: Page) -> None:
     """A bar per method for the chosen metric, and the whole table; switching metric reruns only this."""
-    chosen = st.segmented_control("Metric", [c.key for c in COLUMNS], default="ssim", required=True,
-                                  key="chart_metric", format_func=lambda key: COLUMN_BY_KEY[key].label,
-                                  label_visibility="collapsed")
+    chosen = st.segmented_control(
+        "Metric",
+        [c.key for c in COLUMNS],
+        default="ssim",
+        required=True,
+        key="chart_metric",
+        format_func=lambda key: COLUMN_BY_KEY[key].label,
+        label_visibility="collapsed",
+    )
     rows = metrics_table(page.outcomes, len(page.original_png))
-    st.plotly_chart(figures.metric_figure(rows, COLUMN_BY_KEY[chosen]), key="metric_chart",
-                    config={"displayModeBar": False})
+    st.plotly_chart(
+        figures.metric_figure(rows, COLUMN_BY_KEY[chosen]), key="metric_chart", config={"displayModeBar": False}
+    )
     st.dataframe(
-        rows, hide_index=True,
-        column_config={"method": "Method", "baseline": st.column_config.CheckboxColumn("Baseline"),
-                       "colors": st.column_config.NumberColumn("Colors")}
-        | {c.key: st.column_config.NumberColumn(c.label, format=f"%.{c.digits}f{c.unit.replace('%', '%%')}")
-           for c in COLUMNS},
+        rows,
+        hide_index=True,
+        column_config={
+            "method": st.column_config.TextColumn("Method"),
+            "baseline": st.column_config.CheckboxColumn("Baseline"),
+            "colors": st.column_config.NumberColumn("Colors"),
+        }
+        | {
+            c.key: st.column_config.NumberColumn(c.label, format=f"%.{c.digits}f{c.unit.replace('%', '%%')}")
+            for c in COLUMNS
+        },
     )
 
 
@@ -106,12 +144,17 @@ def full_size_view(page: Page) -> None:
     by_method = {o.method: o for o in page.done}
     shown = ["original", *by_method]
     choice = st.segmented_control(
-        "Show", shown, default=shown[min(1, len(shown) - 1)], required=True, key="full_size_choice",
+        "Show",
+        shown,
+        default=shown[min(1, len(shown) - 1)],
+        required=True,
+        key="full_size_choice",
         format_func=lambda name: "Original" if name == "original" else method_label(name),
         help="Click back and forth between the original and a result to see what changed.",
     )
-    actual_pixels = st.toggle("Actual pixels", key="actual_pixels",
-                              help="Show the image 1:1 instead of fitting it to the page width.")
+    actual_pixels = st.toggle(
+        "Actual pixels", key="actual_pixels", help="Show the image 1:1 instead of fitting it to the page width."
+    )
     data = page.original_preview if choice == "original" else by_method[choice].preview
     st.image(data, width="content" if actual_pixels else "stretch", output_format="PNG")
     if choice != "original":
@@ -121,8 +164,14 @@ def full_size_view(page: Page) -> None:
 def palette_picker(page: Page, outcome: Done) -> None:
     """Linked selection from a palette: click a color to see the pixels it replaces."""
     label = method_label(outcome.method)
-    figure = figures.palette_strip_figure(label, outcome.palette, outcome.pixel_counts,
-                                          uirevision=f"{page.source.key}-{outcome.method}")
-    event = st.plotly_chart(figure, key=f"palette_strip_{outcome.method}", on_select="rerun",
-                            selection_mode="points", config={"displayModeBar": False})
+    figure = figures.palette_strip_figure(
+        label, outcome.palette, outcome.pixel_counts, uirevision=f"{page.source.key}-{outcome.method}"
+    )
+    event = st.plotly_chart(
+        figure,
+        key=f"palette_strip_{outcome.method}",
+        on_select="rerun",
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
     show_selected_pixels(page, event, hint="Click a color to see which pixels it stands for, the others dimmed.")

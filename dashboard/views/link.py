@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -17,8 +17,13 @@ def restore_settings(views: Sequence[str]) -> None:
     query = {key: st.query_params.get_all(key) for key in st.query_params}
     settings, notices = settings_from_query(query, views=views)
     st.session_state.update(
-        methods=list(settings.methods), k=settings.k, space=settings.space, seed=settings.seed,
-        view=settings.view, url_settings=settings, url_notices=notices,
+        methods=list(settings.methods),
+        k=settings.k,
+        space=settings.space,
+        seed=settings.seed,
+        view=settings.view,
+        url_settings=settings,
+        url_notices=notices,
     )
 
 
@@ -31,5 +36,6 @@ def show_notices(settings: Settings) -> None:
     """Say which link values were replaced, until the user changes a setting."""
     if st.session_state.url_notices and settings == st.session_state.url_settings:
         lines = "\n".join(f"- {escape_markdown(notice)}" for notice in st.session_state.url_notices)
-        st.warning(f"Some settings in the link could not be used, so defaults stand in:\n{lines}",
-                   icon=":material/link_off:")
+        st.warning(
+            f"Some settings in the link could not be used, so defaults stand in:\n{lines}", icon=":material/link_off:"
+        )

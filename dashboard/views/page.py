@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import streamlit as st
 
@@ -16,8 +16,7 @@ from dashboard.model.settings import Settings
 
 #: Cards (and gallery images) per row.
 CARDS_PER_ROW = 4
-CHART_SELECTION_HINT = ("Drag a box or a lasso over points, or pick palette markers, to see those pixels "
-                        "in the image.")
+CHART_SELECTION_HINT = "Drag a box or a lasso over points, or pick palette markers, to see those pixels in the image."
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,7 @@ def shows_errors(draw: Callable[[Page], None]) -> Callable[[Page], None]:
         try:
             draw(page)
         except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
-            st.error(f"This part of the page failed: {escape_markdown(describe_failure(exc))}",
-                     icon=":material/error:")
+            st.error(f"This part of the page failed: {escape_markdown(describe_failure(exc))}", icon=":material/error:")
 
     return guarded
 
