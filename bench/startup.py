@@ -115,7 +115,7 @@ def bench_startup(args) -> dict:
             if quant["status"] == "ok" and liq["status"] == "ok":
                 entry["ratio"] = quant["seconds"] / liq["seconds"]
                 entry["cpu_ratio"] = quant["cpu_seconds"] / liq["cpu_seconds"]
-                # Each round's quant ÷ liq, taken minutes apart at most: less exposed to the load drifting.
+                # Each round's quant ÷ liq, run seconds apart: less exposed to the load drifting between rounds.
                 entry["paired_ratio"] = statistics.median(
                     q["wall_seconds"] / l["wall_seconds"] for q, l in zip(runs["quant"], runs["liq"]))
                 print(f"startup {image} k={k}: quant ÷ liq {entry['ratio']:.2f}× wall, "
