@@ -7,7 +7,8 @@ time on the same image and k, measured in the same run: the machine is
 shared, so only ratios taken close together mean anything.
 
 Writes ``bench/results/results.csv`` (one row per case), ``results.md`` (the
-tables) and ``cli.csv`` (the command line's time and peak memory).
+tables), ``cli.csv`` (the command line's time and peak memory) and
+``startup.csv`` (every start-up and file-to-file run, see `bench.startup`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def prepare(name: str) -> tuple[Path, Path]:
 
 def run_child(argv: list[str], timeout: float) -> tuple[int | None, str, float, float]:
     """Run a child; return (exit code or None on timeout, stdout, wall seconds, peak RSS in MB)."""
+    status, text, wall, usage = run_child_usage(argv, timeout)
+    return status, text, wall, usage.ru_maxrss / 1024.0
+
+
+def run_child_usage(argv: list[str], timeout: float):
+    """Run a child; return (exit code or None on timeout, stdout, wall seconds, its `resource.struct_rusage`)."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT.parent)
@@ -79,7 +86,7 @@ def run_child(argv: list[str], timeout: float) -> tuple[int | None, str, float, 
         text = out.read().decode()
         if status not in (0, None):
             text = "ERROR " + err.read().decode()[-500:]
-    return status, text, wall, usage.ru_maxrss / 1024.0
+    return status, text, wall, usage
 
 
 def skip_reason(image: str, method: str, k: int, pixels: int) -> str | None:
@@ -197,19 +204,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="a few minutes: small samples and the 12 MP image at k=16 and 256, "
-                             "kmeans and the baselines, no 50 MP run")
+                             "kmeans and the baselines, no 50 MP run; start-up with 3 rounds")
     parser.add_argument("--images", nargs="+", help=f"images (default: {' '.join(ALL)})")
     parser.add_argument("--methods", nargs="+", help="methods (default: every registry method and baseline)")
     parser.add_argument("--ks", nargs="+", type=int, help=f"k values (default: {' '.join(map(str, KS))})")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case; the median is kept")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds before a case is killed")
-    parser.add_argument("--no-cases", action="store_true", help="skip the per-method cases (CLI and sweep only)")
+    parser.add_argument("--no-cases", action="store_true", help="skip the per-method cases (CLI, sweep and start-up only)")
     parser.add_argument("--no-cli", action="store_true", help="skip the command-line memory runs")
     parser.add_argument("--cli-images", nargs="+", default=["gen12mp", "gen50mp"])
     parser.add_argument("--cli-ks", nargs="+", type=int, default=[256],
                         help="k for the command-line runs (default 256, the largest palette)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the k sweep")
     parser.add_argument("--sweep-image", default="gen1mp")
+    parser.add_argument("--no-startup", action="store_true",
+                        help="skip the start-up section (--list-methods time, CLI file to file against libimagequant)")
+    parser.add_argument("--startup-images", nargs="+", default=[BIG],
+                        help=f"images for the file-to-file runs (default {BIG})")
+    parser.add_argument("--startup-ks", nargs="+", type=int, default=[256],
+                        help="k for the file-to-file runs (default 256, the target's)")
+    parser.add_argument("--startup-repeats", type=int, default=5,
+                        help="interleaved rounds of the file-to-file runs; medians are kept")
+    parser.add_argument("--list-repeats", type=int, default=7, help="fresh `--list-methods` runs; the median is kept")
     parser.add_argument("--tag", default="", help="suffix for the output files, e.g. results-TAG.md")
     args = parser.parse_args(argv)
 
@@ -222,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         args.cli_images = ["gen12mp"]
         args.cli_ks = [16]
         args.repeats = min(args.repeats, 2)
+        args.startup_repeats = min(args.startup_repeats, 3)
+        args.list_repeats = min(args.list_repeats, 5)
     args.images = args.images or list(ALL)
     args.ks = args.ks or list(KS)
     if REFERENCE not in methods:
@@ -229,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m for m in methods if m != "pngquant" or shutil.which("pngquant")]
 
     from .report import write_report
+    from .startup import bench_startup
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
@@ -238,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     cli_methods = [m for m in methods if m not in EXTERNAL]
     cli_rows = [] if args.no_cli else bench_cli(args, cli_methods)
     sweep = None if args.no_sweep else bench_sweep(args)
-    write_report(rows, cli_rows, sweep, info, time.time() - started, RESULTS, tag=args.tag)
+    startup = None if args.no_startup else bench_startup(args)
+    write_report(rows, cli_rows, sweep, info, time.time() - started, RESULTS, tag=args.tag, startup=startup)
     suffix = f"-{args.tag}" if args.tag else ""
     print(f"\nwrote {RESULTS / f'results{suffix}.md'}, results{suffix}.csv, cli{suffix}.csv")
     return 0

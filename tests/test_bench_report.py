@@ -44,3 +44,50 @@ def test_report_judges_each_target_and_writes_the_summaries(tmp_path):
     assert "| kmeans | 0.50 | 0.50 | 0.933 | +0.1100 | 3 |" in text  # the small photo's kmeans rows
     with open(tmp_path / "results.csv") as handle:
         assert len(list(csv.DictReader(handle))) == len(rows)
+
+
+def startup_result(list_seconds, quant_seconds, liq_seconds):
+    def summary(seconds, **extra):
+        return {"status": "ok", "runs": 3, "seconds": seconds, "min_seconds": seconds, "max_seconds": seconds,
+                "cpu_seconds": seconds / 2, "bytes": 1000, **extra}
+
+    file_ = {"image": "gen12mp", "pixels": 12_000_000, "k": 256,
+             "tools": {"quant": summary(quant_seconds, quant_seconds=quant_seconds - 1.0),
+                       "liq": summary(liq_seconds), "pngquant": summary(5.0)},
+             "ratio": quant_seconds / liq_seconds, "cpu_ratio": quant_seconds / liq_seconds,
+             "paired_ratio": quant_seconds / liq_seconds}
+    run = {"tool": "quant", "image": "gen12mp", "k": 256, "round": 0, "status": "ok", "wall_seconds": quant_seconds,
+           "cpu_seconds": 1.0, "quant_seconds": 1.0, "bytes": 1000, "load1": 1.5}
+    return {"status": "ok", "load_before": [1.0, 2.0, 3.0], "load_after": [1.5, 2.0, 3.0],
+            "list_methods": summary(list_seconds), "file": [file_], "runs": [run]}
+
+
+def test_report_judges_the_start_up_targets(tmp_path):
+    write_report([], [], None, {"nproc": 2}, 60.0, tmp_path, startup=startup_result(0.3, 3.0, 5.0))
+    text = (tmp_path / "results.md").read_text()
+    assert "| `quant --list-methods`, fresh process, median of 3 | 0.30 s | 0.15 s | < 0.5 s | yes |" in text
+    assert ("| CLI file to file, 12 MP, k=256, whole process (÷ libimagequant file to file) | 0.60× | 0.60× "
+            "| ≤ 0.8× | yes |") in text
+    assert "Load average (1, 5, 15 min) before: 1.00, 2.00, 3.00; after: 1.50, 2.00, 3.00" in text
+    assert "| `python -m quant IMG -k K -o OUT` | gen12mp | 256 | 3 | 3.000 | 3.000–3.000 | 1.500 | 2.000 | 1,000 " \
+           "| 0.60 | 0.60 |" in text
+    assert "Median of each round's quant ÷ libimagequant (runs taken back to back): gen12mp k=256: 0.60×." in text
+    with open(tmp_path / "startup.csv") as handle:
+        assert list(csv.DictReader(handle))[0]["load1"] == "1.5"
+
+    # A limit is a limit: exactly 0.5 s fails "under 0.5 s"; exactly 0.8× passes "≤ 0.8×".
+    write_report([], [], None, {"nproc": 2}, 60.0, tmp_path, tag="edge", startup=startup_result(0.5, 4.0, 5.0))
+    text = (tmp_path / "results-edge.md").read_text()
+    assert "| `quant --list-methods`, fresh process, median of 3 | 0.50 s | 0.25 s | < 0.5 s | **no** |" in text
+    assert "(÷ libimagequant file to file) | 0.80× | 0.80× | ≤ 0.8× | yes |" in text
+
+    write_report([], [], None, {"nproc": 2}, 60.0, tmp_path, tag="slow", startup=startup_result(0.7, 5.1, 5.0))
+    text = (tmp_path / "results-slow.md").read_text()
+    assert "| 0.70 s | 0.35 s | < 0.5 s | **no** |" in text
+    assert "(÷ libimagequant file to file) | 1.02× | 1.02× | ≤ 0.8× | **no** |" in text
+
+
+def test_report_says_when_the_start_up_section_did_not_run(tmp_path):
+    write_report([], [], None, {"nproc": 2}, 60.0, tmp_path)
+    text = (tmp_path / "results.md").read_text()
+    assert "--list-methods" not in text and "Start-up" not in text
