@@ -160,8 +160,6 @@ def flatness_weights(image: LoadedImage, hist: Histogram, *, scale: float = 2.0,
     weights spends palette entries where they are seen. Computed in strips:
     memory stays a few float32 rows per strip, even at 50 MP.
     """
-    from scipy.ndimage import uniform_filter
-
     height, width = image.height, image.width
     pad = window // 2
     rows = max(1, _STRIP_PIXELS // max(width, 1))
@@ -173,14 +171,34 @@ def flatness_weights(image: LoadedImage, hist: Histogram, *, scale: float = 2.0,
         lo, hi = max(0, top - pad), min(height, bottom + pad)
         block = image.rgb[lo:hi]
         luma = block[..., 0] * to_luma[0] + block[..., 1] * to_luma[1] + block[..., 2] * to_luma[2]
-        mean = uniform_filter(luma, window, mode="reflect")
-        var = uniform_filter(luma * luma, window, mode="reflect")
+        mean = _box_mean(luma, window)
+        var = _box_mean(luma * luma, window)
         var -= mean * mean
         np.maximum(var, 0, out=var)
         weight = 1.0 / (1.0 + np.sqrt(var[top - lo : top - lo + bottom - top]) / scale)
         index = hist.pixel_index[top:bottom]
         keep = visible[top:bottom]
         out += np.bincount(index[keep], weights=weight[keep], minlength=len(hist))
+    return out
+
+
+def _box_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean over the `window`×`window` square around each value, edges mirrored, as float32.
+
+    What ``scipy.ndimage.uniform_filter(values, window, mode="reflect")``
+    computes, to float32 rounding, as `window` shifted adds along each axis:
+    importing scipy.ndimage would cost the command line more than this pass.
+    """
+    pad = window // 2
+    mirrored = np.pad(values.astype(np.float32, copy=False), pad, mode="symmetric")
+    height, width = values.shape
+    rows = mirrored[:height].copy()
+    for shift in range(1, window):
+        rows += mirrored[shift : shift + height]
+    out = rows[:, :width].copy()
+    for shift in range(1, window):
+        out += rows[:, shift : shift + width]
+    out *= np.float32(1 / (window * window))
     return out
 
 
