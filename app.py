@@ -27,14 +27,14 @@ def main() -> None:
     with st.sidebar:
         source = sidebar.image_ui()
         settings = sidebar.settings_ui()
-    link.publish(settings)
+    link.publish(settings, source)
 
     st.title("quant", anchor=False)
     st.caption(
         "Cluster an image's colors with several methods, look at the results next to the original, "
         "and judge them by SSIM, PSNR and ΔE2000."
     )
-    link.show_notices(settings)
+    link.show_notices(settings, source)
     view = st.segmented_control(
         "View",
         list(VIEWS),

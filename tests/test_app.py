@@ -64,7 +64,7 @@ def test_first_sight_is_the_sample_with_the_study_results():
     assert len(at.main.download_button) == 3 * 3
     assert not at.warning and not at.error
     assert at.query_params == {"methods": "kmeans,gmm,agglomerative", "k": "8", "space": "rgb",
-                               "seed": "0", "view": "compare"}
+                               "seed": "0", "view": "compare", "image": "sample"}
 
 
 def test_uploading_a_png_gives_results_for_that_image(upload_png):
@@ -75,7 +75,18 @@ def test_uploading_a_png_gives_results_for_that_image(upload_png):
     assert image_caption(at).startswith("128 × 96 px")
     assert not metrics(at)["ssim"].equals(sample_ssim)
     assert [button.label for button in at.main.download_button][:3] == ["PNG8", ".gpl", "JSON"]
-    assert "upload" not in str(at.query_params) and "photo" not in str(at.query_params)
+    assert at.query_params["image"] == "upload"  # that there was one: never the file nor its name
+    assert "photo" not in str(at.query_params)
+
+
+def test_a_link_made_on_an_upload_says_why_the_sample_is_shown(upload_png):
+    """The link of someone else's upload, or a page reconnecting after a server restart."""
+    at = open_app(image="upload", k="4")
+    assert any("Upload the image again" in warning.value for warning in at.warning)
+    assert image_caption(at).startswith("451 × 300 px")  # the sample, and the page says so
+    at.file_uploader(key="upload").set_value(("mine.png", upload_png, "image/png")).run()
+    assert not at.warning
+    assert image_caption(at).startswith("128 × 96 px")
 
 
 def test_changing_k_changes_the_metrics_and_the_link():
