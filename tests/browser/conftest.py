@@ -54,7 +54,10 @@ def app_url(tmp_path_factory):
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false"]
+               "--browser.gatherUsageStats", "false",
+               # Nothing edits app.py during a run: without watchdog, Streamlit would poll every
+               # module the app imports for changes, on the cores the tests need.
+               "--server.fileWatcherType", "none"]
     with open(log, "w") as out:
         server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}"
@@ -84,16 +87,33 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture()
-def page(browser, app_url):
+@pytest.fixture(scope="session")
+def browser_context(browser):
+    """One browser context for the session: its HTTP and code caches keep Streamlit's scripts.
+
+    A fresh context per test downloaded and compiled the whole front end again, several
+    seconds each on shared cores. Each test still gets a tab of its own, and each tab is its
+    own Streamlit session (the session lives in the tab, not in a cookie), so tests don't see
+    each other's uploads or settings.
+    """
     from playwright.sync_api import expect
 
     expect.set_options(timeout=120_000)  # a cold cache computes three methods on shared cores
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture()
+def page(browser_context, app_url):
+    """A new tab for each test, in the session's context."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=120_000)
+    page = browser_context.new_page()
     page.set_default_timeout(120_000)
     yield page
-    context.close()
+    page.close()
 
 
 @pytest.fixture(scope="session")
