@@ -16,6 +16,9 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    # Browser tests last: their server starts when collection ends (tests/browser/conftest.py)
+    # and warms up while the other tests run. The sort is stable, so each group keeps its order.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
     if config.getoption("--run-long"):
         return
     skip = pytest.mark.skip(reason="long run: use `make test-long`")

@@ -16,9 +16,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args, cwd) -> subprocess.CompletedProcess:
+    return run_clis([args], cwd=cwd)[0]
+
+
+def run_clis(calls, cwd) -> list[subprocess.CompletedProcess]:
+    """Several independent CLI runs at once: each spends most of its time starting up on one core."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "quant", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    commands = [[sys.executable, "-m", "quant", *map(str, args)] for args in calls]
+    running = [subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for command in commands]
+    done = []
+    for command, process in zip(commands, running):
+        stdout, stderr = process.communicate(timeout=300)
+        done.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
+    return done
 
 
 @pytest.fixture()
@@ -113,9 +124,11 @@ def test_never_overwrites_an_input(images):
 
 
 def test_usage_errors_exit_with_2(images):
-    assert run_cli(images / "photo.png", "-k", "999", cwd=images).returncode == 2
-    assert run_cli(images / "photo.png", "--method", "nope", cwd=images).returncode == 2
-    assert run_cli(cwd=images).returncode == 2
+    bad_k, bad_method, nothing = run_clis([(images / "photo.png", "-k", "999"),
+                                           (images / "photo.png", "--method", "nope"), ()], cwd=images)
+    assert bad_k.returncode == 2
+    assert bad_method.returncode == 2
+    assert nothing.returncode == 2
 
 
 def test_list_methods_names_every_registry_entry(images):
@@ -128,8 +141,8 @@ def test_list_methods_names_every_registry_entry(images):
 
 
 def test_same_seed_same_file(images):
-    for name in ("a.png", "b.png"):
-        run_cli(images / "photo.png", "--method", "gmm", "--seed", "5", "-o", images / name, cwd=images)
+    run_clis([(images / "photo.png", "--method", "gmm", "--seed", "5", "-o", images / name)
+              for name in ("a.png", "b.png")], cwd=images)
     a = np.asarray(Image.open(images / "a.png").convert("RGB"))
     b = np.asarray(Image.open(images / "b.png").convert("RGB"))
     np.testing.assert_array_equal(a, b)

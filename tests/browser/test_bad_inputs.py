@@ -33,16 +33,15 @@ SAMPLE_NAME = quant.SAMPLES[quant.DEFAULT_SAMPLE]
 
 
 @pytest.fixture(scope="module")
-def shared_page(browser, app_url, artifacts):
+def shared_page(browser_context, app_url, artifacts):
     """One tab for the module, opened on the sample."""
     expect.set_options(timeout=120_000)  # a cold cache computes three methods on shared cores
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
+    page = browser_context.new_page()
     page.set_default_timeout(120_000)
     open_page(page, app_url)
     page.screenshot(path=artifacts / "robustness-default.png", full_page=True)
     yield page
-    context.close()
+    page.close()
 
 
 def show_base(page: Page) -> None:
