@@ -15,6 +15,8 @@ areas, edges, and millions of distinct colours.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -74,3 +76,20 @@ def generated_photo(base: np.ndarray, width: int, height: int, *, seed: int) -> 
         block += rng.normal(0.0, 4.0, size=block.shape).astype(np.float32)
         out[top:bottom] = np.clip(np.rint(block), 0, 255).astype(np.uint8)
     return out
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: Generated and converted images, made once and kept (git-ignored, like every result).
+CACHE = RESULTS / "cache"
+
+
+def image_files(name: str) -> tuple[Path, Path]:
+    """The image as .npy (for the cases) and .png (for pngquant and the CLI), made once."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    npy, png = CACHE / f"{name}.npy", CACHE / f"{name}.png"
+    if not npy.exists() or not png.exists():
+        rgb = load(name)
+        np.save(npy, rgb)
+        Image.fromarray(rgb).save(png, compress_level=1)
+        del rgb
+    return npy, png

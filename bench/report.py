@@ -15,6 +15,13 @@ STARTUP_FIELDS = ["tool", "image", "k", "round", "status", "wall_seconds", "cpu_
                   "bytes", "load1"]
 
 
+#: What each tool's row is called in the report.
+LABELS = {"quant": "`python -m quant IMG -k K -o OUT`",
+          "liq": "`python -m bench.liq_file IMG OUT K` (libimagequant, defaults)",
+          "pngquant": "`pngquant K --force --output OUT IMG`",
+          "list-methods": "`python -m quant --list-methods`"}
+
+
 def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "", startup=None) -> None:
     suffix = f"-{tag}" if tag else ""
     if rows:
@@ -23,7 +30,7 @@ def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str
         _csv(folder / f"cli{suffix}.csv", CLI_FIELDS, cli_rows)
     if startup and startup.get("runs"):
         _csv(folder / f"startup{suffix}.csv", STARTUP_FIELDS, startup["runs"])
-    lines = [f"# quant benchmark", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), "",
+    lines = ["# quant benchmark", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), "",
              f"Run time: {elapsed / 60:.1f} min.", ""]
     lines += targets(rows, cli_rows, sweep, startup)
     lines += summaries(rows)
@@ -176,7 +183,6 @@ def summaries(rows) -> list[str]:
 
 def startup_section(startup) -> list[str]:
     """Every start-up figure: --list-methods, and each tool's file-to-file run, with the load around them."""
-    from .startup import LABELS
 
     out = ["", "## Start-up and file to file (whole processes)", "",
            f"Load average (1, 5, 15 min) before: {_load(startup.get('load_before'))}; "

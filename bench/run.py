@@ -27,11 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from .case import EXTERNAL
-from .images import ALL, BIG, load
+from .child import run_child
+from .images import ALL, BIG, RESULTS, image_files
 
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results"
-CACHE = RESULTS / "cache"
 KS = (8, 16, 64, 256)
 REFERENCE = "liq-default"
 
@@ -40,53 +38,6 @@ def all_methods() -> list[str]:
     import quant
 
     return list(quant.METHODS) + list(EXTERNAL)  # pngquant is dropped later if not installed
-
-
-def prepare(name: str) -> tuple[Path, Path]:
-    """The image as .npy (for the cases) and .png (for pngquant and the CLI), made once."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    npy, png = CACHE / f"{name}.npy", CACHE / f"{name}.png"
-    if not npy.exists() or not png.exists():
-        from PIL import Image
-
-        rgb = load(name)
-        np.save(npy, rgb)
-        Image.fromarray(rgb).save(png, compress_level=1)
-        del rgb
-    return npy, png
-
-
-def run_child(argv: list[str], timeout: float) -> tuple[int | None, str, float, float]:
-    """Run a child; return (exit code or None on timeout, stdout, wall seconds, peak RSS in MB)."""
-    status, text, wall, usage = run_child_usage(argv, timeout)
-    return status, text, wall, usage.ru_maxrss / 1024.0
-
-
-def run_child_usage(argv: list[str], timeout: float):
-    """Run a child; return (exit code or None on timeout, stdout, wall seconds, its `resource.struct_rusage`)."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT.parent)
-        deadline = started + timeout
-        status, usage = None, None
-        while True:
-            pid, wait_status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                status = os.waitstatus_to_exitcode(wait_status)
-                break
-            if time.perf_counter() > deadline:
-                child.kill()
-                _, _, usage = os.wait4(child.pid, 0)
-                break
-            time.sleep(0.02)
-        child.returncode = status if status is not None else -9
-        wall = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        text = out.read().decode()
-        if status not in (0, None):
-            text = "ERROR " + err.read().decode()[-500:]
-    return status, text, wall, usage
 
 
 def skip_reason(image: str, method: str, k: int, pixels: int) -> str | None:
@@ -99,7 +50,7 @@ def skip_reason(image: str, method: str, k: int, pixels: int) -> str | None:
 def bench_cases(args, methods) -> list[dict]:
     rows = []
     for image in args.images:
-        npy, png = prepare(image)
+        npy, png = image_files(image)
         pixels = int(np.prod(np.load(npy, mmap_mode="r").shape[:2]))
         for k in args.ks:
             for method in methods:
@@ -146,7 +97,7 @@ def bench_cli(args, methods) -> list[dict]:
     """Time and peak memory of `python -m quant` on the big images, metrics included."""
     rows = []
     for image in args.cli_images:
-        npy, png = prepare(image)
+        npy, png = image_files(image)
         for method in methods:
             for k in args.cli_ks:
                 with tempfile.TemporaryDirectory() as folder:
@@ -170,7 +121,7 @@ def bench_cli(args, methods) -> list[dict]:
 
 def bench_sweep(args) -> dict:
     """The k sweep (8 values, 2…256) on a 1 MP image, against one libimagequant run at k=256."""
-    npy, png = prepare(args.sweep_image)
+    npy, png = image_files(args.sweep_image)
     spec = {"npy": str(npy), "repeats": max(args.repeats, 5)}
     status, text, wall, peak = run_child([sys.executable, "-m", "bench.sweep", json.dumps(spec)],
                                          args.timeout * 3)

@@ -29,16 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .run import prepare, run_child_usage
+from .child import run_child_usage
+from .images import image_files
 
 TOOLS = ("quant", "liq", "pngquant")
-#: What each tool's row is called in the report.
-LABELS = {"quant": "`python -m quant IMG -k K -o OUT`",
-          "liq": "`python -m bench.liq_file IMG OUT K` (libimagequant, defaults)",
-          "pngquant": "`pngquant K --force --output OUT IMG`",
-          "list-methods": "`python -m quant --list-methods`"}
-
-
 def _argv(tool: str, png: Path, out: Path, k: int) -> list[str]:
     if tool == "quant":
         return [sys.executable, "-m", "quant", str(png), "-k", str(k), "-o", str(out), "--json"]
@@ -92,7 +86,7 @@ def bench_startup(args) -> dict:
 
     tools = [t for t in TOOLS if t != "pngquant" or shutil.which("pngquant")]
     for image in args.startup_images:
-        npy, png = prepare(image)
+        npy, png = image_files(image)
         pixels = int(np.prod(np.load(npy, mmap_mode="r").shape[:2]))
         for k in args.startup_ks:
             for tool in tools:  # untimed: numba compiles or loads its cache, the file enters the page cache
