@@ -129,8 +129,10 @@ def test_progress_is_reported():
 
 
 def test_importing_the_views_loads_neither_umap_nor_streamlit():
-    code = ("import sys, quant, quant.embed, quant.sweep, dashboard.model.figures, dashboard.model.selection; "
-            "print(sorted(m for m in ('umap', 'numba', 'streamlit') if m in sys.modules))")
+    code = (
+        "import sys, quant, quant.embed, quant.sweep, dashboard.model.figures, dashboard.model.selection; "
+        "print(sorted(m for m in ('umap', 'numba', 'streamlit') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -143,7 +145,8 @@ def test_umap_waits_for_a_running_warm_up_instead_of_racing_it():
     finished = threading.Event()
     with embed._UMAP_LOCK:
         worker = threading.Thread(
-            target=lambda: (embed.embed(hist, method="umap", size=50), finished.set()), daemon=True)
+            target=lambda: (embed.embed(hist, method="umap", size=50), finished.set()), daemon=True
+        )
         worker.start()
         assert not finished.wait(0.5)
     assert finished.wait(120)
