@@ -262,16 +262,17 @@ def is_warm() -> bool:
     return bool(_WARM_SECONDS)
 
 
-#: How long UMAP takes to get ready, for messages: the worker's start-up and compilation (chelsea,
-#: 2 cores at load ~7: 6–8 s to the first map of 5,000 points; 1.5–3 s per map once warm).
-READY_IN = "about 10 s"
+#: How long UMAP takes to get ready, for messages: a new worker's start-up and compile, then the
+#: first map of 5,000 points (chelsea, 2 shared cores: 7.5 s at load 6.9, 14.2 s at load 8.2; it was
+#: 21–59 s before the neighbors came from a k-d tree). Once warm, 1.5–3 s per map.
+READY_IN = "10–15 s"
 
 
 def start_worker() -> None:
     """Run every UMAP embedding of this process in one long-lived worker process, started now.
 
     Call it once at server start (again is a no-op). The worker imports
-    umap-learn and compiles it at once (about 10 s on 2 busy cores), while
+    umap-learn and compiles it at once (10–15 s on 2 busy cores), while
     this process carries on: numba holds the GIL while it compiles and
     runs, and a server that did either would stop answering meanwhile.
     From then on `embed` sends each UMAP sample to the worker; a map asked
