@@ -31,8 +31,8 @@ milliseconds; `_umap` hands those to UMAP (``precomputed_knn``), and
 pynndescent's kernels are never compiled. What is left is umap's own layout
 code: ~6 s to compile, then 1–3 s per map of 5,000 points.
 
-numba code holds the GIL while it compiles and runs, so a UMAP in the server's
-process stalls every session meanwhile. `start_worker` starts one long-lived
+numba's compiler is mostly Python and umap's kernels don't release the GIL, so
+a UMAP in the server's process slows every session while it compiles and runs. `start_worker` starts one long-lived
 process that compiles UMAP at once; from then on `embed` sends it the sample
 (a few kB) and gets the coordinates back, and the server only waits on a pipe.
 """
@@ -273,8 +273,8 @@ def start_worker() -> None:
 
     Call it once at server start (again is a no-op). The worker imports
     umap-learn and compiles it at once (10–15 s on 2 busy cores), while
-    this process carries on: numba holds the GIL while it compiles and
-    runs, and a server that did either would stop answering meanwhile.
+    this process carries on: numba's compiler is mostly Python and umap's
+    kernels hold the GIL, so a server doing either answers slowly meanwhile.
     From then on `embed` sends each UMAP sample to the worker; a map asked
     for while it is still compiling waits for it. If the worker dies, the
     next map starts a new one. PCA stays in this process.
