@@ -22,7 +22,8 @@ LABELS = {"quant": "`python -m quant IMG -k K -o OUT`",
           "list-methods": "`python -m quant --list-methods`"}
 
 
-def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "", startup=None) -> None:
+def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "", startup=None,
+                 page=None) -> None:
     suffix = f"-{tag}" if tag else ""
     if rows:
         _csv(folder / f"results{suffix}.csv", FIELDS, rows)
@@ -32,7 +33,7 @@ def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str
         _csv(folder / f"startup{suffix}.csv", STARTUP_FIELDS, startup["runs"])
     lines = ["# quant benchmark", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), "",
              f"Run time: {elapsed / 60:.1f} min.", ""]
-    lines += targets(rows, cli_rows, sweep, startup)
+    lines += targets(rows, cli_rows, sweep, startup, page)
     lines += summaries(rows)
     lines += ["", "## Every case", "",
               "time ×liq: median time ÷ libimagequant's (defaults) on the same image and k, same run. "
@@ -61,11 +62,13 @@ def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str
         lines += ["", "## k sweep", "", "```", str(sweep), "```"]
     if startup:
         lines += startup_section(startup)
+    if page:
+        lines += page_section(page)
     (folder / f"results{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[: 60]))
 
 
-def targets(rows, cli_rows, sweep, startup=None) -> list[str]:
+def targets(rows, cli_rows, sweep, startup=None, page=None) -> list[str]:
     ok = [r for r in rows if r["status"] == "ok"]
 
     def ratio(method, image_filter, k_filter, key="time_ratio"):
@@ -119,6 +122,13 @@ def targets(rows, cli_rows, sweep, startup=None) -> list[str]:
             if entry["image"] == BIG and entry["k"] == 256:
                 line("CLI file to file, 12 MP, k=256, whole process (÷ libimagequant file to file)",
                      entry.get("ratio"), 0.8, cpu=entry.get("cpu_ratio"))
+
+    if page and page.get("steps"):
+        from .page import verdicts
+
+        for label, seconds, _, limit, _ in verdicts(page):
+            if limit is not None:
+                line(f"page: {label}", seconds, limit, " s")
 
     out += ["", "### Quality: kmeans with default settings against libimagequant, held-out images", "",
             "Held out (never used for tuning): " + ", ".join(HOLDOUT) + ". ΔE ratio < 1 and SSIM difference ≥ 0 "
@@ -218,6 +228,31 @@ def startup_section(startup) -> list[str]:
     if paired:
         out += ["", "Median of each round's quant ÷ libimagequant (runs taken back to back): " + ", ".join(paired)
                 + "."]
+    return out
+
+
+def page_section(page) -> list[str]:
+    """The page-latency steps, each beside the engine's own time for the same work, with the load."""
+    from .page import STEPS, verdicts
+
+    out = ["", "## Page latency (`streamlit run app.py` in Chromium)", "",
+           f"Status: {page.get('status')}. Load average (1, 5, 15 min) before: {_load(page.get('load_before'))}; "
+           f"after: {_load(page.get('load_after'))} (2 cores). Page times are on the browser's clock; the engine's "
+           "are the same work in a fresh process, without Streamlit (see bench/page.py). "
+           f"Server healthy after {_f(page.get('server_ready_seconds'), 1)} s.", "",
+           "| step | page s | limit | met | engine s | engine's work | load before → after |",
+           "|---|---|---|---|---|---|---|"]
+    steps = page.get("steps", {})
+    for (label, seconds, engine, limit, engine_label), step in zip(verdicts(page), STEPS):
+        measured = steps.get(step, {})
+        met = "–" if seconds is None or limit is None else ("yes" if seconds <= limit else "**no**")
+        load = f"{measured['load']} → {measured['load_after']}" if "load" in measured else ""
+        out.append(f"| {label} | {_f(seconds, 2) or 'not measured'} | {'' if limit is None else f'≤ {limit:g} s'} | "
+                   f"{met} | {_f(engine, 2)} | {engine_label or ''} | {load} |")
+    notes = [f"{step}: " + ", ".join(f"{k} {v}" for k, v in m.items() if k not in ("seconds", "load", "load_after"))
+             for step, m in steps.items() if set(m) - {"seconds", "load", "load_after"}]
+    if notes:
+        out += ["", "Details: " + "; ".join(notes) + "."]
     return out
 
 

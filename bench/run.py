@@ -8,7 +8,8 @@ shared, so only ratios taken close together mean anything.
 
 Writes ``bench/results/results.csv`` (one row per case), ``results.md`` (the
 tables), ``cli.csv`` (the command line's time and peak memory) and
-``startup.csv`` (every start-up and file-to-file run, see `bench.startup`).
+``startup.csv`` (every start-up and file-to-file run, see `bench.startup`). The page-latency
+section (`bench.page`) drives a real Streamlit server with Chromium.
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-repeats", type=int, default=5,
                         help="interleaved rounds of the file-to-file runs; medians are kept")
     parser.add_argument("--list-repeats", type=int, default=7, help="fresh `--list-methods` runs; the median is kept")
+    parser.add_argument("--no-page", action="store_true",
+                        help="skip the page-latency section (a real Streamlit server driven by Chromium)")
     parser.add_argument("--tag", default="", help="suffix for the output files, e.g. results-TAG.md")
     args = parser.parse_args(argv)
 
@@ -197,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         methods = [REFERENCE] + methods  # every ratio needs it
     methods = [m for m in methods if m != "pngquant" or shutil.which("pngquant")]
 
+    from .page import bench_page
     from .report import write_report
     from .startup import bench_startup
 
@@ -209,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     cli_rows = [] if args.no_cli else bench_cli(args, cli_methods)
     sweep = None if args.no_sweep else bench_sweep(args)
     startup = None if args.no_startup else bench_startup(args)
-    write_report(rows, cli_rows, sweep, info, time.time() - started, RESULTS, tag=args.tag, startup=startup)
+    page = None if args.no_page else bench_page(args)
+    write_report(rows, cli_rows, sweep, info, time.time() - started, RESULTS, tag=args.tag, startup=startup,
+                 page=page)
     suffix = f"-{args.tag}" if args.tag else ""
     print(f"\nwrote {RESULTS / f'results{suffix}.md'}, results{suffix}.csv, cli{suffix}.csv")
     return 0

@@ -7,8 +7,8 @@ to its pixel count, so the map's density is the image's.
 
 How the app calls it::
 
-    # at startup, once, in a background thread (compiles umap's numba code):
-    threading.Thread(target=quant.embed.warm_up, daemon=True).start()
+    # at server start, once: a worker process imports umap and compiles it there
+    quant.embed.start_worker()
 
     # per image (cache on the image bytes + method + size + seed):
     emb = quant.embed.embed(hist, method="umap", size=5_000, seed=0)
@@ -16,15 +16,37 @@ How the app calls it::
     emb.sample.entries    # (s,) histogram entry of each point
     # colors of one method:  palette.colors[palette.labels[emb.sample.entries]]
 
-umap-learn is imported inside `embed` and `warm_up` only, so importing quant
-stays fast.
+umap-learn is imported inside `embed` and `warm_up` only (or in the worker),
+so importing quant stays fast.
+
+Where UMAP's time goes, and why it runs in a worker
+---------------------------------------------------
+umap-learn finds neighbors with pynndescent, whose numba kernels take ~30 s to
+compile on 2 busy cores and *cannot* be cached on disk: pynndescent marks them
+``cache=False`` on purpose (its ``parallel=True`` kernels, and those taking a
+distance function as an argument, whose numba type holds a memory address, so
+a cached copy never matches again). Color samples are 3-D, where an exact
+k-d tree (scikit-learn's `NearestNeighbors`) finds every neighbor in tens of
+milliseconds; `_umap` hands those to UMAP (``precomputed_knn``), and
+pynndescent's kernels are never compiled. What is left is umap's own layout
+code: ~6 s to compile, then 1–3 s per map of 5,000 points.
+
+numba's compiler is mostly Python and umap's kernels don't release the GIL, so
+a UMAP in the server's process slows every session while it compiles and runs. `start_worker` starts one long-lived
+process that compiles UMAP at once; from then on `embed` sends it the sample
+(a few kB) and gets the coordinates back, and the server only waits on a pipe.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -174,10 +196,11 @@ def embed(
     stays the same to the eye, and duplicates become a small blob whose size
     shows how many pixels they are.
 
-    The first UMAP call in a process compiles numba code (10–30 s), and
-    says so through `progress`. Call `warm_up` early in a background thread
-    to hide it: a call made meanwhile waits for it rather than compiling
-    alongside. UMAP runs one at a time per process: two maps at once would
+    After `start_worker`, UMAP runs in the worker process, one map at a
+    time, and a call made while it is still compiling waits for it.
+    Without a worker, the first UMAP call in a process compiles numba code
+    (about 5–10 s) and says so through `progress`; `warm_up` does that
+    ahead. UMAP runs one at a time per process: two maps at once would
     only compete for the same cores, and where numba lacks OpenMP and TBB
     its fallback threading layer (workqueue) aborts when entered from two
     threads. PCA never waits.
@@ -195,12 +218,15 @@ def embed(
     sample = sample_pixels(hist, size, seed=seed)
     features = _features(hist, sample, space=space, seed=seed)
     if method == "umap" and not is_warm():
-        report(0.0, f"UMAP of {len(sample):,} pixels: compiling it first (once per process, 10–30 s)…")
+        report(0.0, f"UMAP of {len(sample):,} pixels: compiling it first (once per process, {READY_IN})…")
     else:
         report(0.0, f"{method.upper()} of {len(sample):,} pixels…")
     started = time.perf_counter()
+    worker = _WORKER[0] if _WORKER else None
     if method == "pca":
         points = _pca(features, seed=seed)
+    elif worker is not None:
+        points = worker.umap(features, seed=seed, neighbors=neighbors)
     else:
         points = _umap(features, seed=seed, neighbors=neighbors)
     seconds = time.perf_counter() - started
@@ -211,34 +237,153 @@ def embed(
 def warm_up() -> float:
     """Compile umap-learn's numba code on a small input; return the seconds it took.
 
-    Safe to call from several threads: the first caller does the work, the
-    others wait for it and return 0.0. The input is just large enough
-    (over 4,096 points) to take the nearest-neighbor-descent path that real
-    samples take, and trains for few epochs.
+    With a worker (`start_worker`), wait until the worker has compiled it
+    instead, and return 0.0. Safe to call from several threads: the first
+    caller does the work, the others wait for it and return 0.0. The input
+    is just large enough (over 4,096 points) to take the same path as real
+    samples, and trains for few epochs.
     """
+    if _WORKER:
+        _WORKER[0].wait_ready()
+        return 0.0
     with _UMAP_LOCK:
         if _WARM_SECONDS:
             return 0.0
         started = time.perf_counter()
-        rng = np.random.default_rng(0)
-        features = rng.random((_UMAP_EXACT_BELOW + 100, 3)).astype(np.float32)
-        _umap(features, seed=0, neighbors=15, epochs=5)
+        _umap(_warm_up_features(), seed=0, neighbors=15, epochs=5)
         _WARM_SECONDS.append(time.perf_counter() - started)
         return _WARM_SECONDS[0]
 
 
 def is_warm() -> bool:
-    """Whether `warm_up` has finished in this process."""
+    """Whether a UMAP map would start at once: the worker (or, without one, this process) has compiled UMAP."""
+    if _WORKER:
+        return _WORKER[0].ready.is_set()
     return bool(_WARM_SECONDS)
 
 
-# umap-learn computes exact neighbors below this many points, and runs
-# pynndescent (other numba code) from here on.
+#: How long UMAP takes to get ready, for messages: a new worker's start-up and compile, then the
+#: first map of 5,000 points (chelsea, 2 shared cores: 7.5 s at load 6.9, 14.2 s at load 8.2; it was
+#: 21–59 s before the neighbors came from a k-d tree). Once warm, 1.5–3 s per map.
+READY_IN = "10–15 s"
+
+
+def start_worker() -> None:
+    """Run every UMAP embedding of this process in one long-lived worker process, started now.
+
+    Call it once at server start (again is a no-op). The worker imports
+    umap-learn and compiles it at once (10–15 s on 2 busy cores), while
+    this process carries on: numba's compiler is mostly Python and umap's
+    kernels hold the GIL, so a server doing either answers slowly meanwhile.
+    From then on `embed` sends each UMAP sample to the worker; a map asked
+    for while it is still compiling waits for it. If the worker dies, the
+    next map starts a new one. PCA stays in this process.
+    """
+    with _WORKER_LOCK:
+        if not _WORKER:
+            _WORKER.append(_Worker())
+
+
+def stop_worker() -> None:
+    """Stop the worker, if any; later maps are computed in this process again."""
+    with _WORKER_LOCK:
+        if _WORKER:
+            _WORKER.pop().close()
+
+
+def _warm_up_features() -> np.ndarray:
+    return np.random.default_rng(0).random((_UMAP_EXACT_BELOW + 100, 3)).astype(np.float32)
+
+
+class _Worker:
+    """A child Python process that runs `_umap`, fed pickles through its stdin and answering on its stdout."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from quant.embed import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self.ready = threading.Event()
+        self.warm_seconds: float | None = None
+        self._lock = threading.Lock()  # one request on the pipe at a time
+        threading.Thread(target=self._await_ready, name="umap-worker-ready", daemon=True).start()
+
+    def _await_ready(self) -> None:
+        try:
+            assert self.process.stdout is not None
+            self.warm_seconds = pickle.load(self.process.stdout)
+        except Exception:  # noqa: BLE001 — a worker that died is replaced on the next map
+            self.warm_seconds = None
+        finally:
+            self.ready.set()
+
+    def wait_ready(self) -> None:
+        self.ready.wait()
+
+    def umap(self, features: np.ndarray, *, seed: int, neighbors: int) -> np.ndarray:
+        with self._lock:
+            self.wait_ready()
+            try:
+                if self.warm_seconds is None:
+                    raise EOFError("the UMAP worker did not start")
+                assert self.process.stdin is not None and self.process.stdout is not None
+                pickle.dump((features, seed, neighbors), self.process.stdin)
+                self.process.stdin.flush()
+                ok, value = pickle.load(self.process.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                # The worker died (killed, out of memory): this map is computed here, the next by a new worker.
+                self.close()
+                with _WORKER_LOCK:
+                    if _WORKER and _WORKER[0] is self:
+                        _WORKER[0] = _Worker()
+                return _umap(features, seed=seed, neighbors=neighbors)
+        if not ok:
+            raise RuntimeError(f"UMAP failed in its worker process: {value}")
+        return value
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+def _serve() -> None:
+    """The worker's loop: compile UMAP, say so, then embed each sample sent on stdin."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything the libraries print goes to stderr, never into the answers
+    requests = sys.stdin.buffer
+    started = time.perf_counter()
+    _umap(_warm_up_features(), seed=0, neighbors=15, epochs=5)
+    pickle.dump(time.perf_counter() - started, answers)
+    answers.flush()
+    while True:
+        try:
+            features, seed, neighbors = pickle.load(requests)
+        except EOFError:  # the server closed the pipe: it has stopped
+            return
+        answer: tuple[bool, object]
+        try:
+            answer = (True, _umap(features, seed=seed, neighbors=neighbors))
+        except Exception as exc:  # noqa: BLE001 — reported to the caller, the worker carries on
+            answer = (False, f"{type(exc).__name__}: {exc}")
+        pickle.dump(answer, answers)
+        answers.flush()
+
+
+# umap-learn takes another path below this many points (unless given neighbors, as `_umap` does);
+# the warm-up input is bigger, like real samples.
 _UMAP_EXACT_BELOW = 4096
 # Held while umap runs: by warm_up, so callers wait for the compilation, and
 # by every embedding, so umap's numba code never runs in two threads at once.
 _UMAP_LOCK = threading.RLock()
 _WARM_SECONDS: list[float] = []
+# The worker started by start_worker, if any (a list, so no `global`), and who may replace it.
+_WORKER: list[_Worker] = []
+_WORKER_LOCK = threading.Lock()
 
 
 def _features(hist: Histogram, sample: PixelSample, *, space: str, seed: int) -> np.ndarray:
@@ -266,17 +411,25 @@ def _umap(features: np.ndarray, *, seed: int, neighbors: int, epochs: int = UMAP
     import warnings
 
     import umap
+    from sklearn.neighbors import NearestNeighbors
 
+    k = max(2, min(neighbors, len(features) - 1))
+    # Exact neighbors from a k-d tree (each point's first neighbor is itself, as umap expects):
+    # milliseconds in 3-D, and pynndescent's uncacheable kernels are never compiled (module docstring).
+    distances, indices = NearestNeighbors(n_neighbors=k).fit(features).kneighbors(features)
     model = umap.UMAP(
         n_components=2,
-        n_neighbors=max(2, min(neighbors, len(features) - 1)),
+        n_neighbors=k,
         n_epochs=epochs,
         random_state=seed,  # makes umap single-threaded, hence reproducible
         init="spectral" if len(features) > 16 else "random",
+        precomputed_knn=(indices.astype(np.int32), distances.astype(np.float32)),
     )
-    # umap-learn and pynndescent launch numba parallel kernels: see quant.parallel.
+    # umap-learn launches numba parallel kernels: see quant.parallel.
     with _UMAP_LOCK, parallel.LAUNCH, warnings.catch_warnings():
         # "n_jobs value 1 overridden to 1 by setting random_state": expected, not news.
         warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*Graph is not fully connected.*")
+        # No pynndescent index comes with our neighbors, so the model can't `transform`: we never ask it to.
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         return model.fit_transform(features)

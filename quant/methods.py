@@ -187,6 +187,18 @@ def _sklearn_kmeans(points, weights, k, *, seed, n_init, max_iter):
     return model.fit_predict(points, sample_weight=weights)
 
 
+#: EM stops once an iteration gains less than this in mean log-likelihood per sample (nats; the
+#: sample is scaled to unit spread). scikit-learn's default, 1e-3, ran 20–40 iterations whose last
+#: ones hardly move the palette: on chelsea and china (seed 0, load ~2.7 on 2 shared cores) 1e-2
+#: takes 6–15 iterations, k=8 0.40 → 0.16 s, k=16 0.83 → 0.17 s, k=64 2.75 → 0.68 s (chelsea), and
+#: mean ΔE2000 stays within +0.5 % of 1e-3's at every k = 2…64 (mostly lower: a loosely converged
+#: mixture keeps its components nearer the k-means++ start, which suits a palette).
+#: Over seeds 0–2 it is lower at 32 of 36 (image, seed, k) and at most 2.8 % higher (china, seed 2,
+#: k=32). The sweep k=2…64 (`sweep(prepare(image, "gmm"), ...)`, load ~7): chelsea 13.0 → 3.6 s,
+#: china 16.2 → 6.9 s. A 10,000-pixel sample was faster still but 2.6 % worse on china at k=64.
+_GMM_TOL = 1e-2
+
+
 def _gmm(points, weights, k, *, seed, covariance, sample_size):
     from sklearn.mixture import GaussianMixture
 
@@ -198,6 +210,7 @@ def _gmm(points, weights, k, *, seed, covariance, sample_size):
         covariance_type=covariance,
         reg_covar=1e-4,
         max_iter=100,
+        tol=_GMM_TOL,
         init_params="k-means++",
         random_state=seed,
     )

@@ -129,8 +129,10 @@ def test_progress_is_reported():
 
 
 def test_importing_the_views_loads_neither_umap_nor_streamlit():
-    code = ("import sys, quant, quant.embed, quant.sweep, dashboard.model.figures, dashboard.model.selection; "
-            "print(sorted(m for m in ('umap', 'numba', 'streamlit') if m in sys.modules))")
+    code = (
+        "import sys, quant, quant.embed, quant.sweep, dashboard.model.figures, dashboard.model.selection; "
+        "print(sorted(m for m in ('umap', 'numba', 'streamlit') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -143,7 +145,8 @@ def test_umap_waits_for_a_running_warm_up_instead_of_racing_it():
     finished = threading.Event()
     with embed._UMAP_LOCK:
         worker = threading.Thread(
-            target=lambda: (embed.embed(hist, method="umap", size=50), finished.set()), daemon=True)
+            target=lambda: (embed.embed(hist, method="umap", size=50), finished.set()), daemon=True
+        )
         worker.start()
         assert not finished.wait(0.5)
     assert finished.wait(120)
@@ -154,3 +157,37 @@ def test_warm_up_compiles_once_then_returns_at_once():
     seconds = embed.warm_up()
     assert embed.is_warm() and seconds >= 0
     assert embed.warm_up() == 0.0
+
+
+def test_the_worker_gives_the_same_map_as_this_process_and_survives_being_killed():
+    """`start_worker` moves UMAP to another process: same coordinates, and a dead worker costs no map."""
+    hist = two_color_histogram(0.5)
+    here = embed.embed(hist, method="umap", size=300, seed=0)
+    embed.start_worker()
+    try:
+        embed.start_worker()  # a second call is a no-op
+        worker = embed._WORKER[0]
+        there = embed.embed(hist, method="umap", size=300, seed=0)
+        assert embed.is_warm() and worker.warm_seconds is not None
+        np.testing.assert_array_equal(here.points, there.points)
+        worker.process.kill()
+        worker.process.wait()
+        again = embed.embed(hist, method="umap", size=300, seed=0)  # computed here, and a new worker started
+        np.testing.assert_array_equal(here.points, again.points)
+        assert embed._WORKER and embed._WORKER[0] is not worker
+    finally:
+        embed.stop_worker()
+    assert not embed._WORKER
+
+
+def test_umap_never_compiles_pynndescent():
+    """Neighbors come from a k-d tree: pynndescent's kernels, which numba cannot cache, are never compiled."""
+    code = (
+        "import quant, numpy as np; from quant import embed; from numba.core.registry import CPUDispatcher; import gc\n"
+        "hist = quant.build_histogram(quant.sample_image())\n"
+        "embed.embed(hist, method='umap', size=5000)\n"
+        "print(sorted({o.py_func.__qualname__ for o in gc.get_objects() if isinstance(o, CPUDispatcher)"
+        " and o.py_func.__module__ == 'pynndescent.pynndescent_' and o.signatures}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "nn_descent" not in out.stdout, out.stdout

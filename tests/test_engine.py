@@ -198,7 +198,10 @@ def test_registry_entries_are_complete():
             assert param.validate(param.default) == param.default
     assert set(quant.STUDY_METHODS) <= set(quant.METHODS)
     assert {name for name, method in quant.METHODS.items() if method.is_baseline} == {
-        "median-cut", "octree", "libimagequant"}
+        "median-cut",
+        "octree",
+        "libimagequant",
+    }
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), "1.0", True])
@@ -218,12 +221,19 @@ def test_kmeans_beats_median_cut_on_the_sample():
     assert kmeans.metrics.psnr > median_cut.metrics.psnr
 
 
+@pytest.mark.parametrize(("k", "converged"), [(8, 5.522), (16, 4.192)])
+def test_gmm_stopped_early_is_as_good_as_converged_on_the_sample(k, converged):
+    """gmm stops EM at a loose tolerance for speed (`quant.methods._GMM_TOL`); its mean ΔE2000 on the
+    sample must stay within 2 % of what the fully converged fit (scikit-learn's tol=1e-3) gave, seed 0."""
+    result = quant.quantize(quant.sample_image(), k, "gmm")
+    assert result.delta_e <= converged * 1.02
+
+
 def test_more_colors_never_hurt_kmeans_much(photo):
     image = image_of(photo)
     prepared = quant.prepare(image)
     psnrs = [prepared.quantize(k).psnr for k in (2, 8, 32)]
     assert psnrs == sorted(psnrs)
-
 
 
 @pytest.mark.parametrize("method", list(quant.METHODS))
@@ -286,8 +296,11 @@ def test_ssim_handles_tiny_images(shape):
     assert -1.0 <= value < 1.0
 
 
-@pytest.mark.parametrize("crop", [(slice(None), slice(None)), (slice(0, 5), slice(0, 40)), (slice(0, 3), slice(0, 3))],
-                         ids=["7x7 window", "5x5 window", "3x3 window"])
+@pytest.mark.parametrize(
+    "crop",
+    [(slice(None), slice(None)), (slice(0, 5), slice(0, 40)), (slice(0, 3), slice(0, 3))],
+    ids=["7x7 window", "5x5 window", "3x3 window"],
+)
 def test_streaming_ssim_matches_scikit_image(photo, crop):
     noisy = np.clip(photo.astype(int) + np.random.default_rng(2).integers(-30, 30, photo.shape), 0, 255)
     a, b = photo[crop], noisy.astype(np.uint8)[crop]
@@ -319,7 +332,6 @@ def test_histogram_delta_e_equals_the_per_pixel_mean(photo):
     result = quant.quantize(image, 8, "kmeans")
     per_pixel = deltaE_ciede2000(rgb2lab(photo), rgb2lab(result.rgb())).mean()
     assert result.metrics.delta_e == pytest.approx(per_pixel, rel=1e-9)
-
 
 
 def test_a_histogram_converts_its_colors_to_lab_once_and_keeps_them_out_of_pickles(hist):
@@ -360,6 +372,7 @@ def test_compiled_ciede2000_matches_scikit_image_on_edge_cases():
     lab1[1000:1500, 1:] = [30.0, -0.5]
     lab2[1000:1500, 1:] = [30.0, 0.5]
     np.testing.assert_allclose(ciede2000(lab1, lab2), deltaE_ciede2000(lab1, lab2), rtol=1e-12, atol=1e-12)
+
 
 # --- export -----------------------------------------------------------------------------------
 

@@ -9,8 +9,6 @@ called for results from `dashboard.model.outcomes.measure` (through
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 
 import quant
@@ -120,7 +118,10 @@ def cached_sweep_row(
     return sweep.sweep(prepared, [k], seed=seed)[0]
 
 
-@st.cache_resource(show_spinner=False)
 def warm_up_umap_in_background() -> None:
-    """Compile UMAP once per server process, after the first results, so a first map needn't wait."""
-    threading.Thread(target=embed.warm_up, name="umap-warm-up", daemon=True).start()
+    """Start UMAP's worker process (once per server; again is a no-op), after the first results.
+
+    It compiles UMAP there, so neither this server's event loop nor a first map waits for it;
+    started before the first results, its compile would compete with them for the cores.
+    """
+    embed.start_worker()

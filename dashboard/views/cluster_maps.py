@@ -38,8 +38,12 @@ def draw(page: Page) -> None:
             key="color_by",
             format_func=str.capitalize,
         )
+    if method == "umap":
+        # UMAP runs in its own process, so the server keeps answering while it compiles and embeds.
+        # The server starts that process at start-up (dashboard.views.cache); this call is a no-op then.
+        embed.start_worker()
     waiting = (
-        "Compiling UMAP, once per server (10–30 s), then embedding the pixels…"
+        f"Compiling UMAP, once per server start ({embed.READY_IN}), then embedding the pixels…"
         if method == "umap" and not embed.is_warm()
         else f"Embedding the pixels with {method.upper()}…"
     )
