@@ -14,10 +14,10 @@ import threading
 import streamlit as st
 
 import quant
-from dashboard.model.budget import Budget
 from dashboard.model.formatting import method_label
 from dashboard.model.outcomes import Failed, Outcome, original_png, preview_png, run_method
 from dashboard.model.settings import Settings
+from dashboard.model.workers import Budget
 from quant import embed, sweep
 
 from .page import Source
