@@ -10,6 +10,7 @@ pool of warm workers (`method_pool`), where a budget bounds it.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import ClassVar
@@ -143,23 +144,25 @@ def method_pool() -> WorkerPool:
     return shared_pool(warm_up=warm_up)
 
 
-def warm_up() -> None:
+def warm_up() -> Iterator[str]:
     """Run every registered method once on a tiny image, so a worker's first real task pays no start-up.
 
     numba loads its compiled kernels, and scikit-learn and fastcluster their
     modules, on first use: about a second per process, paid here instead of
-    on a user's first result.
+    on a user's first result. A generator, one method (and space) per step,
+    so a worker can take work between steps; the study's methods come first.
     """
     from quant.histogram import build_histogram
     from quant.load import from_array
-    from quant.methods import METHODS
+    from quant.methods import METHODS, STUDY_METHODS
 
     rng = np.random.default_rng(0)
     tiny = from_array(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
     hist = build_histogram(tiny)
-    for name, method in METHODS.items():
+    for name in sorted(METHODS, key=lambda name: name not in STUDY_METHODS):
         for space in ("rgb", "lab", "oklab") if name == "kmeans" else ("rgb",):
-            measure(tiny, hist, 4, method, space=space, seed=0)
+            measure(tiny, hist, 4, METHODS[name], space=space, seed=0)
+            yield name
 
 
 def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, space: str, seed: int) -> Done:

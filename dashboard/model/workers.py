@@ -8,8 +8,9 @@ names what ran out, and a fresh worker takes its place.
 
 Starting a process for every call costs about a second (imports, and numba
 loading its compiled kernels), so a `WorkerPool` keeps a few processes alive
-and warm instead: each imports the engine once and runs a ``warm_up`` function
-(the page's quantizes a tiny image with every method) before taking work.
+and warm instead: each imports the engine once and, while no work waits,
+steps through a ``warm_up`` (the page's quantizes a tiny image with every
+method).
 Work is handed out in the order it was submitted, to whichever worker is
 free, and each call comes back as a `concurrent.futures.Future`.
 
@@ -35,14 +36,13 @@ Use::
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import queue
 import resource
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -122,15 +122,20 @@ class WorkerPool:
     size : int
         How many workers run at once.
     warm_up : callable, optional
-        A module-level function each worker runs once before taking work
-        (e.g. to load numba's compiled kernels). Its failure is ignored: the
-        work itself will then show what is wrong.
+        A module-level generator function each worker runs, a step (``next``)
+        at a time whenever no work is waiting, e.g. to load numba's compiled
+        kernels before a user needs them. Its failure is ignored: the work
+        itself will then show what is wrong.
     finish_seconds : float
         The allowance for what work does after calling `clock_off`.
     """
 
     def __init__(
-        self, size: int = 2, *, warm_up: Callable[[], None] | None = None, finish_seconds: float = FINISH_SECONDS
+        self,
+        size: int = 2,
+        *,
+        warm_up: Callable[[], Iterator[object]] | None = None,
+        finish_seconds: float = FINISH_SECONDS,
     ):
         self.size = size
         self.finish_seconds = finish_seconds
@@ -152,7 +157,10 @@ class WorkerPool:
         return self._started
 
     def wait_until_warm(self, timeout: float | None = None) -> bool:
-        """Wait until every first worker has warmed up; False on timeout."""
+        """Wait until every first worker has started and taken its imports; False on timeout.
+
+        Their warm-up steps go on while they idle.
+        """
         return self._warm.wait(timeout)
 
     def submit(self, budget: Budget, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Task:
@@ -223,7 +231,7 @@ class _Worker:
         self.process, self.connection, self.warm_rss = process, connection, warm_rss
 
     @classmethod
-    def start(cls, warm_up: Callable[[], None] | None) -> _Worker:
+    def start(cls, warm_up: Callable[[], Iterator[object]] | None) -> _Worker:
         context = _forkserver()
         parent_end, child_end = context.Pipe()
         process = context.Process(target=_worker_main, args=(child_end, warm_up), daemon=True)
@@ -324,7 +332,7 @@ _shared: WorkerPool | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_pool(warm_up: Callable[[], None] | None = None) -> WorkerPool:
+def shared_pool(warm_up: Callable[[], Iterator[object]] | None = None) -> WorkerPool:
     """The process's pool, `workers_from_env()` workers, started by the first call (whose `warm_up` it keeps)."""
     global _shared
     with _shared_lock:
@@ -357,14 +365,20 @@ def _forkserver():
     return _context
 
 
-def _worker_main(connection: Connection, warm_up: Callable[[], None] | None) -> None:
+def _worker_main(connection: Connection, warm_up: Callable[[], Iterator[object]] | None) -> None:
     global _connection
-    if warm_up is not None:
-        with contextlib.suppress(Exception):  # a broken warm-up shows in the first real task instead
-            warm_up()
+    steps = iter(warm_up() or ()) if warm_up is not None else iter(())
     connection.send(("ready", _resident_size(), 0))
     _connection = connection
     while True:
+        # Warm up one step at a time while no work is waiting: work never waits for a whole warm-up.
+        while not connection.poll():
+            try:
+                next(steps)
+            except StopIteration:
+                break
+            except Exception:  # noqa: BLE001 — a broken warm-up shows in the first real task instead
+                steps = iter(())
         try:
             fn, args, kwargs, memory_mb = connection.recv()
         except EOFError:
