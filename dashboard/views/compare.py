@@ -77,7 +77,7 @@ def card_cells(count: int) -> list[DeltaGenerator]:
 
 
 #: A card's previous result while its new one computes: visibly not the current one.
-STALE_STYLE = "<style>[class*='st-key-stale-'] img {opacity: 0.3; filter: grayscale(0.7);}</style>"
+STALE_STYLE = "<style>[class*='st-key-stale-'] {opacity: 0.35; filter: grayscale(0.7);}</style>"
 
 
 def pending_card(page: Page, method: str, *, stopped: bool = False) -> None:
@@ -88,18 +88,25 @@ def pending_card(page: Page, method: str, *, stopped: bool = False) -> None:
     if shown is None or shown[0] != page.source.key:
         st.caption(note)
         return
-    _, settings, preview = shown
+    _, settings, preview, swatches = shown
     st.html(STALE_STYLE)
+    st.caption(f"{note} Dimmed: the previous result ({settings}).")
     with st.container(key=f"stale-{method}"):
         st.image(preview, width="stretch", output_format="PNG")
-    st.caption(f"{note} Dimmed: the previous result ({settings}).")
+        st.html(swatches)
 
 
 def remember_shown(page: Page, outcome: Done) -> None:
-    """Keep the preview on screen for this image, to show dimmed while the next settings compute."""
+    """Keep what this card shows, for this image, to show dimmed while the next settings compute."""
     s = page.settings
     described = f"k = {s.k}, {s.space}, seed {s.seed}"
-    st.session_state.setdefault("shown_results", {})[outcome.method] = (page.source.key, described, outcome.preview)
+    swatches = swatches_html(outcome.colors, outcome.pixel_counts)
+    st.session_state.setdefault("shown_results", {})[outcome.method] = (
+        page.source.key,
+        described,
+        outcome.preview,
+        swatches,
+    )
 
 
 def original_card(page: Page) -> None:
