@@ -18,36 +18,40 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.views import VIEWS, cache, link, sidebar
-from dashboard.views.page import Page
+from dashboard.views.page import Page, view_area
 
 
 def main() -> None:
     st.set_page_config(page_title="quant · color quantization lab", page_icon="🎨", layout="wide")
     link.restore_settings(list(VIEWS))
+    cache.worker_pool()  # the server's first run starts the workers; they warm up while this page draws
+    header, body = st.container(), view_area()
     with st.sidebar:
         source = sidebar.image_ui()
         settings = sidebar.settings_ui()
     link.publish(settings, source)
 
-    st.title("quant", anchor=False)
-    st.caption(
-        "Cluster an image's colors with several methods, look at the results next to the original, "
-        "and judge them by SSIM, PSNR and ΔE2000."
-    )
-    link.show_notices(settings, source)
-    view = st.segmented_control(
-        "View",
-        list(VIEWS),
-        key="view",
-        required=True,
-        format_func=lambda name: VIEWS[name].label,
-        label_visibility="collapsed",
-    )
+    with header:
+        st.title("quant", anchor=False)
+        st.caption(
+            "Cluster an image's colors with several methods, look at the results next to the original, "
+            "and judge them by SSIM, PSNR and ΔE2000."
+        )
+        link.show_notices(settings, source)
+        view = st.segmented_control(
+            "View",
+            list(VIEWS),
+            key="view",
+            required=True,
+            format_func=lambda name: VIEWS[name].label,
+            label_visibility="collapsed",
+        )
     assert view is not None, "required=True: a segmented control always has a choice"
-    hist = cache.cached_histogram(source.key, source.image)
-    outcomes = cache.compute(source, hist, settings)
-    page = Page(source, settings, hist, outcomes, *cache.cached_original(source.key, source.image))
-    VIEWS[view].draw(page)
+    with body:
+        hist = cache.cached_histogram(source.key, source.image)
+        with cache.compute(source, hist, settings) as computation:  # leaving it cancels what still computes
+            page = Page(source, settings, hist, computation, *cache.cached_original(source.key, source.image))
+            VIEWS[view].draw(page)
     cache.warm_up_umap_in_background()
 
 

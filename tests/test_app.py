@@ -321,3 +321,27 @@ def test_results_are_shown_losslessly(upload_png):
     assert_healthy(at)
     assert image_caption(at).startswith("2048 × 96 px")  # wider than the page: shown as a preview
     assert all(image.proto.imgs[0].url.endswith(".png") for image in at.main.image)
+
+
+def test_a_stopped_run_keeps_what_finished_and_resume_computes_the_rest():
+    at = open_app(methods="octree", k="5")
+    # As if Stop was pressed while octree and k-means computed at k = 5: octree had finished.
+    at.session_state["halted"] = (f"sample:{quant.DEFAULT_SAMPLE}", ("octree", "kmeans"), 5, "rgb", 0)
+    at.multiselect(key="methods").set_value(["octree", "kmeans"]).run()
+    assert_healthy(at)
+    assert card_titles(at) == ["Original", "Octree (Pillow) · baseline", "k-means"]
+    assert list(metrics(at).index) == ["Octree (Pillow)"]
+    assert any("Stopped" in info.value for info in at.main.info)
+    at.button(key="resume").click().run()
+    assert_healthy(at)
+    assert list(metrics(at).index) == ["Octree (Pillow)", "k-means"]
+    assert not at.main.info
+
+
+def test_a_one_second_budget_is_enough_for_a_fast_method(monkeypatch):
+    """The budget covers the method's own time (the card's Time), not a worker's start-up or the scoring."""
+    monkeypatch.setenv("QUANT_METHOD_SECONDS", "1")
+    at = open_app(methods="octree", k="6")
+    assert_healthy(at)
+    assert not at.main.error
+    assert metrics(at).loc["Octree (Pillow)", "seconds"] < 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import quant
-from dashboard.model.budget import BudgetExceeded, WorkFailed, call_with_budget
+from dashboard.model.workers import BudgetExceeded, WorkFailed, call_with_budget
 
 
 def add(a, b, *, scale=1):

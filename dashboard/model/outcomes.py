@@ -3,12 +3,15 @@
 An outcome is either `Done` (a palette, its metrics, the encoded result) or
 `Failed` (a one-line reason): two types, so no caller reads a result that
 isn't there. `measure` is the one place the page quantizes, encodes and
-scores; the engine's API changes land there.
+scores; the engine's API changes land there. `submit` runs it in the page's
+pool of warm workers (`method_pool`), where a budget bounds it.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,7 +26,7 @@ from quant.metrics import Metrics
 from quant.palette import Palette
 from quant.pipeline import prepare
 
-from .budget import Budget, BudgetExceeded, WorkFailed
+from .workers import Budget, BudgetExceeded, WorkerPool, WorkFailed, clock_off, shared_pool
 
 #: Widest image the page shows: Streamlit resizes anything wider on every
 #: rerun, so previews are made once at this width instead.
@@ -49,7 +52,8 @@ class Done:
         Visible pixels per palette color.
     metrics : Metrics
     seconds : float
-        Quantization time (palette and remap), as the engine measures it.
+        Quantization time (palette and remap), as the engine measures it: the
+        part of the work a method's time budget covers.
     png : bytes
         The result as a palette PNG (PNG8): what the download gives.
     preview : bytes
@@ -111,13 +115,66 @@ def run_method(
         return Failed(method, describe_failure(exc))
 
 
+def submit(
+    pool: WorkerPool,
+    image: LoadedImage,
+    hist: Histogram,
+    k: int,
+    method: str,
+    *,
+    space: str,
+    seed: int,
+    budget: Budget,
+) -> Future:
+    """Start one method in `pool`; the future gives a `Done`, or raises what `describe_failure` reads.
+
+    An unknown method fails here, at once, like any other failure: as the future's exception.
+    """
+    try:
+        chosen = get_method(method)
+    except Exception as exc:  # noqa: BLE001 — reported through the future, as a worker's failure would be
+        failed: Future = Future()
+        failed.set_exception(exc)
+        return failed
+    return pool.submit(budget, measure, image, hist, k, chosen, space=space, seed=seed)
+
+
+def method_pool() -> WorkerPool:
+    """The server's pool of warm workers (QUANT_WORKERS, default 2), started by the first call."""
+    return shared_pool(warm_up=warm_up)
+
+
+def warm_up() -> Iterator[str]:
+    """Run every registered method once on a tiny image, so a worker's first real task pays no start-up.
+
+    numba loads its compiled kernels, and scikit-learn and fastcluster their
+    modules, on first use: about a second per process, paid here instead of
+    on a user's first result. A generator, one method (and space) per step,
+    so a worker can take work between steps; the study's methods come first.
+    """
+    from quant.histogram import build_histogram
+    from quant.load import from_array
+    from quant.methods import METHODS, STUDY_METHODS
+
+    rng = np.random.default_rng(0)
+    tiny = from_array(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
+    hist = build_histogram(tiny)
+    for name in sorted(METHODS, key=lambda name: name not in STUDY_METHODS):
+        for space in ("rgb", "lab", "oklab") if name == "kmeans" else ("rgb",):
+            measure(tiny, hist, 4, METHODS[name], space=space, seed=0)
+            yield name
+
+
 def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, space: str, seed: int) -> Done:
     """Quantize, encode and score one method: everything a result card shows.
 
     The page's only call to the engine's quantize: the result encodes its
-    PNG once, and its metrics reuse it.
+    PNG once, and its metrics reuse it. In a budgeted worker, the time budget
+    covers the quantization (`Done.seconds`); encoding and scoring follow
+    under their own allowance (`workers.clock_off`).
     """
     result = prepare(image, method, space=space, hist=hist).quantize(k, seed=seed)
+    clock_off()
     return Done(
         method.name,
         result.palette,

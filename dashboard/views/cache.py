@@ -4,18 +4,27 @@ Keys are the image's content hash (or the sample's name) plus the
 parameters — never Streamlit's own hashing of arrays, which samples big ones;
 big objects are passed unhashed (the leading underscore). The engine is
 called for results from `dashboard.model.outcomes.measure` (through
-`cached_outcome`), `cached_preparation` and `cached_sweep_row` only.
+`cached_outcome`, in the server's warm workers), `cached_preparation` and
+`cached_sweep_row` only.
+
+A run's outcomes come from `compute`: a `Computation` that has every
+method's cached outcome at once and hands out the others as the workers
+finish them, all methods at the same time.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterator
+from types import TracebackType
+
 import streamlit as st
 
 import quant
-from dashboard.model.budget import Budget
-from dashboard.model.formatting import method_label
-from dashboard.model.outcomes import Failed, Outcome, original_png, preview_png, run_method
+from dashboard.model import outcomes
+from dashboard.model.outcomes import Failed, Outcome, describe_failure, original_png, preview_png, run_method
 from dashboard.model.settings import Settings
+from dashboard.model.workers import Budget, WorkerPool
 from quant import embed, sweep
 
 from .page import Source
@@ -55,6 +64,16 @@ def cached_original(image_key: str, _image: quant.LoadedImage) -> tuple[bytes, b
     return encoded, preview_png(encoded)
 
 
+@st.cache_resource(show_spinner=False)
+def worker_pool() -> WorkerPool:
+    """The server's warm worker processes, shared by every session.
+
+    Called first thing by every run, so the server's first run starts them,
+    and they warm up (imports, numba's kernels) while that page draws.
+    """
+    return outcomes.method_pool()
+
+
 class FailedOutcome(Exception):
     """Carries a failed outcome out of the cached function, so the failure is not cached."""
 
@@ -63,35 +82,147 @@ class FailedOutcome(Exception):
         self.outcome = outcome
 
 
+class NotComputed(Exception):
+    """Raised instead of computing, for a run the user stopped: only what is cached is shown."""
+
+
 @st.cache_data(max_entries=32, ttl=UPLOAD_TTL, show_spinner=False)
-def cached_outcome(
-    image_key: str, method: str, k: int, space: str, seed: int, _image: quant.LoadedImage, _hist: quant.Histogram
+async def cached_outcome(
+    image_key: str,
+    method: str,
+    k: int,
+    space: str,
+    seed: int,
+    _image: quant.LoadedImage,
+    _hist: quant.Histogram,
+    _only_cached: bool = False,
 ) -> Outcome:
-    outcome = run_method(_image, _hist, k, method, space=space, seed=seed, budget=method_budget())
+    """One method's outcome, computed in a worker; sessions asking for the same one at once share it.
+
+    Cancelling the coroutine (a rerun, or Stop) stops the worker's task.
+    """
+    if _only_cached:
+        raise NotComputed(method)
+    budget = method_budget()
+    if budget is None:
+        outcome = await asyncio.to_thread(run_method, _image, _hist, k, method, space=space, seed=seed)
+    else:
+        pool = worker_pool()
+        job = outcomes.submit(pool, _image, _hist, k, method, space=space, seed=seed, budget=budget)
+        try:
+            outcome = await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            pool.stop(job)
+            raise
+        except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
+            outcome = Failed(method, describe_failure(exc))
     if isinstance(outcome, Failed):
         raise FailedOutcome(outcome)  # a time-out on a busy server deserves another try next run
     return outcome
 
 
-def outcome_of(source: Source, hist: quant.Histogram, method: str, settings: Settings) -> Outcome:
-    try:
-        return cached_outcome(source.key, method, settings.k, settings.space, settings.seed, source.image, hist)
-    except FailedOutcome as failure:
-        return failure.outcome
+#: How often a computation waiting for workers lets Streamlit see a rerun or a Stop.
+TICK_SECONDS = 0.2
 
 
-def compute(source: Source, hist: quant.Histogram, settings: Settings) -> list[Outcome]:
-    """Every selected method's outcome, with a progress bar while any of them runs."""
-    progress = st.empty()
-    outcomes = []
-    for done, method in enumerate(settings.methods):
-        progress.progress(
-            done / len(settings.methods),
-            text=f"Quantizing with {method_label(method)} ({done + 1} of {len(settings.methods)})…",
-        )
-        outcomes.append(outcome_of(source, hist, method, settings))
-    progress.empty()
-    return outcomes
+class Computation:
+    """One run's outcomes: the cached ones at once, the others as the workers finish them.
+
+    Every method that isn't cached goes to the worker pool at once, so they
+    run side by side. Use it as a context manager: leaving it (at the end of
+    the run, or when a rerun interrupts the run) cancels what is still
+    computing, so abandoned runs don't queue up behind the current one.
+    """
+
+    def __init__(self, source: Source, hist: quant.Histogram, settings: Settings, *, only_cached: bool = False):
+        self.settings = settings
+        self.key = run_key(source, settings)
+        self._loop = asyncio.new_event_loop()
+        self._tasks = {
+            method: self._loop.create_task(self._outcome(source, hist, method, only_cached))
+            for method in dict.fromkeys(settings.methods)
+        }
+        self._yielded: set[str] = set()
+        self._loop.run_until_complete(asyncio.sleep(0))  # cached outcomes resolve, the others are submitted
+
+    async def _outcome(self, source: Source, hist: quant.Histogram, method: str, only_cached: bool) -> Outcome | None:
+        s = self.settings
+        try:
+            return await cached_outcome(source.key, method, s.k, s.space, s.seed, source.image, hist, only_cached)
+        except FailedOutcome as failure:
+            return failure.outcome
+        except NotComputed:
+            return None
+
+    @property
+    def methods(self) -> list[str]:
+        """The run's methods, in column order."""
+        return list(self._tasks)
+
+    @property
+    def pending(self) -> list[str]:
+        """The methods still computing, in column order."""
+        return [method for method, task in self._tasks.items() if not task.done()]
+
+    def ready(self, method: str) -> bool:
+        return self._tasks[method].done()
+
+    def as_completed(self, on_wait: Callable[[list[str]], None]) -> Iterator[tuple[str, Outcome | None]]:
+        """(method, outcome) as each is ready: the cached ones first, in column order, then as they finish.
+
+        The outcome is None for a method left uncomputed because the user
+        stopped this run. ``on_wait(pending methods)`` is called between
+        waits of `TICK_SECONDS`: a Streamlit call there is where a rerun or a
+        Stop click interrupts the run.
+        """
+        while True:
+            for method, task in self._tasks.items():
+                if task.done() and method not in self._yielded:
+                    self._yielded.add(method)
+                    yield method, _outcome_of(task)
+            pending = [task for task in self._tasks.values() if not task.done()]
+            if not pending:
+                return
+            on_wait(self.pending)
+            self._loop.run_until_complete(
+                asyncio.wait(pending, timeout=TICK_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+            )
+
+    def outcomes(self, on_wait: Callable[[list[str]], None]) -> list[Outcome]:
+        """Every computed outcome, in column order, once all are ready."""
+        for _ in self.as_completed(on_wait):
+            pass
+        return [outcome for task in self._tasks.values() if (outcome := _outcome_of(task)) is not None]
+
+    def close(self) -> None:
+        """Cancel what is still computing (its workers are stopped) and free the event loop."""
+        pending = [task for task in self._tasks.values() if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
+
+    def __enter__(self) -> Computation:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None):
+        self.close()
+
+
+def _outcome_of(task: asyncio.Task) -> Outcome | None:
+    """A finished task's outcome; None if it was cancelled (its run was interrupted)."""
+    return None if task.cancelled() else task.result()
+
+
+def run_key(source: Source, settings: Settings) -> tuple:
+    """What a run computes: the image and the settings that change outcomes (not the view)."""
+    return source.key, settings.methods, settings.k, settings.space, settings.seed
+
+
+def compute(source: Source, hist: quant.Histogram, settings: Settings) -> Computation:
+    """The outcomes of this run's settings; after a Stop, only the cached ones until a setting changes."""
+    return Computation(source, hist, settings, only_cached=st.session_state.get("halted") == run_key(source, settings))
 
 
 @st.cache_resource(max_entries=8, ttl=UPLOAD_TTL, show_spinner=False)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import quant
 from dashboard.model import figures
@@ -21,7 +20,7 @@ from dashboard.model.formatting import (
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table
 from dashboard.model.outcomes import Done, Failed, Outcome
 
-from .page import CARDS_PER_ROW, Page, show_selected_pixels, shows_errors
+from .page import CARDS_PER_ROW, Page, Progress, resume, show_selected_pixels, shows_errors
 
 
 @shows_errors
@@ -36,12 +35,78 @@ def draw(page: Page) -> None:
 
 
 def draw_cards(page: Page) -> None:
-    cards = [functools.partial(original_card, page)]
-    cards += [functools.partial(result_card, page, outcome) for outcome in page.outcomes]
-    for start in range(0, len(cards), CARDS_PER_ROW):
-        for column, draw_card in zip(st.columns(CARDS_PER_ROW), cards[start : start + CARDS_PER_ROW], strict=False):
-            with column, st.container(border=True):
-                draw_card()
+    """The original, then a card per method, each filled in as soon as its method is done.
+
+    Until then a card shows its previous result for this image, dimmed and
+    captioned as such, or just says it is computing; a new image starts
+    with no previous results.
+    """
+    methods = page.computation.methods
+    progress = Progress(page)  # above the cards: a progress bar and Stop while any method computes
+    cells = card_cells(1 + len(methods))
+    with cells[0]:
+        original_card(page)
+    slots = {}
+    for method, cell in zip(methods, cells[1:], strict=True):
+        slots[method] = cell.empty()
+        if not page.computation.ready(method):
+            with slots[method].container():
+                pending_card(page, method)
+    stopped = []
+    for method, outcome in page.computation.as_completed(progress):
+        with slots[method].container():
+            if outcome is None:
+                stopped.append(method)
+                pending_card(page, method, stopped=True)
+            else:
+                result_card(page, outcome)
+    progress.clear()
+    if stopped:
+        with progress.status.container(horizontal=True, vertical_alignment="center"):
+            st.info("Stopped: the results not computed yet are left out.", icon=":material/stop_circle:")
+            st.button("Resume", key="resume", icon=":material/play_arrow:", on_click=resume)
+
+
+def card_cells(count: int) -> list[DeltaGenerator]:
+    """`count` bordered cards, `CARDS_PER_ROW` to a row."""
+    cells = []
+    for start in range(0, count, CARDS_PER_ROW):
+        columns = st.columns(CARDS_PER_ROW)[: min(CARDS_PER_ROW, count - start)]
+        cells += [column.container(border=True) for column in columns]
+    return cells
+
+
+#: A card's previous result while its new one computes: visibly not the current one.
+STALE_STYLE = "<style>[class*='st-key-stale-'] {opacity: 0.35; filter: grayscale(0.7);}</style>"
+
+
+def pending_card(page: Page, method: str, *, stopped: bool = False) -> None:
+    """A card whose result isn't ready: its previous result for this image, dimmed, if there is one."""
+    st.markdown(card_title_html(method_label(method)), unsafe_allow_html=True)
+    note = "Stopped." if stopped else f"Computing k = {page.settings.k}…"
+    shown = st.session_state.get("shown_results", {}).get(method)
+    if shown is None or shown[0] != page.source.key:
+        st.caption(note)
+        return
+    _, settings, preview, swatches = shown
+    st.html(STALE_STYLE)
+    st.caption(f"{note} Dimmed: the previous result ({settings}).")
+    with st.container(key=f"stale-{method}"):
+        st.image(preview, width="stretch", output_format="PNG")
+        st.html(swatches)
+
+
+def remember_shown(page: Page, outcome: Done) -> None:
+    """Keep what this card shows, for this image, to show dimmed while the next settings compute."""
+    s = page.settings
+    described = f"k = {s.k}, {s.space}, seed {s.seed}"
+    swatches = swatches_html(outcome.colors, outcome.pixel_counts)
+    st.session_state.setdefault("shown_results", {})[outcome.method] = (
+        page.source.key,
+        described,
+        outcome.preview,
+        swatches,
+    )
 
 
 def original_card(page: Page) -> None:
@@ -61,6 +126,7 @@ def result_card(page: Page, outcome: Outcome) -> None:
         st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
         return
     st.image(outcome.preview, width="stretch", output_format="PNG")  # a wide preview is RGB: no JPEG
+    remember_shown(page, outcome)
     st.html(swatches_html(outcome.colors, outcome.pixel_counts))
     with st.expander("Hex codes"):
         st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import quant
 from dashboard.model import selection
-from dashboard.model.formatting import escape_markdown
+from dashboard.model.formatting import escape_markdown, method_label
 from dashboard.model.outcomes import Done, Outcome, describe_failure
 from dashboard.model.settings import Settings
+
+if TYPE_CHECKING:
+    from .cache import Computation
 
 #: Cards (and gallery images) per row.
 CARDS_PER_ROW = 4
@@ -39,9 +45,22 @@ class Page:
     source: Source
     settings: Settings
     hist: quant.Histogram
-    outcomes: list[Outcome]
+    computation: Computation
     original_png: bytes
     original_preview: bytes
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Every method's outcome, in column order, waited for (with a progress bar and Stop) if need be.
+
+        A method the user stopped has none.
+        """
+        if not self.computation.pending:
+            return self.computation.outcomes(on_wait=lambda pending: None)
+        progress = Progress(self)
+        outcomes = self.computation.outcomes(progress)
+        progress.clear()
+        return outcomes
 
     @property
     def done(self) -> list[Done]:
@@ -76,3 +95,70 @@ def show_selected_pixels(page: Page, event, hint: str = CHART_SELECTION_HINT) ->
         return
     pixels = selection.pixel_mask(page.hist, entries)
     st.image(selection.highlight(page.source.image.rgb, pixels), caption=selection.describe(page.hist, entries))
+
+
+class Progress:
+    """A progress bar and a Stop button while a computation waits for its workers; gone when it is done.
+
+    Called between waits (``progress(pending methods)``), it redraws the
+    bar: that Streamlit call is also where a rerun or a Stop click interrupts
+    the run.
+    """
+
+    def __init__(self, page: Page):
+        self.page = page
+        self.status = st.empty()
+        self.bar: DeltaGenerator | None = None
+        self.started = time.monotonic()
+
+    def __call__(self, pending: list[str]) -> None:
+        if self.bar is None:
+            st.session_state.computing = self.page.computation.key
+            with self.status.container(horizontal=True, vertical_alignment="center"):
+                self.bar = st.empty()
+                st.button(
+                    "Stop",
+                    key="stop",
+                    icon=":material/stop_circle:",
+                    on_click=halt,
+                    help="Stop computing; the results already shown stay.",
+                )
+        total = len(self.page.settings.methods)
+        names = ", ".join(method_label(method) for method in pending)
+        self.bar.progress(
+            (total - len(pending)) / total,
+            text=f"Computing {names} at k = {self.page.settings.k}… {time.monotonic() - self.started:.1f} s",
+        )
+
+    def clear(self) -> None:
+        self.status.empty()
+
+
+def follow(page: Page) -> Iterator[tuple[str, Outcome | None]]:
+    """(method, outcome) as each is ready, with a progress bar and Stop while any computes.
+
+    The outcome is None for a method left uncomputed because the user pressed Stop.
+    """
+    progress = Progress(page)
+    yield from page.computation.as_completed(progress)
+    progress.clear()
+
+
+def halt() -> None:
+    """Stop: the rerun this click starts interrupts the computation (its workers are stopped), and
+    until a setting changes, runs show only what is cached."""
+    st.session_state.halted = st.session_state.get("computing")
+
+
+def resume() -> None:
+    st.session_state.halted = None
+
+
+def view_area() -> DeltaGenerator:
+    """Where the view draws. When the image changes, the previous image's results leave the page at
+    once, rather than stay (dimmed, under the new name) while the new image is read and counted."""
+    upload = st.session_state.get("upload")
+    current = upload.file_id if upload is not None else None
+    changed = st.session_state.get("drawn_upload", current) != current
+    st.session_state.drawn_upload = current
+    return st.empty().container() if changed else st.container()

@@ -1,0 +1,122 @@
+"""The pool of warm workers: concurrent, stoppable, replaced when killed, and its clock fair to queued work."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import CancelledError
+
+import numpy as np
+import pytest
+
+import quant
+from dashboard.model import outcomes
+from dashboard.model.workers import Budget, BudgetExceeded, Stopped, WorkerPool, clock_off
+
+PLENTY = Budget(60, 1000)
+
+
+def sleep_for(seconds):
+    time.sleep(seconds)
+    return "woke"
+
+
+def quick_then_slow_finish(seconds):
+    clock_off()  # the budgeted part is done at once; the rest has the finishing allowance
+    time.sleep(seconds)
+    return "finished"
+
+
+def allocate(megabytes):
+    return int(np.ones(megabytes * 2**20, dtype=np.uint8).sum())
+
+
+@pytest.fixture(scope="module")
+def pool():
+    workers = WorkerPool(2)
+    assert workers.wait_until_warm(60)
+    yield workers
+    workers.shutdown()
+
+
+def test_two_workers_run_two_tasks_at_once(pool):
+    started = time.perf_counter()
+    tasks = [pool.submit(PLENTY, sleep_for, 1.5) for _ in range(2)]
+    assert [task.result() for task in tasks] == ["woke", "woke"]
+    assert time.perf_counter() - started < 2.8  # one after the other would take 3 s
+
+
+def replaced_once(pool: WorkerPool) -> bool:
+    """Whether a second worker process has started (a replacement starts just after the failure is reported)."""
+    deadline = time.monotonic() + 30
+    while pool.processes_started < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pool.processes_started == 2
+
+
+def test_stopping_a_running_task_kills_its_worker_and_a_fresh_one_takes_over():
+    single = WorkerPool(1)
+    try:
+        task = single.submit(PLENTY, sleep_for, 30)
+        time.sleep(0.5)
+        started = time.perf_counter()
+        single.stop(task)
+        with pytest.raises(Stopped):
+            task.result(timeout=10)
+        assert time.perf_counter() - started < 2
+        assert single.submit(PLENTY, sleep_for, 0).result(timeout=60) == "woke"
+        assert replaced_once(single)
+    finally:
+        single.shutdown()
+
+
+def test_stopping_a_queued_task_drops_it():
+    single = WorkerPool(1)
+    try:
+        busy = single.submit(PLENTY, sleep_for, 1)
+        queued = single.submit(PLENTY, sleep_for, 30)
+        single.stop(queued)
+        with pytest.raises(CancelledError):
+            queued.result()
+        assert busy.result(timeout=30) == "woke"
+        assert single.processes_started == 1  # nothing was killed
+    finally:
+        single.shutdown()
+
+
+def test_time_spent_waiting_in_the_queue_is_not_charged():
+    single = WorkerPool(1)
+    try:
+        first = single.submit(PLENTY, sleep_for, 1.5)
+        second = single.submit(Budget(1), sleep_for, 0.3)  # waits 1.5 s, then runs 0.3 s of its 1 s
+        assert first.result(timeout=30) == second.result(timeout=30) == "woke"
+    finally:
+        single.shutdown()
+
+
+def test_the_budget_ends_where_the_work_calls_clock_off(pool):
+    assert pool.submit(Budget(0.5), quick_then_slow_finish, 1.0).result(timeout=30) == "finished"
+    with pytest.raises(BudgetExceeded, match="0.5 s time budget"):
+        pool.submit(Budget(0.5), sleep_for, 1.0).result(timeout=30)
+
+
+def test_a_worker_that_ran_out_of_memory_is_replaced():
+    single = WorkerPool(1)
+    try:
+        with pytest.raises(BudgetExceeded, match="200 MB memory budget"):
+            single.submit(Budget(60, 200), allocate, 1000).result(timeout=60)
+        assert single.submit(Budget(60, 200), allocate, 50).result(timeout=60) == 50 * 2**20
+        assert replaced_once(single)
+    finally:
+        single.shutdown()
+
+
+def test_with_a_one_second_budget_octree_on_the_sample_succeeds():
+    """The budget covers what the card's Time shows, not start-up, encoding or scoring (issue 15)."""
+    image = quant.sample_image(quant.DEFAULT_SAMPLE)
+    hist = quant.build_histogram(image)
+    pool = outcomes.method_pool()
+    assert pool.wait_until_warm(120)
+    done = outcomes.submit(pool, image, hist, 8, "octree", space="rgb", seed=0, budget=Budget(1, 4000)).result()
+    assert isinstance(done, outcomes.Done)
+    assert done.seconds < 1
+    assert len(done.colors) == 8
