@@ -1,6 +1,6 @@
 """How much a result costs beyond its own work when it runs in the page's warm worker pool.
 
-Not a test: a measurement to run by hand (``.venv/bin/python -m tests.measure_worker_overhead``).
+Not a test: a measurement to run by hand (``.venv/bin/python -m bench.worker_overhead``).
 For each method on the sample at k = 8 it submits `outcomes.measure` (quantize,
 encode, score: all a card needs) to a warm `WorkerPool` and times it twice:
 from submit to result in this process, and the call itself inside the worker.
