@@ -137,10 +137,11 @@ def test_importing_the_views_loads_neither_umap_nor_streamlit():
     assert out.stdout.strip() == "[]"
 
 
-def test_umap_waits_for_a_running_warm_up_instead_of_racing_it():
-    """While the lock is held (as warm_up holds it), an embedding cannot start."""
+def test_umap_waits_for_a_running_warm_up_instead_of_racing_it(monkeypatch):
+    """While the lock is held (as warm_up holds it), an embedding in this process cannot start."""
     import threading
 
+    monkeypatch.setattr(embed, "_WORKER", [])  # no worker process, even if an earlier test started one
     hist = two_color_histogram()
     finished = threading.Event()
     with embed._UMAP_LOCK:
