@@ -42,12 +42,9 @@ def main(argv: list[str]) -> dict:
     from quant.export import png_bytes, to_pil
     from quant.histogram import build_histogram
     from quant.load import load_image
-    from quant.palette import build_palette
     from quant.pipeline import prepare
     from quant.remap import remap
     lap("import quant.cli")
-    import scipy.ndimage  # noqa: F401  the flatness weights' box filter
-    lap("import scipy.ndimage")
     import quant.kmeans  # noqa: F401  numba, and the kernels' definitions
     lap("import quant.kmeans (numba)")
 
@@ -62,7 +59,7 @@ def main(argv: list[str]) -> dict:
     lap("to space")
     _ = prepared.cluster_args
     lap("kmeans precompute")
-    palette = build_palette(prepared, k, 0)
+    palette = prepared.palette(k, 0)
     lap("kmeans palette")
     indices = remap(hist, palette)
     lap("remap")
@@ -81,7 +78,7 @@ def main(argv: list[str]) -> dict:
     clock[:] = [time.perf_counter(), time.process_time()]
     _ = again.cluster_args
     lap("precompute again")
-    build_palette(again, k, 0)
+    again.palette(k, 0)
     lap("palette again")
     for label, options in (("default (level 6)", {}), ("compress_level=1", {"compress_level": 1}),
                            ("compress_level=9", {"compress_level": 9})):
