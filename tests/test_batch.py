@@ -66,9 +66,8 @@ def tree(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def first_run(tree):
-    root, expected = tree
-    done = run_cli("in", "-o", "out", "-k", "8", "--jobs", "2", "--json", cwd=root)
-    return done
+    root, _ = tree
+    return run_cli("in", "-o", "out", "-k", "8", "--jobs", "2", "--json", cwd=root)
 
 
 def test_a_folder_tree_is_mirrored_and_every_input_gets_one_manifest_line(tree, first_run):
@@ -106,7 +105,8 @@ def test_outputs_are_the_bytes_of_single_runs(tree, first_run):
     assert alone.returncode == 1
     for relative, status in expected.items():
         if status == "ok":
-            assert (root / "out" / output_of(relative)).read_bytes() == (root / "alone" / output_of(relative)).read_bytes()
+            batched, alone_bytes = (root / "out" / output_of(relative)), (root / "alone" / output_of(relative))
+            assert batched.read_bytes() == alone_bytes.read_bytes(), relative
     single = run_cli("in/photo1.png", "-k", "8", "-o", "single.png", cwd=root)
     assert single.returncode == 0, single.stderr
     assert (root / "single.png").read_bytes() == (root / "out" / "photo1.k8.kmeans.png").read_bytes()
