@@ -15,7 +15,8 @@ STARTUP_FIELDS = ["tool", "image", "k", "round", "status", "wall_seconds", "cpu_
                   "bytes", "load1"]
 
 
-def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "", startup=None) -> None:
+def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "", startup=None,
+                 batch=None) -> None:
     suffix = f"-{tag}" if tag else ""
     if rows:
         _csv(folder / f"results{suffix}.csv", FIELDS, rows)
@@ -54,6 +55,10 @@ def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str
         lines += ["", "## k sweep", "", "```", str(sweep), "```"]
     if startup:
         lines += startup_section(startup)
+    if batch:
+        from .batch import report as batch_report
+
+        lines += ["", *batch_report(batch)]
     (folder / f"results{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[: 60]))
 
