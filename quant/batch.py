@@ -275,7 +275,10 @@ def start_cluster(scheduler: str | None, workers: int, memory_limit: str = "auto
         threads_per_worker=1,
         processes=True,
         memory_limit=memory_limit,
-        dashboard_address=None,
+        host="127.0.0.1",
+        # The scheduler serves HTTP (health, and a dashboard if bokeh is installed) whatever you ask;
+        # a free loopback port rather than 8787 keeps two runs from warning about each other.
+        dashboard_address="127.0.0.1:0",
         silence_logs=logging.CRITICAL,
     )
     return Cluster(Client(local), local)

@@ -44,7 +44,8 @@ class Progress:
         tenths = self.finished * 10 // max(self.total, 1)
         if tenths > self._tenths:
             self._tenths = tenths
-            print(f"quant: {tenths * 10}% — {self._counts()}", file=self.stream, flush=True)
+            percent = 100 * self.finished // max(self.total, 1)
+            print(f"quant: {percent}% — {self._counts()}", file=self.stream, flush=True)
 
     def write(self, text: str) -> None:
         """One line of text for the user, printed above the bar."""
