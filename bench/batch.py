@@ -68,6 +68,14 @@ def _load() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
+def _children_cpu() -> float:
+    """User + system CPU of every finished child process of this one, so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT.parent)}
 
@@ -160,9 +168,11 @@ def run_cli(name: str, images: Path, k: int, *extra: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     argv = [sys.executable, "-m", "quant", str(images), "-o", str(out), "-k", str(k), *extra]
     load_before = _load()
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(argv, cwd=ROOT.parent, env=_env(), capture_output=True, text=True, timeout=3600)
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before  # the CLI and its local workers; not a remote cluster's workers
     count = len(list(images.glob("*.png")))
     records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()] \
         if (out / "manifest.jsonl").exists() else []
@@ -173,6 +183,7 @@ def run_cli(name: str, images: Path, k: int, *extra: str) -> dict:
         "images": count,
         "seconds": round(seconds, 2),
         "images_per_s": round(count / seconds, 3),
+        **({} if "--scheduler" in extra else {"cpu_s_per_image": round(cpu / count, 3)}),
         "workers_used": len({r["worker"] for r in records}),
         "load_before": load_before,
         "load_after": _load(),
@@ -191,10 +202,12 @@ def run_pngquant(images: Path, k: int, processes: int) -> dict:
         return subprocess.run(argv, capture_output=True).returncode
 
     load_before = _load()
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     with ThreadPoolExecutor(processes) as pool:
         codes = list(pool.map(one, paths))
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     return {
         "run": f"pngquant, {processes} at a time",
         "workers": processes,
@@ -202,6 +215,7 @@ def run_pngquant(images: Path, k: int, processes: int) -> dict:
         "ok": sum(code == 0 for code in codes),
         "seconds": round(seconds, 2),
         "images_per_s": round(len(paths) / seconds, 3),
+        "cpu_s_per_image": round(cpu / len(paths), 3),
         "load_before": load_before,
         "load_after": _load(),
         "status": "ok",
@@ -328,6 +342,11 @@ def report(section: dict) -> list[str]:
             lines.append(f"| quant kmeans ≥ pngquant, {quant_run['workers']} at a time | "
                          f"{quant_run['images_per_s']:.2f} vs {png_run['images_per_s']:.2f} images/s ({ratio:.2f}×) | "
                          f"{'yes' if ratio >= 1 else 'no'} |")
+    if one and png1 and "cpu_s_per_image" in png1 and one.get("status") == "ok":
+        ratio = png1["cpu_s_per_image"] / one["cpu_s_per_image"]
+        lines.append(f"| … the same in CPU per image (less load-sensitive) | quant {one['cpu_s_per_image']:.2f} s "
+                     f"vs pngquant {png1['cpu_s_per_image']:.2f} s ({ratio:.2f}× pngquant's throughput) | "
+                     f"{'yes' if ratio >= 1 else 'no'} |")
     if big and big.get("status") == "ok":
         peak = max(big["peak_mb_per_worker"])
         lines.append(f"| a worker ≤ 1 GB at 12 MP | {peak} MB | {'yes' if peak <= 1024 else 'no'} |")
