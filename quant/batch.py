@@ -37,6 +37,8 @@ from .load import LoadedImage, load_image
 #: File extensions a folder is walked for (lower case; matched case-insensitively).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 MANIFEST = "manifest.jsonl"
+#: `quant.quantize`'s signature: (image, k, method, *, space, seed) -> Result.
+Quantizer = Callable[..., Any]
 #: Times a task may take a worker down with it before it is recorded as failed (Dask's `allowed-failures`).
 ALLOWED_FAILURES = 2
 
@@ -85,18 +87,20 @@ def walk(folder: Path, *, skip: Path | None = None) -> list[Path]:
 # --- the worker functions: module-level, taking paths and options --------------------------------
 
 
-def quantize_file(job: Job, palette: np.ndarray | None = None) -> dict[str, Any]:
+def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quantizer | None = None) -> dict[str, Any]:
     """Quantize `job`'s input and write its PNG8 atomically; return its record. Never raises for a bad file.
 
     With `palette`, every pixel is mapped to the nearest of those colors
-    instead of a palette of its own (``--shared-palette``).
+    instead of a palette of its own (``--shared-palette``). `quantize`
+    replaces `quant.quantize` (the CLI passes its own, so it can be swapped
+    in tests).
     """
     options = job.options
     started = time.perf_counter()
     record: dict[str, Any] = {"input": job.name, "output": job.target, "method": options.method, "k": options.k}
     try:
         image = _load(job)
-        result = _quantize(image, options, palette)
+        result = _quantize(image, options, palette, quantize)
         write_atomically(Path(job.target), result.png)
         record.update(colors=len(result.palette.colors), bytes=len(result.png))
         record["seconds"] = round(time.perf_counter() - started, 3)  # file to file: the metrics are extra
@@ -134,11 +138,13 @@ def _load(job: Job) -> LoadedImage:
     return load_image(job.source, max_pixels=job.options.max_pixels)
 
 
-def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None):
-    from .pipeline import Result, quantize
+def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None, quantize: Quantizer | None):
+    from .pipeline import Result
+    from .pipeline import quantize as pipeline_quantize
 
     if palette is None:
-        return quantize(image, options.k, options.method, space=options.space, seed=options.seed)
+        run = pipeline_quantize if quantize is None else quantize
+        return run(image, options.k, options.method, space=options.space, seed=options.seed)
     from .histogram import build_histogram
     from .palette import assign_palette
     from .remap import remap
@@ -234,10 +240,12 @@ def palette_from_counts(counts: ColorCounts, options: Options) -> np.ndarray:
 # --- running: in this process, or on Dask ------------------------------------------------------
 
 
-def run_in_process(jobs: Iterable[Job], palette: np.ndarray | None = None) -> Iterator[dict[str, Any]]:
-    """Each job's record, one after another, in this process (``--jobs 1``)."""
+def run_in_process(
+    jobs: Iterable[Job], palette: np.ndarray | None = None, *, quantize: Quantizer | None = None
+) -> Iterator[dict[str, Any]]:
+    """Each job's record, one after another, in this process (``--jobs 1``, or a single input)."""
     for job in jobs:
-        yield quantize_file(job, palette)
+        yield quantize_file(job, palette, quantize=quantize)
 
 
 @dataclass

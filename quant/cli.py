@@ -34,7 +34,7 @@ from .colorspace import SPACES
 from .load import DEFAULT_MAX_PIXELS
 from .methods import METHODS
 from .palette import K_MAX, K_MIN
-from .pipeline import SEED_MAX
+from .pipeline import SEED_MAX, quantize
 from .progress import Progress
 from .samples import DEFAULT_SAMPLE
 
@@ -136,7 +136,7 @@ def _records(cluster: Cluster | None, pending: list[Job], palette_from: list[Job
         if palette is None:
             return
     if cluster is None:
-        yield from run_in_process(pending, palette)
+        yield from run_in_process(pending, palette, quantize=quantize)
     else:
         yield from run_on_dask(cluster.client, pending, palette)
 
