@@ -275,7 +275,14 @@ def start_cluster(scheduler: str | None, workers: int, memory_limit: str = "auto
     import dask
     from distributed import Client, LocalCluster
 
-    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
+    dask.config.set(
+        {
+            "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+            # One image per worker thread at a time: when a worker dies, only the image it was running is
+            # suspected, not one merely queued behind it (a poison file must not take innocent ones along).
+            "distributed.scheduler.worker-saturation": 1.0,
+        }
+    )
     if scheduler is not None:
         return Cluster(Client(scheduler, timeout="20s"))
     local = LocalCluster(

@@ -76,11 +76,17 @@ def _main(argv: list[str] | None) -> int:
         return 2
     options = Options(args.k, args.method, args.space, args.seed, tuple(args.metrics), args.max_pixels)
     jobs = [Job(s.name, None if s.path is None else str(s.path), str(t), options) for s, t in targets]
-    return _run(jobs, args, _output_is_folder(args.output, inputs) if args.output is not None else False)
+    into_folder = args.output is not None and _output_is_folder(args.output, inputs)
+    return _run(jobs, args, into_folder, walked=any(source.relative is not None for source in inputs))
 
 
-def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool) -> int:
-    """Run every job (skipping, with --resume, those the manifest has done) and report each in input order."""
+def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool, *, walked: bool) -> int:
+    """Run every job (skipping, with --resume, those the manifest has done) and report each in input order.
+
+    Progress goes to stderr as a bar when it is a terminal; when it isn't (a
+    log), runs over a folder get a line per 10 % and a summary, while a list
+    of files keeps exactly the lines it always had: one per failed file.
+    """
     manifest = Manifest(Path(args.output) / MANIFEST) if into_folder else None
     done = manifest.done() if manifest is not None and args.resume else set()
     pending = [job for job in jobs if Manifest.key(failed_record(job, None)) not in done]
@@ -88,7 +94,7 @@ def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool) -> int:
     for job in skipped:
         assert manifest is not None
         manifest.append(failed_record(job, None, status="skipped"))
-    show_progress = bool(pending) and (into_folder or (len(pending) > 1 and sys.stderr.isatty()))
+    show_progress = len(pending) > 1 and (walked or sys.stderr.isatty())
     progress = Progress(len(pending)) if show_progress else None
     reporter = _Reporter(pending, args, progress)
     use_dask = args.scheduler is not None or (args.jobs > 1 and len(pending) > 1)
@@ -106,11 +112,11 @@ def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool) -> int:
             progress.close()
         if cluster is not None:
             cluster.close()
-    if into_folder:
+    if walked and manifest is not None:
         written = sum(1 for r in reporter.records if r["status"] == "ok")
         print(
             f"quant: {written} written, {reporter.failed} failed, {len(skipped)} skipped (done before); "
-            f"manifest {manifest.path if manifest else ''}",
+            f"manifest {manifest.path}",
             file=sys.stderr,
         )
     return 1 if reporter.failed else 0

@@ -183,7 +183,7 @@ def test_a_worker_killed_mid_run_costs_no_image(tmp_path, cluster):
     assert records["photo2.png"]["status"] == "error" and "worker died" in records["photo2.png"]["error"]
     for job in jobs:
         if job.name != "photo2.png":
-            assert records[job.name]["status"] == "ok"
+            assert records[job.name]["status"] == "ok", records[job.name]
             assert Path(job.target).read_bytes() == quant.quantize(
                 quant.load_image(job.source), 8).png
 
