@@ -53,6 +53,8 @@ class Options:
     seed: int = 0
     metrics: tuple[str, ...] = ()
     max_pixels: int = 50_000_000
+    #: ``"all"``: an input whose target is a .gif keeps every frame (`quant.animation`); else the first frame.
+    frames: str = "first"
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quan
     options = job.options
     started = time.perf_counter()
     record: dict[str, Any] = {"input": job.name, "output": job.target, "method": options.method, "k": options.k}
+    if options.frames == "all" and job.target.lower().endswith(".gif") and job.source is not None:
+        return _quantize_animation(job, started)
     try:
         image = _load(job)
         result = _quantize(image, options, palette, quantize)
@@ -111,6 +115,32 @@ def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quan
         record.update(status="ok", error=None)
         notes = [*image.notices, *result.notices]
     except Exception as exc:  # noqa: BLE001 — a bad file is a record, not a failed task: the run goes on
+        record.update(colors=None, bytes=None, seconds=round(time.perf_counter() - started, 3))
+        record.update({metric: None for metric in options.metrics})
+        record.update(status="error", error=describe(exc))
+        notes = []
+    record.update(space=options.space, seed=options.seed, worker=worker_address(), notes=notes)
+    return record
+
+
+def _quantize_animation(job: Job, started: float) -> dict[str, Any]:
+    """`quantize_file` for every frame of a GIF: one palette, an animated GIF out. Metrics are not computed."""
+    from .animation import load_animation, quantize_animation
+
+    options = job.options
+    assert job.source is not None
+    record: dict[str, Any] = {"input": job.name, "output": job.target, "method": options.method, "k": options.k}
+    try:
+        if _resolved(Path(job.target)) == _resolved(Path(job.source)):
+            raise ValueError(f"refusing to overwrite the input file {job.target}")
+        animation = load_animation(job.source, max_pixels=options.max_pixels)
+        done = quantize_animation(animation, options.k, options.method, space=options.space, seed=options.seed)
+        write_atomically(Path(job.target), done.gif)
+        record.update(colors=len(done.colors), bytes=len(done.gif), seconds=round(time.perf_counter() - started, 3))
+        record.update({metric: None for metric in options.metrics})
+        record.update(status="ok", error=None)
+        notes = [f"{done.frames} frames, one palette" + (" (metrics are not computed)" if options.metrics else "")]
+    except Exception as exc:  # noqa: BLE001 — as in quantize_file
         record.update(colors=None, bytes=None, seconds=round(time.perf_counter() - started, 3))
         record.update({metric: None for metric in options.metrics})
         record.update(status="error", error=describe(exc))

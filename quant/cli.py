@@ -74,7 +74,7 @@ def _main(argv: list[str] | None) -> int:
         )
     if clashes:
         return 2
-    options = Options(args.k, args.method, args.space, args.seed, tuple(args.metrics), args.max_pixels)
+    options = Options(args.k, args.method, args.space, args.seed, tuple(args.metrics), args.max_pixels, args.frames)
     jobs = [Job(s.name, None if s.path is None else str(s.path), str(t), options) for s, t in targets]
     into_folder = args.output is not None and _output_is_folder(args.output, inputs)
     return _run(jobs, args, into_folder, walked=any(source.relative is not None for source in inputs))
@@ -220,8 +220,12 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inpu
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     one_file = args.output is not None and not _output_is_folder(args.output, inputs)
-    if one_file and Path(args.output).suffix.lower() != ".png":
+    if one_file and Path(args.output).suffix.lower() != _suffix(inputs[0], args):
+        if _suffix(inputs[0], args) == ".gif":
+            parser.error(f"-o {args.output}: with --frames all a GIF becomes an animated GIF: name it .gif")
         parser.error(f"-o {args.output}: outputs are PNG files, so its name must end in .png")
+    if args.frames == "all" and args.shared_palette:
+        parser.error("--frames all and --shared-palette don't go together yet: an animation gets its own palette")
     if args.resume and (args.output is None or one_file):
         parser.error("--resume reads OUT/manifest.jsonl: give -o OUT, a folder")
     if args.shared_palette and METHODS[args.method].is_baseline:
@@ -246,7 +250,7 @@ def _plan(inputs: list[Input], args: argparse.Namespace) -> list[tuple[Input, Pa
     planned = []
     for source in inputs:
         stem = source.path.stem if source.path is not None else source.name.removeprefix("sample:")
-        default_name = f"{stem}.k{args.k}.{args.method}.png"
+        default_name = f"{stem}.k{args.k}.{args.method}{_suffix(source, args)}"
         if args.output is None:
             target = (source.path.parent if source.path is not None else Path.cwd()) / default_name
         elif out_is_folder:
@@ -256,6 +260,12 @@ def _plan(inputs: list[Input], args: argparse.Namespace) -> list[tuple[Input, Pa
             target = Path(args.output)
         planned.append((source, target))
     return planned
+
+
+def _suffix(source: Input, args: argparse.Namespace) -> str:
+    """An output's extension: .gif for a GIF with --frames all (it stays animated), .png otherwise."""
+    is_gif = source.path is not None and source.path.suffix.lower() == ".gif"
+    return ".gif" if args.frames == "all" and is_gif else ".png"
 
 
 def _clashes(targets: list[tuple[Input, Path]]) -> dict[Path, list[str]]:
@@ -356,6 +366,13 @@ def _parser() -> argparse.ArgumentParser:
         "--shared-palette",
         action="store_true",
         help="one palette for every input, clustered from their merged colors",
+    )
+    parser.add_argument(
+        "--frames",
+        choices=("first", "all"),
+        default="first",
+        help="animated GIFs: quantize the first frame to a PNG (default), or all of them, "
+        "with one palette, to an animated GIF",
     )
     parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
     parser.add_argument("--list-methods", action="store_true", help="list the palette methods and exit")

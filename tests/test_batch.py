@@ -220,3 +220,25 @@ def test_progress_prints_a_line_per_tenth_when_not_a_terminal():
     assert len(lines) == 10
     assert lines[0].startswith("quant: 10% — 2 done, 0 failed, 18 left, ETA")
     assert lines[-1].startswith("quant: 100% — 19 done, 1 failed, 0 left")
+
+
+def test_frames_all_turns_an_animated_gif_into_an_animated_gif_with_one_palette(tmp_path):
+    from PIL import GifImagePlugin, ImageSequence
+
+    frames = [Image.fromarray(photo(30, 40, seed=seed)) for seed in range(4)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=[40, 50, 60, 70], loop=0)
+    done = run_cli("clip.gif", "-k", "8", "--frames", "all", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["output"].endswith("clip.k8.kmeans.gif")
+    assert "4 frames, one palette" in done.stderr
+    strategy = GifImagePlugin.LOADING_STRATEGY
+    GifImagePlugin.LOADING_STRATEGY = GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY
+    try:
+        with Image.open(tmp_path / "clip.k8.kmeans.gif") as out:
+            read = [(frame.mode, tuple(frame.getpalette()), frame.info["duration"])
+                    for frame in ImageSequence.Iterator(out)]
+    finally:
+        GifImagePlugin.LOADING_STRATEGY = strategy
+    assert [mode for mode, _, _ in read] == ["P"] * 4  # no frame has a palette of its own
+    assert len({palette for _, palette, _ in read}) == 1
+    assert [duration for _, _, duration in read] == [40, 50, 60, 70]
