@@ -314,7 +314,7 @@ def start_cluster(scheduler: str | None, workers: int, memory_limit: str = "auto
         }
     )
     if scheduler is not None:
-        return Cluster(Client(scheduler, timeout="20s"))
+        return Cluster(Client(scheduler, timeout="10s"))
     local = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,

@@ -98,7 +98,14 @@ def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool, *, walked
     progress = Progress(len(pending)) if show_progress else None
     reporter = _Reporter(pending, args, progress)
     use_dask = args.scheduler is not None or (args.jobs > 1 and len(pending) > 1)
-    cluster = start_cluster(args.scheduler, args.jobs, args.worker_memory) if use_dask and pending else None
+    try:
+        cluster = start_cluster(args.scheduler, args.jobs, args.worker_memory) if use_dask and pending else None
+    except (OSError, ValueError) as exc:  # no scheduler there (TimeoutError is an OSError), a bad address
+        where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else "a local Dask cluster"
+        print(f"quant: cannot start on {where}: {exc} (nothing was written)", file=sys.stderr)
+        if progress is not None:
+            progress.close()
+        return 1
     try:
         records = _records(cluster, pending, jobs if args.shared_palette else None, args)
         for record in records:
