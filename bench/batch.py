@@ -290,9 +290,10 @@ def bench_batch(count: int = 48, *, external: bool = True, memory: str = "2GB") 
     info = {"images": count, "size": list(SIZE), "k": K, "nproc": os.cpu_count(), "load_before": _load()}
     runs = []
     for run in (
+        # Each quant run next to the pngquant run it is compared with: the load drifts over minutes.
         lambda: run_child_dask(1, images, K, memory, "dask-1"),
-        lambda: run_child_dask(2, images, K, memory, "dask-2"),
         lambda: run_pngquant(images, K, 1) if shutil.which("pngquant") else None,
+        lambda: run_child_dask(2, images, K, memory, "dask-2"),
         lambda: run_pngquant(images, K, 2) if shutil.which("pngquant") else None,
         lambda: run_cli("cli-jobs-1", images, K, "--jobs", "1"),
         lambda: run_cli("cli-jobs-2", images, K, "--jobs", "2"),
