@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -284,7 +284,6 @@ class Cluster:
 
     client: Any
     local: Any = None
-    notes: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.client.close()
