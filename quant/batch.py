@@ -61,13 +61,21 @@ class Options:
 class Job:
     """One input and where its output goes; what a worker receives (paths, not pixels).
 
-    `source` is None for the bundled sample; `name` is the input as the user gave it.
+    `name` and `target` are as the user gave them (what reports show);
+    `source` (None for the bundled sample) and `write_to` are what the worker
+    opens and writes, absolute, since a remote worker's working directory is
+    not the client's. `write_to` defaults to `target`.
     """
 
     name: str
     source: str | None
     target: str
     options: Options
+    write_to: str | None = None
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.write_to if self.write_to is not None else self.target)
 
 
 def walk(folder: Path, *, skip: Path | None = None) -> list[Path]:
@@ -105,7 +113,7 @@ def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quan
     try:
         image = _load(job)
         result = _quantize(image, options, palette, quantize)
-        write_atomically(Path(job.target), result.png)
+        write_atomically(job.output_path, result.png)
         record.update(colors=len(result.palette.colors), bytes=len(result.png))
         record["seconds"] = round(time.perf_counter() - started, 3)  # file to file: the metrics are extra
         for metric in options.metrics:
@@ -131,11 +139,11 @@ def _quantize_animation(job: Job, started: float) -> dict[str, Any]:
     assert job.source is not None
     record: dict[str, Any] = {"input": job.name, "output": job.target, "method": options.method, "k": options.k}
     try:
-        if _resolved(Path(job.target)) == _resolved(Path(job.source)):
+        if _resolved(job.output_path) == _resolved(Path(job.source)):
             raise ValueError(f"refusing to overwrite the input file {job.target}")
         animation = load_animation(job.source, max_pixels=options.max_pixels)
         done = quantize_animation(animation, options.k, options.method, space=options.space, seed=options.seed)
-        write_atomically(Path(job.target), done.gif)
+        write_atomically(job.output_path, done.gif)
         record.update(colors=len(done.colors), bytes=len(done.gif), seconds=round(time.perf_counter() - started, 3))
         record.update({metric: None for metric in options.metrics})
         record.update(status="ok", error=None)
@@ -163,7 +171,7 @@ def _load(job: Job) -> LoadedImage:
         from .samples import DEFAULT_SAMPLE, sample_image
 
         return sample_image(job.name.removeprefix("sample:") or DEFAULT_SAMPLE)
-    if _resolved(Path(job.target)) == _resolved(Path(job.source)):
+    if _resolved(job.output_path) == _resolved(Path(job.source)):
         raise ValueError(f"refusing to overwrite the input file {job.target}")
     return load_image(job.source, max_pixels=job.options.max_pixels)
 

@@ -75,7 +75,11 @@ def _main(argv: list[str] | None) -> int:
     if clashes:
         return 2
     options = Options(args.k, args.method, args.space, args.seed, tuple(args.metrics), args.max_pixels, args.frames)
-    jobs = [Job(s.name, None if s.path is None else str(s.path), str(t), options) for s, t in targets]
+    # Workers get absolute paths: a remote worker's working directory is not this one.
+    jobs = [
+        Job(s.name, None if s.path is None else os.path.abspath(s.path), str(t), options, os.path.abspath(t))
+        for s, t in targets
+    ]
     into_folder = args.output is not None and _output_is_folder(args.output, inputs)
     return _run(jobs, args, into_folder, walked=any(source.relative is not None for source in inputs))
 

@@ -242,3 +242,16 @@ def test_frames_all_turns_an_animated_gif_into_an_animated_gif_with_one_palette(
     assert [mode for mode, _, _ in read] == ["P"] * 4  # no frame has a palette of its own
     assert len({palette for _, palette, _ in read}) == 1
     assert [duration for _, _, duration in read] == [40, 50, 60, 70]
+
+
+def test_scheduler_runs_on_a_cluster_that_is_already_running(tmp_path, cluster):
+    for seed in range(3):
+        Image.fromarray(photo(30, 40, seed=seed)).save(tmp_path / f"im{seed}.png")
+    address = cluster.local.scheduler_address
+    done = run_cli("im0.png", "im1.png", "im2.png", "-o", "out", "-k", "8", "--scheduler", address, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    workers = {record["worker"] for record in manifest(tmp_path / "out")}
+    assert workers <= set(cluster.client.scheduler_info()["workers"]) and workers
+    for seed in range(3):
+        expected = quant.quantize(quant.load_image(tmp_path / f"im{seed}.png"), 8).png
+        assert (tmp_path / "out" / f"im{seed}.k8.kmeans.png").read_bytes() == expected
