@@ -23,7 +23,7 @@ LABELS = {"quant": "`python -m quant IMG -k K -o OUT`",
 
 
 def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "", startup=None,
-                 page=None) -> None:
+                 page=None, batch=None) -> None:
     suffix = f"-{tag}" if tag else ""
     if rows:
         _csv(folder / f"results{suffix}.csv", FIELDS, rows)
@@ -64,6 +64,10 @@ def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str
         lines += startup_section(startup)
     if page:
         lines += page_section(page)
+    if batch:
+        from .batch import report as batch_report
+
+        lines += ["", *batch_report(batch)]
     (folder / f"results{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[: 60]))
 

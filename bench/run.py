@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list-repeats", type=int, default=7, help="fresh `--list-methods` runs; the median is kept")
     parser.add_argument("--no-page", action="store_true",
                         help="skip the page-latency section (a real Streamlit server driven by Chromium)")
+    parser.add_argument("--no-batch", action="store_true",
+                        help="skip the batch section (48 images on 1 and 2 Dask workers, pngquant, a dask scheduler)")
+    parser.add_argument("--batch-images", type=int, default=48, help="images in the batch section (default 48)")
     parser.add_argument("--tag", default="", help="suffix for the output files, e.g. results-TAG.md")
     args = parser.parse_args(argv)
 
@@ -214,8 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     sweep = None if args.no_sweep else bench_sweep(args)
     startup = None if args.no_startup else bench_startup(args)
     page = None if args.no_page else bench_page(args)
+    batch = None
+    if not args.no_batch:
+        from .batch import bench_batch
+
+        batch = bench_batch(args.batch_images)
+        (RESULTS / f"batch{f'-{args.tag}' if args.tag else ''}.json").write_text(json.dumps(batch, indent=2))
     write_report(rows, cli_rows, sweep, info, time.time() - started, RESULTS, tag=args.tag, startup=startup,
-                 page=page)
+                 page=page, batch=batch)
     suffix = f"-{args.tag}" if args.tag else ""
     print(f"\nwrote {RESULTS / f'results{suffix}.md'}, results{suffix}.csv, cli{suffix}.csv")
     return 0

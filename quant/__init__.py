@@ -22,7 +22,7 @@ from .histogram import Histogram, build_histogram, reduce_histogram
 from .load import DEFAULT_MAX_PIXELS, LoadedImage, from_array, load_image
 from .methods import METHODS, STUDY_METHODS, BaselineMethod, ClusteringMethod, Method, Param, get_method
 from .metrics import Metrics, ssim
-from .palette import DOUBLING_KS, K_MAX, K_MIN, Palette, check_k
+from .palette import DOUBLING_KS, K_MAX, K_MIN, Palette, assign_palette, check_k
 from .pipeline import SEED_MAX, Prepared, Result, check_seed, evaluate, prepare, quantize
 from .remap import remap, render
 from .samples import DEFAULT_SAMPLE, SAMPLES, sample_image
@@ -50,6 +50,7 @@ __all__ = [
     "Prepared",
     "Result",
     "Space",
+    "assign_palette",
     "build_histogram",
     "check_k",
     "check_seed",

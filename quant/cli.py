@@ -1,6 +1,7 @@
-"""`python -m quant`: quantize image files without a browser.
+"""`python -m quant`: quantize image files and folders without a browser.
 
-Exit status: 0 when every image was written, 1 when any image failed (the
+Several inputs run on a local Dask cluster (or a running one, --scheduler);
+see `quant.batch`. Exit status: 0 when every image was written, 1 when any image failed (the
 others are still processed), 2 for usage errors.
 """
 
@@ -8,25 +9,40 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-import tempfile
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .batch import (
+    IMAGE_EXTENSIONS,
+    MANIFEST,
+    Cluster,
+    Job,
+    Manifest,
+    Options,
+    failed_record,
+    run_in_process,
+    run_on_dask,
+    shared_palette_in_process,
+    shared_palette_on_dask,
+    start_cluster,
+    walk,
+)
 from .colorspace import SPACES
-from .errors import ImageError
-from .load import DEFAULT_MAX_PIXELS, load_image
+from .load import DEFAULT_MAX_PIXELS
 from .methods import METHODS
 from .palette import K_MAX, K_MIN
-from .pipeline import SEED_MAX, Result, quantize
-from .samples import DEFAULT_SAMPLE, sample_image
+from .pipeline import SEED_MAX, quantize
+from .progress import Progress
+from .samples import DEFAULT_SAMPLE
 
 #: Quality metrics the CLI can report, and how each is printed. Each costs time on a big image
 #: (SSIM about 1 s at 12 MP), so only those asked for are computed.
 METRICS = {"ssim": "SSIM {:.4f}", "psnr": "PSNR {:.2f} dB", "delta_e": "ΔE2000 {:.2f}"}
+#: What `--json` prints for each image, before the metrics asked for.
+REPORT_KEYS = ("input", "output", "method", "k", "colors", "bytes", "seconds")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,10 +60,10 @@ def _main(argv: list[str] | None) -> int:
     if args.list_methods:
         _print_methods()
         return 0
-    inputs = [Input(f"sample:{DEFAULT_SAMPLE}", None)] if args.sample else [Input(n, Path(n)) for n in args.images]
+    inputs = [Input(f"sample:{DEFAULT_SAMPLE}", None)] if args.sample else _expand(parser, args)
     if not inputs:
         parser.error("give at least one IMAGE (or --sample)")
-    _check_usage(parser, args, len(inputs))
+    _check_usage(parser, args, inputs)
     targets = _plan(inputs, args)
     clashes = _clashes(targets)
     for target, names in clashes.items():
@@ -58,65 +74,209 @@ def _main(argv: list[str] | None) -> int:
         )
     if clashes:
         return 2
-    failed = 0
-    for source, target in targets:
-        try:
-            report = _process(source, target, args)
-        except (ImageError, ValueError, OSError) as exc:
-            print(f"quant: {source.name}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        except MemoryError:
-            print(f"quant: {source.name}: not enough memory to process this image", file=sys.stderr)
-            failed += 1
-            continue
-        except Exception as exc:  # noqa: BLE001 — a bug must not stop the other files, nor show a traceback
-            print(f"quant: {source.name}: internal error ({type(exc).__name__}: {exc})", file=sys.stderr)
-            failed += 1
-            continue
-        print(json.dumps(report) if args.json else _summary(report), flush=True)
-    return 1 if failed else 0
+    options = Options(args.k, args.method, args.space, args.seed, tuple(args.metrics), args.max_pixels, args.frames)
+    # Workers get absolute paths: a remote worker's working directory is not this one.
+    jobs = [
+        Job(s.name, None if s.path is None else os.path.abspath(s.path), str(t), options, os.path.abspath(t))
+        for s, t in targets
+    ]
+    into_folder = args.output is not None and _output_is_folder(args.output, inputs)
+    return _run(jobs, args, into_folder, walked=any(source.relative is not None for source in inputs))
+
+
+def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool, *, walked: bool) -> int:
+    """Run every job (skipping, with --resume, those the manifest has done) and report each in input order.
+
+    Progress goes to stderr as a bar when it is a terminal; when it isn't (a
+    log), runs over a folder get a line per 10 % and a summary, while a list
+    of files keeps exactly the lines it always had: one per failed file.
+    """
+    manifest = Manifest(Path(args.output) / MANIFEST) if into_folder else None
+    done = manifest.done() if manifest is not None and args.resume else set()
+    pending = [job for job in jobs if Manifest.key(failed_record(job, None)) not in done]
+    skipped = [job for job in jobs if Manifest.key(failed_record(job, None)) in done]
+    for job in skipped:
+        assert manifest is not None
+        manifest.append(failed_record(job, None, status="skipped"))
+    show_progress = len(pending) > 1 and (walked or sys.stderr.isatty())
+    progress = Progress(len(pending)) if show_progress else None
+    reporter = _Reporter(pending, args, progress)
+    use_dask = args.scheduler is not None or (args.jobs > 1 and len(pending) > 1)
+    try:
+        cluster = start_cluster(args.scheduler, args.jobs, args.worker_memory) if use_dask and pending else None
+    except (OSError, ValueError) as exc:  # no scheduler there (TimeoutError is an OSError), a bad address
+        where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else "a local Dask cluster"
+        print(f"quant: cannot start on {where}: {exc} (nothing was written)", file=sys.stderr)
+        if progress is not None:
+            progress.close()
+        return 1
+    try:
+        records = _records(cluster, pending, jobs if args.shared_palette else None, args)
+        for record in records:
+            if manifest is not None:
+                manifest.append(record)
+            if progress is not None:
+                progress.advance(ok=record["status"] == "ok")
+            reporter.add(record)
+    finally:
+        if progress is not None:
+            progress.close()
+        if cluster is not None:
+            cluster.close()
+    if walked and manifest is not None:
+        written = sum(1 for r in reporter.records if r["status"] == "ok")
+        print(
+            f"quant: {written} written, {reporter.failed} failed, {len(skipped)} skipped (done before); "
+            f"manifest {manifest.path}",
+            file=sys.stderr,
+        )
+    return 1 if reporter.failed else 0
+
+
+def _records(cluster: Cluster | None, pending: list[Job], palette_from: list[Job] | None, args) -> Iterator[dict]:
+    """Each pending job's record as it finishes; with a shared palette, that palette is built first.
+
+    `palette_from` is every input of the run (with --resume, those done before
+    too), so a resumed run maps its images to the same palette.
+    """
+    palette = None
+    if palette_from is not None and pending:
+        options = pending[0].options
+        if cluster is None:
+            palette, errors = shared_palette_in_process(palette_from, options)
+        else:
+            palette, errors = shared_palette_on_dask(cluster.client, palette_from, options)
+        for job in pending:
+            if job.name in errors:
+                yield failed_record(job, errors[job.name])
+        pending = [job for job in pending if job.name not in errors]
+        if palette is None:
+            return
+    if cluster is None:
+        yield from run_in_process(pending, palette, quantize=quantize)
+    else:
+        yield from run_on_dask(cluster.client, pending, palette)
+
+
+class _Reporter:
+    """Prints each record, in the order the inputs were given, whatever order they finish in."""
+
+    def __init__(self, jobs: list[Job], args: argparse.Namespace, progress: Progress | None):
+        self.order = {job.target: index for index, job in enumerate(jobs)}
+        self.args, self.progress = args, progress
+        self.waiting: dict[int, dict] = {}
+        self.next = 0
+        self.records: list[dict] = []
+        self.failed = 0
+
+    def add(self, record: dict) -> None:
+        self.records.append(record)
+        self.failed += record["status"] == "error"
+        self.waiting[self.order[record["output"]]] = record
+        while self.next in self.waiting:
+            self._print(self.waiting.pop(self.next))
+            self.next += 1
+
+    def _print(self, record: dict) -> None:
+        say = self.progress.write if self.progress is not None else _to_stderr
+        for notice in record.get("notes", ()):
+            say(f"quant: {record['input']}: note: {notice}")
+        if record["status"] == "error":
+            say(f"quant: {record['input']}: {record['error']}")
+            return
+        report = {name: record[name] for name in REPORT_KEYS + tuple(self.args.metrics)}
+        print(json.dumps(report) if self.args.json else _summary(report), flush=True)
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
 class Input:
-    """One image to quantize: a file, or (with no path) the bundled sample."""
+    """One image to quantize: a file, or (with no path) the bundled sample.
+
+    `relative` is its path under the folder it was found in, for a file found by walking a folder.
+    """
 
     name: str
     path: Path | None
+    relative: Path | None = None
 
 
-def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, count: int) -> None:
+def _expand(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Input]:
+    """The IMAGE arguments as inputs: files as given, folders walked for image files."""
+    inputs = []
+    for name in args.images:
+        path = Path(name)
+        if not path.is_dir():
+            inputs.append(Input(name, path))
+            continue
+        if args.output is None:
+            parser.error(f"{name} is a folder: give -o OUT, the folder its images' tree is mirrored into")
+        found = walk(path, skip=Path(args.output))
+        if not found:
+            print(f"quant: {name}: no images found ({', '.join(IMAGE_EXTENSIONS)})", file=sys.stderr)
+        inputs += [Input(str(file), file, file.relative_to(path)) for file in found]
+    return inputs
+
+
+def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inputs: list[Input]) -> None:
     if not K_MIN <= args.k <= K_MAX:
         parser.error(f"-k must be from {K_MIN} to {K_MAX}, not {args.k}")
     if not 0 <= args.seed <= SEED_MAX:
         parser.error(f"--seed must be from 0 to {SEED_MAX}, not {args.seed}")
     if args.max_pixels < 1:
         parser.error(f"--max-pixels must be a positive number of pixels, not {args.max_pixels}")
-    one_file = args.output is not None and not _output_is_folder(args.output, count)
-    if one_file and Path(args.output).suffix.lower() != ".png":
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, not {args.jobs}")
+    one_file = args.output is not None and not _output_is_folder(args.output, inputs)
+    if one_file and Path(args.output).suffix.lower() != _suffix(inputs[0], args):
+        if _suffix(inputs[0], args) == ".gif":
+            parser.error(f"-o {args.output}: with --frames all a GIF becomes an animated GIF: name it .gif")
         parser.error(f"-o {args.output}: outputs are PNG files, so its name must end in .png")
+    if args.frames == "all" and args.shared_palette:
+        parser.error("--frames all and --shared-palette don't go together yet: an animation gets its own palette")
+    if args.resume and (args.output is None or one_file):
+        parser.error("--resume reads OUT/manifest.jsonl: give -o OUT, a folder")
+    if args.shared_palette and METHODS[args.method].is_baseline:
+        parser.error(
+            f"--shared-palette clusters the inputs' merged colors: {args.method} is a baseline, "
+            "choose a clustering method (see --list-methods)"
+        )
 
 
-def _output_is_folder(output: str, count: int) -> bool:
-    return count > 1 or output.endswith(("/", os.sep)) or Path(output).is_dir()
+def _output_is_folder(output: str, inputs: list[Input]) -> bool:
+    return (
+        len(inputs) > 1
+        or any(source.relative is not None for source in inputs)
+        or output.endswith(("/", os.sep))
+        or Path(output).is_dir()
+    )
 
 
 def _plan(inputs: list[Input], args: argparse.Namespace) -> list[tuple[Input, Path]]:
-    """Each input with the file it will be written to."""
-    out_is_folder = args.output is not None and _output_is_folder(args.output, len(inputs))
+    """Each input with the file it will be written to: a walked folder's tree is mirrored under OUT."""
+    out_is_folder = args.output is not None and _output_is_folder(args.output, inputs)
     planned = []
     for source in inputs:
         stem = source.path.stem if source.path is not None else source.name.removeprefix("sample:")
-        default_name = f"{stem}.k{args.k}.{args.method}.png"
+        default_name = f"{stem}.k{args.k}.{args.method}{_suffix(source, args)}"
         if args.output is None:
             target = (source.path.parent if source.path is not None else Path.cwd()) / default_name
         elif out_is_folder:
-            target = Path(args.output) / default_name
+            subfolder = source.relative.parent if source.relative is not None else Path()
+            target = Path(args.output) / subfolder / default_name
         else:
             target = Path(args.output)
         planned.append((source, target))
     return planned
+
+
+def _suffix(source: Input, args: argparse.Namespace) -> str:
+    """An output's extension: .gif for a GIF with --frames all (it stays animated), .png otherwise."""
+    is_gif = source.path is not None and source.path.suffix.lower() == ".gif"
+    return ".gif" if args.frames == "all" and is_gif else ".png"
 
 
 def _clashes(targets: list[tuple[Input, Path]]) -> dict[Path, list[str]]:
@@ -148,7 +308,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="quant",
         description="Reduce images to K colors by clustering, and save them as palette PNGs.",
     )
-    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files to quantize")
+    parser.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGE",
+        help="image files, or folders (walked recursively for "
+        f"{' '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}; their tree is mirrored under -o OUT)",
+    )
     parser.add_argument("-k", type=int, default=16, help=f"number of colors, {K_MIN}-{K_MAX} (default 16)")
     parser.add_argument(
         "--method",
@@ -180,9 +346,52 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
     )
+    batch = parser.add_argument_group("several inputs")
+    batch.add_argument(
+        "--jobs",
+        type=int,
+        default=_cores(),
+        metavar="N",
+        help=f"local Dask worker processes, one thread each (default: one per core, here {_cores()}); "
+        "1 runs every image in this process, without Dask",
+    )
+    batch.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run on this running Dask scheduler's workers instead (they need quant installed and "
+        "the same filesystem: paths are sent, not pixels)",
+    )
+    batch.add_argument(
+        "--worker-memory",
+        default="auto",
+        metavar="SIZE",
+        help="memory limit of each local worker, e.g. 2GB (default auto: the machine's memory shared out); "
+        "a worker over it is restarted and its image tried again elsewhere",
+    )
+    batch.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"skip inputs OUT/{MANIFEST} records as done whose output still exists",
+    )
+    batch.add_argument(
+        "--shared-palette",
+        action="store_true",
+        help="one palette for every input, clustered from their merged colors",
+    )
+    parser.add_argument(
+        "--frames",
+        choices=("first", "all"),
+        default="first",
+        help="animated GIFs: quantize the first frame to a PNG (default), or all of them, "
+        "with one palette, to an animated GIF",
+    )
     parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
     parser.add_argument("--list-methods", action="store_true", help="list the palette methods and exit")
     return parser
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _metric_list(text: str) -> tuple[str, ...]:
@@ -201,69 +410,3 @@ def _print_methods() -> None:
         print(f"{method.name:<{width}}  {method.description}")
         seed = "; deterministic, the seed is ignored" if method.is_baseline else ""
         print(f"{'':<{width}}  [{method.kind}; {method.complexity}{seed}]")
-
-
-def _process(source: Input, target: Path, args: argparse.Namespace) -> dict:
-    if source.path is not None and _resolved(target) == _resolved(source.path):
-        raise ValueError(f"refusing to overwrite the input file {target}")
-    started = time.perf_counter()
-    image = sample_image(DEFAULT_SAMPLE) if source.path is None else load_image(source.path, max_pixels=args.max_pixels)
-    for notice in image.notices:
-        print(f"quant: {source.name}: note: {notice}", file=sys.stderr)
-    result = quantize(image, args.k, args.method, space=args.space, seed=args.seed)
-    for notice in result.notices:
-        print(f"quant: {source.name}: note: {notice}", file=sys.stderr)
-    _write_atomically(target, result.png)
-    seconds = time.perf_counter() - started  # file to file: the metrics below are extra
-    return _report(source.name, target, args, result, seconds)
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside `target`, then rename: readers never see half a PNG.
-
-    A failure names `target`, not the temporary file, and leaves any old `target` as it was.
-    """
-    try:
-        _write_through_temporary(target, data)
-    except OSError as exc:
-        raise OSError(f"cannot write {target}: {exc.strerror or exc}") from None
-
-
-def _write_through_temporary(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        # mkstemp makes a private (0600) file: give it the mode a plain open() would, or the replaced file's.
-        os.fchmod(fd, _mode_for(target))
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _mode_for(target: Path) -> int:
-    try:
-        return target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)  # the only way to read it is to set it
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _report(name: str, target: Path, args: argparse.Namespace, result: Result, seconds: float) -> dict:
-    report = {
-        "input": name,
-        "output": str(target),
-        "method": args.method,
-        "k": args.k,
-        "colors": len(result.palette.colors),
-        "bytes": len(result.png),
-        "seconds": round(seconds, 3),
-    }
-    for metric in args.metrics:
-        value = getattr(result, metric)
-        # JSON has no infinity: an exact copy reports a PSNR of null.
-        report[metric] = None if math.isinf(value) else round(value, 6 if metric == "ssim" else 4)
-    return report

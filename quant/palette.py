@@ -174,3 +174,39 @@ def _deduplicate(colors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np
     row_of = np.zeros(len(colors), dtype=np.uint8)  # at most 256 distinct rows
     row_of[used] = inverse.ravel()
     return unique_colors, row_of[labels]
+
+
+def assign_palette(hist: Histogram, colors: np.ndarray, *, space: str = "rgb") -> Palette:
+    """A given palette, with each histogram color labelled by its nearest palette color: no clustering.
+
+    For mapping many images to one shared palette (``quant --shared-palette``):
+    ``remap(hist, assign_palette(hist, colors))`` gives the palette indices.
+    Unlike `PaletteWork.palette`, the colors are kept whole and in order, even
+    those no pixel of this image uses, so every image mapped to them carries
+    the same palette.
+
+    Parameters
+    ----------
+    hist : Histogram
+        The image's histogram.
+    colors : array_like of uint8, shape (m, 3)
+        The palette, 1 ≤ m ≤ 256 colors.
+    space : {'rgb', 'lab', 'oklab'}
+        Where "nearest" is measured.
+    """
+    from scipy.spatial import cKDTree
+
+    from .colorspace import check_space
+
+    colors = np.asarray(colors)
+    if colors.ndim != 2 or colors.shape[1] != 3 or colors.dtype != np.uint8 or not 1 <= len(colors) <= K_MAX:
+        raise ValueError(f"colors must be an (m, 3) uint8 array of 1…{K_MAX} colors, not {colors.dtype}{colors.shape}")
+    space = check_space(space)
+    started = time.perf_counter()
+    if len(hist) == 0:
+        labels = np.zeros(0, np.uint8)
+    else:
+        tree = cKDTree(to_space(colors, space))
+        labels = tree.query(to_space(hist.colors, space))[1].astype(np.uint8)
+    seconds = time.perf_counter() - started
+    return Palette(colors, labels, "given", space, len(colors), 0, {}, (), seconds)

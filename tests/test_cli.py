@@ -197,3 +197,25 @@ def test_a_file_named_like_a_sample_is_a_file(images):
     done = run_cli("sample:mine.png", "-k", "4", "--json", cwd=images)
     assert done.returncode == 0, done.stderr
     assert Image.open(images / "sample:mine.k4.kmeans.png").size == (128, 96)  # the file, not the sample
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--resume"], "--resume reads OUT/manifest.jsonl: give -o OUT, a folder"),
+    (["--resume", "-o", "one.png"], "--resume reads OUT/manifest.jsonl"),
+    (["--shared-palette", "--method", "libimagequant", "-o", "out/"], "libimagequant is a baseline"),
+])
+def test_batch_usage_errors(images, args, words):
+    done = run_cli(images / "photo.png", *args, cwd=images)
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+
+
+def test_a_folder_needs_an_output_folder_and_one_file_keeps_its_old_output(images):
+    (images / "tree" / "sub").mkdir(parents=True)
+    (images / "tree" / "sub" / "pic.png").write_bytes((images / "photo.png").read_bytes())
+    refused = run_cli("tree", cwd=images)
+    assert refused.returncode == 2 and "tree is a folder: give -o OUT" in refused.stderr
+    done = run_cli("tree", "-o", "mirror", "-k", "4", "--jobs", "1", cwd=images)
+    assert done.returncode == 0, done.stderr
+    assert (images / "mirror" / "sub" / "pic.k4.kmeans.png").is_file()
+    assert json.loads((images / "mirror" / "manifest.jsonl").read_text())["worker"] == "local"

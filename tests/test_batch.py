@@ -1,0 +1,257 @@
+"""Batch runs (issue 14): folders in, a mirrored tree out, on a real two-worker Dask LocalCluster.
+
+The CLI runs are subprocesses, as a user runs them; the fault tests drive
+`quant.batch` directly against a cluster shared by the module.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cases import AWKWARD, REFUSALS, photo
+from PIL import Image
+from test_cli import run_cli
+
+import quant
+from quant import batch
+from quant.progress import Progress
+
+GOOD = ["1×1", "two colors", "palette + transparency", "RGBA with holes", "CMYK JPEG", "EXIF-rotated JPEG",
+        "animated GIF", "grayscale"]
+BAD = ["empty", "random bytes", "truncated PNG", "text as JPEG"]
+
+
+def make_tree(root: Path) -> dict[str, str]:
+    """A folder tree of awkward (good) and refused (bad) files; returns relative path → "ok" or "error"."""
+    expected = {}
+    for index, name in enumerate(GOOD):
+        case = AWKWARD[name]
+        relative = Path("sub" if index % 2 else ".", "deep" if index % 3 == 0 else ".", case.filename)
+        expected[str(relative)] = "ok"
+    for index, name in enumerate(BAD):
+        case = REFUSALS[name]
+        expected[str(Path("bad" if index % 2 else ".", case.filename))] = "error"
+    cases = {**{c.filename: c for c in AWKWARD.values()}, **{c.filename: c for c in REFUSALS.values()}}
+    for relative in expected:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(cases[path.name].data())
+    for seed in range(3):  # photo-like files, big enough for kmeans to do real work
+        Image.fromarray(photo(60, 80, seed=seed)).save(root / f"photo{seed}.png")
+        expected[f"photo{seed}.png"] = "ok"
+    (root / "notes.txt").write_text("not an image: never walked")
+    (root / ".hidden.png").write_bytes(b"hidden files are skipped")
+    return {str(Path(relative)): status for relative, status in expected.items()}
+
+
+def output_of(relative: str, k: int = 8) -> str:
+    path = Path(relative)
+    return str(path.parent / f"{path.stem}.k{k}.kmeans.png")
+
+
+def manifest(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    root = tmp_path_factory.mktemp("batch")
+    return root, make_tree(root / "in")
+
+
+@pytest.fixture(scope="module")
+def first_run(tree):
+    root, _ = tree
+    return run_cli("in", "-o", "out", "-k", "8", "--jobs", "2", "--json", cwd=root)
+
+
+def test_a_folder_tree_is_mirrored_and_every_input_gets_one_manifest_line(tree, first_run):
+    root, expected = tree
+    assert first_run.returncode == 1, first_run.stderr  # bad files fail; the run goes on
+    records = manifest(root / "out")
+    assert sorted(str(Path(r["input"]).relative_to("in")) for r in records) == sorted(expected)
+    workers = set()
+    for record in records:
+        relative = str(Path(record["input"]).relative_to("in"))
+        assert record["status"] == expected[relative], record
+        assert record["output"] == str(Path("out", output_of(relative)))
+        assert set(record) >= {"input", "output", "method", "k", "colors", "bytes", "seconds", "status", "error",
+                               "worker"}
+        if record["status"] == "ok":
+            assert record["error"] is None
+            assert (root / record["output"]).stat().st_size == record["bytes"]
+            assert record["worker"].startswith("tcp://")
+            workers.add(record["worker"])
+        else:
+            assert record["error"] and record["colors"] is None
+            assert not (root / record["output"]).exists()
+            assert f"quant: {record['input']}: {record['error']}" in first_run.stderr
+    assert len(workers) == 2  # both workers took images
+    # stdout: one --json report per good input, in input order, whatever order they finished in
+    reports = [json.loads(line) for line in first_run.stdout.splitlines()]
+    assert [r["input"] for r in reports] == [str(Path("in", rel)) for rel in sorted(
+        (rel for rel, status in expected.items() if status == "ok"), key=lambda rel: Path(rel).parts)]
+    assert "Traceback" not in first_run.stderr
+
+
+def test_outputs_are_the_bytes_of_single_runs(tree, first_run):
+    root, expected = tree
+    alone = run_cli("in", "-o", "alone", "-k", "8", "--jobs", "1", cwd=root)  # each file in this process, in turn
+    assert alone.returncode == 1
+    for relative, status in expected.items():
+        if status == "ok":
+            batched, alone_bytes = (root / "out" / output_of(relative)), (root / "alone" / output_of(relative))
+            assert batched.read_bytes() == alone_bytes.read_bytes(), relative
+    single = run_cli("in/photo1.png", "-k", "8", "-o", "single.png", cwd=root)
+    assert single.returncode == 0, single.stderr
+    assert (root / "single.png").read_bytes() == (root / "out" / "photo1.k8.kmeans.png").read_bytes()
+
+
+def test_resume_rewrites_nothing_that_was_done(tree, first_run):
+    root, expected = tree
+    outputs = {rel: root / "out" / output_of(rel) for rel, status in expected.items() if status == "ok"}
+    before = {rel: path.stat().st_mtime_ns for rel, path in outputs.items()}
+    lines_before = len(manifest(root / "out"))
+    again = run_cli("in", "-o", "out", "-k", "8", "--jobs", "2", "--resume", "--json", cwd=root)
+    assert again.returncode == 1  # the bad files are tried again, and fail again
+    assert again.stdout == ""
+    assert {rel: path.stat().st_mtime_ns for rel, path in outputs.items()} == before
+    new = manifest(root / "out")[lines_before:]
+    assert sorted(r["status"] for r in new) == sorted(["skipped"] * len(outputs) + ["error"] * len(BAD))
+
+
+def test_two_inputs_that_would_share_an_output_are_refused(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder / "sub").mkdir(parents=True)
+        Image.fromarray(photo()).save(tmp_path / folder / "sub" / "pic.png")
+    done = run_cli("a", "b", "-o", "out", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "a/sub/pic.png and b/sub/pic.png would both be written to" in done.stderr
+    assert not (tmp_path / "out").exists()
+    folder_alone = run_cli("a", cwd=tmp_path)
+    assert folder_alone.returncode == 2 and "give -o OUT" in folder_alone.stderr
+
+
+def test_a_shared_palette_is_one_palette_for_every_image(tmp_path):
+    for seed, size in enumerate([(40, 60), (50, 50), (30, 90)]):
+        Image.fromarray(photo(*size, seed=seed)).save(tmp_path / f"im{seed}.png")
+    done = run_cli("im0.png", "im1.png", "im2.png", "-o", "out", "-k", "16", "--shared-palette", "--jobs", "2",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    palettes = {tuple(Image.open(tmp_path / "out" / f"im{seed}.k16.kmeans.png").getpalette()) for seed in range(3)}
+    assert len(palettes) == 1
+    assert len(palettes.pop()) // 3 >= 16
+    assert [r["status"] for r in manifest(tmp_path / "out")] == ["ok"] * 3
+
+
+# --- straight on a LocalCluster: a worker that dies, the tree of merges ------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    started = batch.start_cluster(None, 2, "1GB")
+    yield started
+    started.close()
+
+
+def die_once(job, palette=None):
+    """Kill the worker the first time it is given photo1; quantize normally otherwise."""
+    marker = Path(job.source).with_suffix(".died")
+    if job.source.endswith("photo1.png") and not marker.exists():
+        marker.touch()
+        os._exit(1)
+    if job.source.endswith("photo2.png"):
+        os._exit(1)  # every time: Dask gives up on it after ALLOWED_FAILURES retries
+    return batch.quantize_file(job, palette)
+
+
+def test_a_worker_killed_mid_run_costs_no_image(tmp_path, cluster):
+    options = batch.Options(k=8)
+    jobs = []
+    for seed in range(6):
+        Image.fromarray(photo(40, 50, seed=seed)).save(tmp_path / f"photo{seed}.png")
+        jobs.append(batch.Job(f"photo{seed}.png", str(tmp_path / f"photo{seed}.png"),
+                              str(tmp_path / "out" / f"photo{seed}.png"), options))
+    records = {r["input"]: r for r in batch.run_on_dask(cluster.client, jobs, task=die_once)}
+    assert (tmp_path / "photo1.died").exists()  # a worker did die
+    assert set(records) == {job.name for job in jobs}
+    assert records["photo2.png"]["status"] == "error" and "worker died" in records["photo2.png"]["error"]
+    for job in jobs:
+        if job.name != "photo2.png":
+            assert records[job.name]["status"] == "ok", records[job.name]
+            assert Path(job.target).read_bytes() == quant.quantize(
+                quant.load_image(job.source), 8).png
+
+
+def test_counts_merged_as_a_tree_are_the_counts_of_all_the_pixels(tmp_path):
+    images = [photo(20, 30, seed=seed) for seed in range(5)]
+    counts = []
+    for seed, rgb in enumerate(images):
+        Image.fromarray(rgb).save(tmp_path / f"{seed}.png")
+        counts.append(batch.count_colors(batch.Job(str(seed), str(tmp_path / f"{seed}.png"), "unused.png",
+                                                   batch.Options(method="kmeans-sklearn"))))
+    merged = batch.merge_counts(batch.merge_counts(counts[0], counts[1]),
+                                batch.merge_counts(batch.merge_counts(counts[2], counts[3]), counts[4]))
+    together = quant.build_histogram(quant.from_array(np.concatenate(images)))
+    np.testing.assert_array_equal(quant.histogram.unpack_rgb(merged.codes), together.colors)
+    np.testing.assert_array_equal(merged.counts, together.counts)
+    np.testing.assert_array_equal(merged.weights, together.counts)  # kmeans-sklearn weighs by counts
+
+
+def test_assign_palette_picks_the_nearest_given_color(hist):
+    colors = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0]], np.uint8)
+    palette = quant.assign_palette(hist, colors)
+    np.testing.assert_array_equal(palette.colors, colors)  # kept whole and in order
+    distances = ((hist.colors[:, None, :].astype(int) - colors[None].astype(int)) ** 2).sum(-1)
+    np.testing.assert_array_equal(distances[np.arange(len(hist)), palette.labels], distances.min(1))
+
+
+def test_progress_prints_a_line_per_tenth_when_not_a_terminal():
+    stream = io.StringIO()
+    progress = Progress(20, stream, bar=False)
+    for index in range(20):
+        progress.advance(ok=index != 3)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 10
+    assert lines[0].startswith("quant: 10% — 2 done, 0 failed, 18 left, ETA")
+    assert lines[-1].startswith("quant: 100% — 19 done, 1 failed, 0 left")
+
+
+def test_frames_all_turns_an_animated_gif_into_an_animated_gif_with_one_palette(tmp_path):
+    from PIL import GifImagePlugin, ImageSequence
+
+    frames = [Image.fromarray(photo(30, 40, seed=seed)) for seed in range(4)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=[40, 50, 60, 70], loop=0)
+    done = run_cli("clip.gif", "-k", "8", "--frames", "all", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["output"].endswith("clip.k8.kmeans.gif")
+    assert "4 frames, one palette" in done.stderr
+    strategy = GifImagePlugin.LOADING_STRATEGY
+    GifImagePlugin.LOADING_STRATEGY = GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY
+    try:
+        with Image.open(tmp_path / "clip.k8.kmeans.gif") as out:
+            read = [(frame.mode, tuple(frame.getpalette()), frame.info["duration"])
+                    for frame in ImageSequence.Iterator(out)]
+    finally:
+        GifImagePlugin.LOADING_STRATEGY = strategy
+    assert [mode for mode, _, _ in read] == ["P"] * 4  # no frame has a palette of its own
+    assert len({palette for _, palette, _ in read}) == 1
+    assert [duration for _, _, duration in read] == [40, 50, 60, 70]
+
+
+def test_scheduler_runs_on_a_cluster_that_is_already_running(tmp_path, cluster):
+    for seed in range(3):
+        Image.fromarray(photo(30, 40, seed=seed)).save(tmp_path / f"im{seed}.png")
+    address = cluster.local.scheduler_address
+    done = run_cli("im0.png", "im1.png", "im2.png", "-o", "out", "-k", "8", "--scheduler", address, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    workers = {record["worker"] for record in manifest(tmp_path / "out")}
+    assert workers <= set(cluster.client.scheduler_info()["workers"]) and workers
+    for seed in range(3):
+        expected = quant.quantize(quant.load_image(tmp_path / f"im{seed}.png"), 8).png
+        assert (tmp_path / "out" / f"im{seed}.k8.kmeans.png").read_bytes() == expected
