@@ -271,9 +271,9 @@ def _run_on(address: str, images: Path, k: int) -> dict:
 
 def run_big(memory: str) -> dict:
     """One worker's peak memory on the 12 MP photo at k=64."""
-    from .run import prepare
+    from .images import image_files
 
-    _, png = prepare("gen12mp")
+    _, png = image_files("gen12mp")
     folder = FOLDER / "big-in"
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / "gen12mp.png"

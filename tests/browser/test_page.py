@@ -131,3 +131,38 @@ def test_clicking_a_palette_color_highlights_its_pixels(page: Page, app_url, art
     assert_no_exception(page)
     page.set_viewport_size({"width": 1440, "height": 3000})
     page.screenshot(path=artifacts / "palette-click.png")
+
+
+_SHOWN = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    return {
+        captions: [...main.querySelectorAll('[data-testid="stCaptionContainer"]')].map(c => c.innerText).join(' | '),
+        images: [...main.querySelectorAll('[data-testid="stImage"] img')].map(i => i.src),
+    };
+}"""
+
+
+def test_a_big_upload_never_shows_the_previous_images_results_under_its_name(page: Page, app_url, tmp_path):
+    """From the moment a 12 MP photo is chosen until its own results arrive, nothing of the sample stays."""
+    open_page(page, app_url)
+    wait_for_results(page)
+    sample_images = set(page.evaluate(_SHOWN)["images"])
+    y, x = np.mgrid[0:3000, 0:4000]
+    smooth = np.stack([x * 255 // 3999, y * 255 // 2999, (x + y) * 255 // 6998], axis=-1).astype(np.uint8)
+    path = tmp_path / "big holiday.png"
+    Image.fromarray(smooth).save(path, compress_level=1)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(path)
+    # The rerun the upload starts clears the old results first, long before 12 MP are read and counted.
+    page.wait_for_function(
+        "old => ![...document.querySelectorAll('[data-testid=\"stMain\"] [data-testid=\"stImage\"] img')]"
+        ".some(i => old.includes(i.src))", arg=sorted(sample_images), timeout=10_000)
+    while True:  # from then on, each look at the page must hold no sample caption and no sample image
+        shown = page.evaluate(_SHOWN)
+        assert "451 × 300 px" not in shown["captions"] and "Chelsea" not in shown["captions"], shown["captions"]
+        assert not sample_images & set(shown["images"]), "a result of the sample is still on the page"
+        if "4000 × 3000 px" in shown["captions"]:
+            break
+        page.wait_for_timeout(100)
+    wait_for_results(page)
+    expect(page.get_by_test_id("stMain").get_by_text("big holiday.png")).to_be_visible()
+    assert_no_exception(page)
