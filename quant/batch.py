@@ -123,10 +123,7 @@ def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quan
         record.update(status="ok", error=None)
         notes = [*image.notices, *result.notices]
     except Exception as exc:  # noqa: BLE001 — a bad file is a record, not a failed task: the run goes on
-        record.update(colors=None, bytes=None, seconds=round(time.perf_counter() - started, 3))
-        record.update({metric: None for metric in options.metrics})
-        record.update(status="error", error=describe(exc))
-        notes = []
+        return _failed(record, options, started, exc)
     record.update(space=options.space, seed=options.seed, worker=worker_address(), notes=notes)
     return record
 
@@ -149,11 +146,17 @@ def _quantize_animation(job: Job, started: float) -> dict[str, Any]:
         record.update(status="ok", error=None)
         notes = [f"{done.frames} frames, one palette" + (" (metrics are not computed)" if options.metrics else "")]
     except Exception as exc:  # noqa: BLE001 — as in quantize_file
-        record.update(colors=None, bytes=None, seconds=round(time.perf_counter() - started, 3))
-        record.update({metric: None for metric in options.metrics})
-        record.update(status="error", error=describe(exc))
-        notes = []
+        return _failed(record, options, started, exc)
     record.update(space=options.space, seed=options.seed, worker=worker_address(), notes=notes)
+    return record
+
+
+def _failed(record: dict[str, Any], options: Options, started: float, exc: BaseException) -> dict[str, Any]:
+    """`record` completed for an input that failed: its error, and no figures."""
+    record.update(colors=None, bytes=None, seconds=round(time.perf_counter() - started, 3))
+    record.update({metric: None for metric in options.metrics})
+    record.update(status="error", error=describe(exc))
+    record.update(space=options.space, seed=options.seed, worker=worker_address(), notes=[])
     return record
 
 
