@@ -460,7 +460,12 @@ class Manifest:
     def append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps({name: value for name, value in record.items() if name != "notes"}) + "\n"
-        with open(self.path, "a") as handle:  # one write of one whole line
+        with open(self.path, "a+") as handle:  # one write of one whole line
+            handle.seek(0, os.SEEK_END)
+            if handle.tell():  # a run killed mid-line left a fragment: end it, so this line stays whole
+                handle.seek(handle.tell() - 1)
+                if handle.read(1) != "\n":
+                    line = "\n" + line
             handle.write(line)
 
 

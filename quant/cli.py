@@ -150,7 +150,8 @@ def _records(cluster: Cluster | None, pending: list[Job], palette_from: list[Job
             if job.name in errors:
                 yield failed_record(job, errors[job.name])
         pending = [job for job in pending if job.name not in errors]
-        if palette is None:
+        if palette is None:  # no palette: every input left fails with the reason, none vanishes
+            yield from (failed_record(job, "no shared palette could be built from the inputs") for job in pending)
             return
     if cluster is None:
         yield from run_in_process(pending, palette, quantize=quantize)

@@ -257,8 +257,9 @@ def warm_up() -> float:
 
 def is_warm() -> bool:
     """Whether a UMAP map would start at once: the worker (or, without one, this process) has compiled UMAP."""
-    if _WORKER:
-        return _WORKER[0].ready.is_set()
+    worker = next(iter(_WORKER), None)
+    if worker is not None:
+        return worker.ready.is_set() and worker.warm_seconds is not None
     return bool(_WARM_SECONDS)
 
 

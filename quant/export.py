@@ -29,10 +29,11 @@ def png_bytes(indices: np.ndarray, colors: np.ndarray) -> bytes:
 
     `indices` (H×W) are rows of `colors`, or ``len(colors)`` for a transparent pixel.
     """
-    if len(colors) > 256 or (indices.size and not 0 <= indices.min() <= indices.max() <= min(len(colors), 255)):
+    low, high = (int(indices.min()), int(indices.max())) if indices.size else (0, 0)
+    if len(colors) > 256 or not 0 <= low <= high <= min(len(colors), 255):
         raise ValueError(
             f"indices must lie in 0…{len(colors)} (the palette's rows and the transparent slot) "
-            f"for at most 256 colors; got {indices.min()}…{indices.max()} for {len(colors)} colors"
+            f"for at most 256 colors; got {low}…{high} for {len(colors)} colors"
         )
     image = to_pil(indices, colors)
     buffer = io.BytesIO()

@@ -125,8 +125,8 @@ class Result(ComputedOnce):
         )
 
     def rgb(self) -> np.ndarray:
-        """The quantized image, H×W×3 uint8 (transparent pixels keep their original color)."""
-        return render(self.indices, self.palette, self.image.rgb)
+        """The quantized image, H×W×3 uint8 (transparent pixels keep their original color), rendered once."""
+        return self._once("rgb", lambda: render(self.indices, self.palette, self.image.rgb))
 
 
 def evaluate(result: Result) -> Metrics:

@@ -255,3 +255,14 @@ def test_scheduler_runs_on_a_cluster_that_is_already_running(tmp_path, cluster):
     for seed in range(3):
         expected = quant.quantize(quant.load_image(tmp_path / f"im{seed}.png"), 8).png
         assert (tmp_path / "out" / f"im{seed}.k8.kmeans.png").read_bytes() == expected
+
+
+def test_a_line_cut_short_by_a_crash_costs_only_itself(tmp_path):
+    from quant.batch import Manifest
+
+    manifest = Manifest(tmp_path / "manifest.jsonl")
+    manifest.append({"input": "a.png", "status": "ok"})
+    with open(manifest.path, "a") as handle:
+        handle.write('{"input": "b.png", "sta')  # the run was killed mid-write
+    manifest.append({"input": "c.png", "status": "ok"})
+    assert [record["input"] for record in manifest.records()] == ["a.png", "c.png"]

@@ -120,3 +120,19 @@ def test_with_a_one_second_budget_octree_on_the_sample_succeeds():
     assert isinstance(done, outcomes.Done)
     assert done.seconds < 1
     assert len(done.colors) == 8
+
+
+def warm_up_that_clocks_off():
+    clock_off()  # as `outcomes.warm_up` does: each step runs `measure`, which calls clock_off
+    yield "step"
+
+
+def test_an_overrun_after_a_warm_up_names_the_time_budget():
+    """A warm-up step's clock-off must not leave the next task judged by the finishing allowance's words."""
+    workers = WorkerPool(1, warm_up=warm_up_that_clocks_off)
+    try:
+        assert workers.wait_until_warm(60)
+        with pytest.raises(BudgetExceeded, match="its 1 s time budget"):
+            workers.submit(Budget(1, 1000), sleep_for, 30).result(timeout=60)
+    finally:
+        workers.shutdown()

@@ -279,8 +279,9 @@ class _Worker:
                 self.process.join(1)
                 task.set_exception(WorkFailed(f"its worker process died (exit code {self.process.exitcode})"))
                 return False
-            if kind == "started":
+            if kind == "started":  # a warm-up step's "clock-off" may come before it: the task starts here
                 deadline = time.monotonic() + budget.seconds
+                limit = f"stopped after its {budget.seconds:g} s time budget"
             elif kind == "clock-off":
                 deadline = time.monotonic() + finish_seconds
                 limit = f"stopped after its {finish_seconds:g} s allowance for encoding and scoring the result"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -132,16 +132,6 @@ class Progress:
 
     def clear(self) -> None:
         self.status.empty()
-
-
-def follow(page: Page) -> Iterator[tuple[str, Outcome | None]]:
-    """(method, outcome) as each is ready, with a progress bar and Stop while any computes.
-
-    The outcome is None for a method left uncomputed because the user pressed Stop.
-    """
-    progress = Progress(page)
-    yield from page.computation.as_completed(progress)
-    progress.clear()
 
 
 def halt() -> None:
