@@ -52,6 +52,10 @@ class Palette:
     notices: tuple[str, ...]
     seconds: float
 
+    def pixel_counts(self, counts: np.ndarray) -> np.ndarray:
+        """Pixels per palette color, (m,) int64, from the histogram's `counts` the labels index."""
+        return np.bincount(self.labels, weights=counts, minlength=len(self.colors)).astype(np.int64)
+
 
 def check_k(k: int) -> int:
     if not is_integer(k) or not K_MIN <= k <= K_MAX:

@@ -91,12 +91,7 @@ class Result(ComputedOnce):
     @property
     def pixel_counts(self) -> np.ndarray:
         """Visible pixels per palette color, (m,) int64."""
-        return self._once(
-            "pixel_counts",
-            lambda: np.bincount(
-                self.palette.labels, weights=self.hist.counts, minlength=len(self.palette.colors)
-            ).astype(np.int64),
-        )
+        return self._once("pixel_counts", lambda: self.palette.pixel_counts(self.hist.counts))
 
     @property
     def ssim(self) -> float:

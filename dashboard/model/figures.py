@@ -560,9 +560,8 @@ def _pixel_customdata(hist: Histogram, entries: np.ndarray) -> np.ndarray:
 
 def _palette_customdata(hist: Histogram, palette: Palette) -> np.ndarray:
     """Per palette color: its index, R, G, B, and how many pixels it stands for."""
-    pixels = np.bincount(palette.labels, weights=hist.counts, minlength=len(palette.colors))
     index = np.arange(len(palette.colors))
-    return np.column_stack([index, palette.colors, pixels]).astype(np.int64)
+    return np.column_stack([index, palette.colors, palette.pixel_counts(hist.counts)]).astype(np.int64)
 
 
 def _palette_hover(label: str) -> str:
