@@ -1,12 +1,20 @@
-"""Stage 5 — export: palette PNG, and the palette as hex, JSON and GIMP .gpl."""
+"""Stage 5 — export: palette PNG, and the palette as hex, JSON and GIMP .gpl.
+
+The PNG's PLTE holds the palette's colors in the palette's order (see
+`quant.Palette`); the palette's text formats live with their readers in
+`quant.palette_file` and are re-exported here.
+"""
 
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 from PIL import Image
+
+from .palette_file import hex_colors, palette_gpl, palette_json, palette_text, write_palette
+
+__all__ = ["hex_colors", "palette_gpl", "palette_json", "palette_text", "png_bytes", "to_pil", "write_palette"]
 
 
 def to_pil(indices: np.ndarray, colors: np.ndarray) -> Image.Image:
@@ -42,24 +50,3 @@ def png_bytes(indices: np.ndarray, colors: np.ndarray) -> bytes:
         save_args["transparency"] = image.info["transparency"]
     image.save(buffer, format="PNG", **save_args)
     return buffer.getvalue()
-
-
-def hex_colors(colors: np.ndarray) -> list[str]:
-    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in colors.tolist()]
-
-
-def palette_json(colors: np.ndarray, counts: np.ndarray | None = None) -> str:
-    """The palette as JSON: hex strings, RGB triples and, if given, pixel counts."""
-    entries = [{"hex": h, "rgb": rgb} for h, rgb in zip(hex_colors(colors), colors.tolist(), strict=True)]
-    if counts is not None:
-        for entry, count in zip(entries, counts.tolist(), strict=True):
-            entry["pixels"] = count
-    return json.dumps({"colors": entries}, indent=2)
-
-
-def palette_gpl(colors: np.ndarray, name: str = "quant palette") -> str:
-    """The palette as a GIMP/Inkscape/Krita `.gpl` file."""
-    safe_name = " ".join(name.split())  # a newline would end the header line
-    lines = ["GIMP Palette", f"Name: {safe_name}", "Columns: 8", "#"]
-    lines += [f"{r:3d} {g:3d} {b:3d}\t{h}" for (r, g, b), h in zip(colors.tolist(), hex_colors(colors), strict=True)]
-    return "\n".join(lines) + "\n"

@@ -20,6 +20,10 @@ outward from the point's position on that axis, stopping as soon as the
 axis gap alone exceeds the best distance found: exact, and typically a few
 distance evaluations per point instead of k.
 
+**Fixed centers** (locked colors) come first among the centers and never
+move: the start places k centers, drops the ones nearest the fixed centers,
+and Lloyd's iterations move only the others.
+
 Everything is deterministic for a seed, whatever the number of threads:
 threads only split the assignment step, sums are accumulated in order.
 """
@@ -188,14 +192,15 @@ def _weighted_sums(points, weights, labels, k):
     return sums, mass
 
 
-def _update(points, weights, labels, dist, centers):
-    """New centers as weighted means; an empty cluster takes the worst-served point."""
+def _update(points, weights, labels, dist, centers, fixed=0):
+    """New centers as weighted means; an empty cluster takes the worst-served point; the first `fixed` stay."""
     k = len(centers)
     sums, mass = _weighted_sums(points, weights, labels, k)
     new = centers.copy()
     filled = mass > 0
+    filled[:fixed] = False
     new[filled] = sums[filled] / mass[filled, None]
-    empty = np.flatnonzero(~filled)
+    empty = fixed + np.flatnonzero(mass[fixed:] == 0)
     if len(empty):
         cost = weights * dist
         worst = np.argsort(-cost, kind="stable")[: len(empty)]
@@ -203,16 +208,16 @@ def _update(points, weights, labels, dist, centers):
     return new
 
 
-def lloyd(points, weights, centers, *, max_iter: int, tol: float):
+def lloyd(points, weights, centers, *, max_iter: int, tol: float, fixed: int = 0):
     """Lloyd iterations from `centers`; returns (centers, labels, inertia).
 
     Stops when no center moves by more than `tol` (in the points' units), or
-    after `max_iter` iterations.
+    after `max_iter` iterations. The first `fixed` centers never move.
     """
     centers = np.array(centers, dtype=np.float64)
     labels, dist = nearest(points, centers)
     for _ in range(max_iter):
-        moved = _update(points, weights, labels, dist, centers)
+        moved = _update(points, weights, labels, dist, centers, fixed)
         shift = float(np.sqrt(((moved - centers) ** 2).sum(axis=1).max()))
         centers = moved
         labels, dist = nearest(points, centers, labels)
@@ -334,6 +339,20 @@ def kmeanspp_init(points: np.ndarray, weights: np.ndarray, k: int, rng: np.rando
     return centers
 
 
+def around_fixed(start: np.ndarray, fixed: np.ndarray, free: int) -> np.ndarray:
+    """`fixed` followed by `free` of the `start` centers: those left when the ones nearest a fixed center go.
+
+    A start of k centers covers the colors; each fixed center takes over the
+    region of the start center closest to it, so the free ones begin where no
+    fixed color serves.
+    """
+    start = np.asarray(start, dtype=np.float64)
+    if len(fixed) and len(start) > free:
+        gaps = ((start[:, None, :] - fixed[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+        start = start[np.sort(np.argsort(gaps, kind="stable")[len(start) - free :])]
+    return np.vstack([fixed, start[:free]])
+
+
 # --- working set ------------------------------------------------------------------------------
 
 
@@ -383,6 +402,7 @@ def weighted_kmeans(
     refine_iter: int = 10,
     tol: float | None = None,
     working_set: tuple[np.ndarray, np.ndarray] | None = None,
+    fixed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster weighted 3-D points into at most `k` groups; returns (centers, label per point).
 
@@ -410,6 +430,9 @@ def weighted_kmeans(
     tol : float, optional
         Stop when no center moves more than this (on the working set and in
         the refinement); default 1e-3 of the data's span.
+    fixed : (L, 3) float, optional
+        Centers that never move (locked colors, in the points' space); they
+        are the first L of the k centers, so labels 0…L-1 are theirs.
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
@@ -418,7 +441,8 @@ def weighted_kmeans(
     if working_set is None:
         working_set = grid_reduce(points, weights, max_points)[:2]
     work_points, work_weights = working_set
-    k = min(k, len(work_points))
+    fixed = np.zeros((0, points.shape[1])) if fixed is None else np.asarray(fixed, dtype=np.float64)
+    k = min(k, len(work_points) + len(fixed))
     rng = np.random.default_rng(seed)
     runs = []  # (inertia, centers) of each start
     for _ in range(1 if init == "split" else n_init):
@@ -426,11 +450,12 @@ def weighted_kmeans(
             start = split_init(work_points, work_weights, k)
         else:
             start = kmeanspp_init(work_points, work_weights, k, rng)
-        centers, _, inertia = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol)
+        start = around_fixed(start, fixed, k - len(fixed))
+        centers, _, inertia = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol, fixed=len(fixed))
         runs.append((inertia, centers))
     centers = min(runs, key=lambda run: run[0])[1]  # the first of equals, as before
     # grid_reduce only ever returns fewer points than it was given, or the points themselves.
     if len(work_points) == len(points):
         return centers, nearest(points, centers)[0]
-    centers, labels, _ = lloyd(points, weights, centers, max_iter=refine_iter, tol=tol)
+    centers, labels, _ = lloyd(points, weights, centers, max_iter=refine_iter, tol=tol, fixed=len(fixed))
     return centers, labels

@@ -11,10 +11,18 @@ Two kinds of method live here:
   histogram color with its nearest palette color, as every method is remapped.
 
 Adding a method means adding one `Method` entry to `METHODS`.
+
+**Locked colors** (``quant.prepare(..., lock=colors)``) count towards k and
+stay in every palette exactly. A method whose `cluster` or `palette` takes a
+``fixed`` keyword honors them itself (its `fixed_colors` says how); for any
+other, the pipeline makes k − L colors, adds the L locked ones, and labels
+every color with the nearest of all. `CUSTOM`, outside the registry, is the
+palette a user gives: every color locked, nothing clustered.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +78,8 @@ class Method:
     #: Largest number of histogram entries the method works on; bigger
     #: histograms are merged into coarser bins first.
     max_entries: int = 1 << 16
+    #: How the method honors locked colors, for people; methods that take no ``fixed`` colors share `GENERIC_LOCK`.
+    fixed_colors: str = ""
 
     @property
     def is_baseline(self) -> bool:
@@ -79,6 +89,11 @@ class Method:
     def kind(self) -> str:
         """``"clustering"`` or ``"baseline"``, for people."""
         return "baseline" if self.is_baseline else "clustering"
+
+    @property
+    def lock_note(self) -> str:
+        """How locked colors are honored: the method's own way, or the generic one."""
+        return self.fixed_colors or GENERIC_LOCK
 
     def resolve_params(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """Fill defaults and validate `given`, refusing names the method doesn't have."""
@@ -127,6 +142,16 @@ class BaselineMethod(Method):
     palette: Callable[..., np.ndarray]
 
 
+#: How locked colors are honored by a method that can't fix colors itself (see the module's docstring).
+GENERIC_LOCK = "makes k − L colors, then adds the L locked ones; every color goes to the nearest of all"
+
+
+def takes(method: Method, keyword: str) -> bool:
+    """Whether `method`'s `cluster` (or a baseline's `palette`) function takes `keyword`, e.g. ``fixed``."""
+    function = method.cluster if isinstance(method, ClusteringMethod) else getattr(method, "palette", None)
+    return function is not None and keyword in inspect.signature(function).parameters
+
+
 # --- clustering methods ---------------------------------------------------------------------
 
 
@@ -160,12 +185,15 @@ def _kmeans(
     importance,
     features=None,
     working_set=None,
+    fixed=None,
 ):
     from .colorspace import blend_with_oklab
     from .kmeans import weighted_kmeans
 
     if features is None:  # not prepared: weighted_kmeans merges the working set itself
         features = blend_with_oklab(points, space, oklab_weight)
+    if fixed is not None:  # locked colors, as points: the same features as every color
+        fixed = blend_with_oklab(fixed, space, oklab_weight)
     _, labels = weighted_kmeans(
         features,
         weights,
@@ -176,6 +204,7 @@ def _kmeans(
         max_iter=max_iter,
         refine_iter=refine_iter,
         working_set=working_set,
+        fixed=fixed,
     )
     return labels
 
@@ -306,16 +335,39 @@ def _octree(image, k, *, seed):
     return _pillow_palette(image, k, Image.Quantize.FASTOCTREE)
 
 
-def _libimagequant(image, k, *, seed, max_quality):
-    import imagequant
+def _libimagequant(image, k, *, seed, max_quality, fixed=None):
+    """libimagequant's palette, through its C API (cffi) so locked colors go in as its own fixed colors."""
+    from imagequant import ffi, lib
 
-    rgba = np.asarray(_visible_pixels_image(image).convert("RGBA"))
+    rgba = np.ascontiguousarray(np.asarray(_visible_pixels_image(image).convert("RGBA")))
     height, width = rgba.shape[:2]
-    indices, flat_palette = imagequant.quantize_raw_rgba_bytes(
-        rgba.tobytes(), width, height, dithering_level=0.0, max_colors=k, max_quality=max_quality
-    )
-    used = np.unique(np.frombuffer(indices, dtype=np.uint8))
-    return np.asarray(flat_palette, dtype=np.uint8).reshape(-1, 4)[used, :3]
+    attr = lib.liq_attr_create()
+    image_handle = result = None
+    try:
+        lib.liq_set_max_colors(attr, k)
+        lib.liq_set_quality(attr, 0, max_quality)
+        pixels = rgba.tobytes()  # kept alive: libimagequant reads it until the image is destroyed
+        image_handle = lib.liq_image_create_rgba(attr, pixels, width, height, 0)
+        for red, green, blue in [] if fixed is None else fixed.tolist():
+            lib.liq_image_add_fixed_color(image_handle, {"r": red, "g": green, "b": blue, "a": 255})
+        result_p = ffi.new("liq_result**")
+        code = lib.liq_image_quantize(image_handle, attr, result_p)
+        if code != lib.LIQ_OK:
+            raise RuntimeError(f"libimagequant failed (error {code})")
+        result = result_p[0]
+        lib.liq_set_dithering_level(result, 0.0)
+        indices = ffi.new("unsigned char[]", width * height)
+        lib.liq_write_remapped_image(result, image_handle, indices, width * height)  # refines the palette
+        used = np.unique(np.frombuffer(ffi.buffer(indices), dtype=np.uint8))
+        palette = lib.liq_get_palette(result)
+        entries = np.array([(e.r, e.g, e.b) for e in palette.entries[0 : palette.count]], dtype=np.uint8)
+        return entries[used]
+    finally:
+        if result is not None:
+            lib.liq_result_destroy(result)
+        if image_handle is not None:
+            lib.liq_image_destroy(image_handle)
+        lib.liq_attr_destroy(attr)
 
 
 _SAMPLE = Param("sample_size", 20_000, "pixels drawn, in proportion to their counts, to fit on", low=100, high=200_000)
@@ -356,6 +408,8 @@ METHODS: dict[str, Method] = {
                 Param("refine_iter", 10, "Lloyd iterations over every distinct color afterwards", low=0, high=50),
             ),
             cluster=_kmeans,
+            fixed_colors="fixed centers: the locked colors are k-means centers that never move; "
+            "the other k − L start around them and follow Lloyd's iterations",
             weigh=_kmeans_weights,
             precompute=_kmeans_precompute,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
@@ -444,9 +498,20 @@ METHODS: dict[str, Method] = {
             complexity="O(pixels + n·k·iterations)",
             params=(Param("max_quality", 100, "libimagequant target quality, 0-100", low=0, high=100),),
             palette=_libimagequant,
+            fixed_colors="libimagequant's own fixed colors (liq_image_add_fixed_color): it builds the rest around them",
         ),
     ]
 }
+
+#: Not a registry entry: the palette a user gives (``quant.prepare(image, palette=colors)``, ``quant --palette``).
+#: Every color is locked and nothing is clustered; each color of the image goes to the nearest given one.
+CUSTOM = Method(
+    name="custom",
+    label="Your own palette",
+    description="Maps every color to the nearest of the colors you give (a .gpl, JSON, text or image); "
+    "nothing is clustered, and k is the number of colors.",
+    complexity="O(n log m) on n histogram colors and m given colors (a k-d tree)",
+)
 
 #: The study's three methods: what the dashboard shows first.
 STUDY_METHODS = ("kmeans", "gmm", "agglomerative")

@@ -13,7 +13,7 @@ import numpy as np
 from .colorspace import to_rgb8, to_space
 from .histogram import Histogram, WeightedColors, reduce_histogram
 from .load import LoadedImage
-from .methods import BaselineMethod, ClusteringMethod, Method
+from .methods import CUSTOM, BaselineMethod, ClusteringMethod, Method, takes
 from .numeric import is_integer, weighted_means
 
 T = TypeVar("T")
@@ -21,6 +21,10 @@ T = TypeVar("T")
 K_MIN, K_MAX = 2, 256
 #: The powers of two from K_MIN to K_MAX: the study's sweep, and the page's quick picks and k axis.
 DOUBLING_KS = tuple(2**e for e in range(1, 9))
+#: How a palette's colors are ordered (`order_colors`); the PNG's PLTE, the .gpl and the JSON follow it.
+ORDERS = ("frequency", "lightness", "hue", "given")
+#: Oklab chroma below which a color counts as gray when ordering by hue (about the just-visible tint).
+_GRAY_CHROMA = 0.02
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,8 @@ class Palette:
     Attributes
     ----------
     colors : ndarray of uint8, shape (m, 3)
-        The palette, m ≤ k, without duplicates, sorted by packed RGB.
+        The palette, m ≤ k, without duplicates, in `order` (see `order_colors`):
+        by default the most used color first.
     labels : ndarray of uint8, shape (n,)
         For each histogram entry, its row in `colors`: one byte each, since
         a palette has at most 256 rows (a big photo has millions of entries).
@@ -40,6 +45,11 @@ class Palette:
         What the user should know (fewer colors than asked, …).
     seconds : float
         Wall time of the stage.
+    order : str
+        One of `ORDERS`: how `colors` are ordered.
+    locked : ndarray of bool, shape (m,), or None
+        Which colors were locked (given by the user, kept as they are); None
+        when none were.
     """
 
     colors: np.ndarray
@@ -51,6 +61,8 @@ class Palette:
     params: dict[str, Any]
     notices: tuple[str, ...]
     seconds: float
+    order: str = "frequency"
+    locked: np.ndarray | None = None
 
     def pixel_counts(self, counts: np.ndarray) -> np.ndarray:
         """Pixels per palette color, (m,) int64, from the histogram's `counts` the labels index."""
@@ -61,6 +73,48 @@ def check_k(k: int) -> int:
     if not is_integer(k) or not K_MIN <= k <= K_MAX:
         raise ValueError(f"k must be an integer from {K_MIN} to {K_MAX}, not {k!r}")
     return int(k)
+
+
+def check_order(order: str) -> str:
+    if order not in ORDERS:
+        raise ValueError(f"unknown palette order {order!r}; choose one of: {', '.join(ORDERS)}")
+    return order
+
+
+def order_colors(colors: np.ndarray, counts: np.ndarray, order: str, given: int = 0) -> np.ndarray:
+    """The permutation that puts `colors` in `order`; ties always fall to the lower packed RGB code.
+
+    Parameters
+    ----------
+    colors : ndarray of uint8, shape (m, 3)
+    counts : ndarray, shape (m,)
+        Pixels per color.
+    order : {'frequency', 'lightness', 'hue', 'given'}
+        ``frequency``: most pixels first. ``lightness``: CIELAB L*, dark to
+        light. ``hue``: grays (Oklab chroma below 0.02) first, dark to light,
+        then the rest by Oklab hue angle from 0° (pink-red) through yellow,
+        green and blue, each hue dark to light. ``given``: the first `given`
+        colors (a palette or locked colors the user gave) as they are, then
+        the rest by frequency.
+    given : int
+        How many leading colors the user gave.
+    """
+    from .colorspace import to_space
+    from .histogram import pack_rgb
+
+    tie = pack_rgb(colors[None])[0] if len(colors) else np.zeros(0, np.int64)
+    if order == "frequency":
+        return np.lexsort((tie, -np.asarray(counts, np.float64)))
+    if order == "lightness":
+        return np.lexsort((tie, to_space(colors, "lab")[:, 0]))
+    if order == "hue":
+        lightness, a, b = to_space(colors, "oklab").T
+        gray = np.hypot(a, b) < _GRAY_CHROMA
+        hue = np.where(gray, -1.0, np.round(np.degrees(np.arctan2(b, a)) % 360, 6))
+        return np.lexsort((tie, lightness, hue))
+    check_order(order)
+    rest = given + order_colors(colors[given:], counts[given:], "frequency")
+    return np.concatenate([np.arange(given), rest]).astype(np.intp)
 
 
 class ComputedOnce:
@@ -90,8 +144,21 @@ class PaletteWork(ComputedOnce):
     `quant.Prepared`, which adds the remap.
     """
 
-    def __init__(self, image: LoadedImage, hist: Histogram, method: Method, space: str, params: dict[str, Any]):
+    def __init__(
+        self,
+        image: LoadedImage,
+        hist: Histogram,
+        method: Method,
+        space: str,
+        params: dict[str, Any],
+        *,
+        lock: np.ndarray | None = None,
+        order: str = "frequency",
+    ):
         self.image, self.hist, self.method, self.space, self.params = image, hist, method, space, params
+        #: Colors every palette keeps as they are (the whole palette for `CUSTOM`), (L, 3) uint8.
+        self.lock = np.zeros((0, 3), np.uint8) if lock is None else lock
+        self.order = order
 
     @property
     def working(self) -> WeightedColors:
@@ -116,44 +183,96 @@ class PaletteWork(ComputedOnce):
             _ = self.working
         return self
 
-    def palette(self, k: int, seed: int = 0) -> Palette:
+    def palette(self, k: int | None = None, seed: int = 0) -> Palette:
         """At most `k` colors, 2…256, and each histogram color's label.
 
         An image with transparency keeps one slot for it, so its palette has
-        at most 255 colors.
+        at most 255 colors. Locked colors count towards `k` and are always in
+        the palette; a custom palette (`CUSTOM`) is the locked colors alone,
+        and its `k` is their number.
         """
-        k = check_k(k)
-        hist = self.hist
         started = time.perf_counter()
-        notices = []
-        if self.image.opaque is not None and k == K_MAX:
-            k = K_MAX - 1
-            notices.append("one palette slot is kept for transparency, so at most 255 colors are used")
+        k, notices = self._budget(k)
+        hist, lock = self.hist, self.lock
         if len(hist) == 0:
-            colors, labels = np.zeros((0, 3), np.uint8), np.zeros(0, np.intp)
+            colors, labels = lock, np.zeros(0, np.intp)
             notices.append("the image is fully transparent")
-        elif len(hist) <= k:
-            colors, labels = hist.colors, np.arange(len(hist))
+        elif len(lock) == k:
+            colors, labels = lock, _nearest(lock, hist.colors, self.space)
+        elif len(others := _without(hist.colors, lock)) <= k - len(lock):
+            colors = np.vstack([lock, others])
+            labels = _nearest(colors, hist.colors, self.space)
             notices.append(f"the image has only {len(hist)} distinct colors, so all of them are kept")
         else:
             colors, working_labels = self._run(k, seed)
             labels = working_labels[self.working.parent]
-        colors, labels = _deduplicate(colors, labels)
+        colors, labels, locked = _deduplicate(colors, labels, keep=len(lock))
+        colors, labels, locked = _reorder(colors, labels, locked, hist.counts, self.order)
         seconds = time.perf_counter() - started
-        return Palette(colors, labels, self.method.name, self.space, k, seed, self.params, tuple(notices), seconds)
+        return Palette(
+            colors,
+            labels,
+            self.method.name,
+            self.space,
+            k,
+            seed,
+            self.params,
+            tuple(notices),
+            seconds,
+            order=self.order,
+            locked=locked if len(lock) else None,
+        )
+
+    def _budget(self, k: int | None) -> tuple[int, list[str]]:
+        """The k to cluster for, and notices about it: a slot kept for transparency, the custom palette's size."""
+        notices: list[str] = []
+        transparent = self.image.opaque is not None
+        if self.method is CUSTOM:
+            if transparent and len(self.lock) == K_MAX:
+                raise ValueError(
+                    f"the image has transparent pixels and the palette has {K_MAX} colors, leaving no PNG8 slot "
+                    f"for transparency: give at most {K_MAX - 1} colors"
+                )
+            return len(self.lock), notices
+        if k is None:
+            raise ValueError("give k, the number of colors (only a custom palette takes k from its colors)")
+        k = check_k(k)
+        if transparent and k == K_MAX:
+            k = K_MAX - 1
+            notices.append("one palette slot is kept for transparency, so at most 255 colors are used")
+        if len(self.lock) > k:
+            raise ValueError(f"{len(self.lock)} colors are locked, more than k = {k}: raise k or lock fewer colors")
+        return k, notices
 
     def _run(self, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (palette colors, label per working entry) for one method."""
-        method, working = self.method, self.working
-        if isinstance(method, BaselineMethod):
-            from scipy.spatial import cKDTree
+        """Return (palette colors, label per working entry) for one method; locked colors are the first rows.
 
-            colors = method.palette(self.image, k, seed=seed, **self.params)
-            return colors, cKDTree(colors.astype(np.float64)).query(working.colors)[1]
+        A method that takes ``fixed`` colors honors the locked ones itself;
+        for any other, k − L colors are made, the L locked ones put before
+        them, and every color labelled with the nearest of all.
+        """
+        method, working, lock = self.method, self.working, self.lock
+        free = k - len(lock)
+        if isinstance(method, BaselineMethod):
+            if len(lock) and takes(method, "fixed"):
+                colors = method.palette(self.image, k, seed=seed, fixed=lock, **self.params)
+            else:
+                colors = method.palette(self.image, free, seed=seed, **self.params)
+            colors = np.vstack([lock, _without(colors, lock)])
+            return colors, _nearest(colors, working.colors, "rgb")
         assert isinstance(method, ClusteringMethod)
-        labels = method.cluster(self.points, working.weights, k, seed=seed, **self.cluster_args)
+        if len(lock) and takes(method, "fixed"):
+            fixed = to_space(lock, self.space)
+            labels = method.cluster(self.points, working.weights, k, seed=seed, fixed=fixed, **self.cluster_args)
+            means, _ = weighted_means(self.points, working.weights, labels, k)
+            return np.vstack([lock, to_rgb8(means[len(lock) :], self.space)]), labels
+        labels = method.cluster(self.points, working.weights, free, seed=seed, **self.cluster_args)
         means, _ = weighted_means(self.points, working.weights, labels)
-        return to_rgb8(means, self.space), labels
+        colors = to_rgb8(means, self.space)
+        if not len(lock):
+            return colors, labels
+        colors = np.vstack([lock, colors])
+        return colors, _nearest(colors, working.colors, self.space)
 
     def _reduce(self) -> WeightedColors:
         weigh = getattr(self.method, "weigh", None)
@@ -171,13 +290,53 @@ class PaletteWork(ComputedOnce):
         return args
 
 
-def _deduplicate(colors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop palette rows no entry uses and merge rows that rounded to the same color."""
-    used = np.unique(labels)
-    unique_colors, inverse = np.unique(colors[used], axis=0, return_inverse=True)
+def _deduplicate(colors: np.ndarray, labels: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop palette rows no entry uses, except the first `keep` (locked), and merge rows of one color.
+
+    Rows keep their order; a row equal to an earlier one merges into it, so a
+    color that rounded onto a locked one becomes that locked color. Returns
+    (colors, labels, which rows are locked).
+    """
+    used = np.zeros(len(colors), bool)
+    used[labels] = True
+    used[:keep] = True
+    rows = np.flatnonzero(used)
+    _, first, inverse = np.unique(colors[rows], axis=0, return_index=True, return_inverse=True)
+    kept = np.sort(first)  # each distinct color's first row, in row order
+    position = np.empty(len(first), np.intp)
+    position[np.argsort(first)] = np.arange(len(first))
     row_of = np.zeros(len(colors), dtype=np.uint8)  # at most 256 distinct rows
-    row_of[used] = inverse.ravel()
-    return unique_colors, row_of[labels]
+    row_of[rows] = position[inverse.ravel()]
+    return colors[rows[kept]], row_of[labels], rows[kept] < keep
+
+
+def _reorder(
+    colors: np.ndarray, labels: np.ndarray, locked: np.ndarray, counts: np.ndarray, order: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`colors` put in `order`, with the labels and the locked mask following them."""
+    pixels = np.bincount(labels, weights=counts, minlength=len(colors))
+    permutation = order_colors(colors, pixels, order, given=int(locked.sum()))
+    rank = np.empty(len(colors), np.uint8)
+    rank[permutation] = np.arange(len(colors))
+    return colors[permutation], rank[labels], locked[permutation]
+
+
+def _without(colors: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """The rows of `colors` that are not rows of `excluded`, in order."""
+    from .histogram import pack_rgb
+
+    if not len(excluded) or not len(colors):
+        return colors
+    return colors[~np.isin(pack_rgb(colors[None])[0], pack_rgb(excluded[None])[0])]
+
+
+def _nearest(colors: np.ndarray, targets: np.ndarray, space: str) -> np.ndarray:
+    """For each of `targets` (RGB), the row of the nearest of `colors` (RGB, ≤ 256), measured in `space`."""
+    from scipy.spatial import cKDTree
+
+    if not len(targets):
+        return np.zeros(0, np.intp)
+    return cKDTree(to_space(colors, space)).query(to_space(targets, space))[1]
 
 
 def assign_palette(hist: Histogram, colors: np.ndarray, *, space: str = "rgb") -> Palette:
@@ -198,8 +357,6 @@ def assign_palette(hist: Histogram, colors: np.ndarray, *, space: str = "rgb") -
     space : {'rgb', 'lab', 'oklab'}
         Where "nearest" is measured.
     """
-    from scipy.spatial import cKDTree
-
     from .colorspace import check_space
 
     colors = np.asarray(colors)
@@ -207,10 +364,6 @@ def assign_palette(hist: Histogram, colors: np.ndarray, *, space: str = "rgb") -
         raise ValueError(f"colors must be an (m, 3) uint8 array of 1…{K_MAX} colors, not {colors.dtype}{colors.shape}")
     space = check_space(space)
     started = time.perf_counter()
-    if len(hist) == 0:
-        labels = np.zeros(0, np.uint8)
-    else:
-        tree = cKDTree(to_space(colors, space))
-        labels = tree.query(to_space(hist.colors, space))[1].astype(np.uint8)
+    labels = _nearest(colors, hist.colors, space).astype(np.uint8)
     seconds = time.perf_counter() - started
-    return Palette(colors, labels, "given", space, len(colors), 0, {}, (), seconds)
+    return Palette(colors, labels, "given", space, len(colors), 0, {}, (), seconds, order="given")

@@ -24,10 +24,10 @@ import numpy as np
 from .colorspace import check_space
 from .histogram import Histogram, build_histogram
 from .load import LoadedImage, check_image
-from .methods import Method, get_method
+from .methods import CUSTOM, Method, get_method
 from .metrics import Metrics, histogram_delta_e, histogram_psnr, ssim
 from .numeric import is_integer
-from .palette import ComputedOnce, Palette, PaletteWork
+from .palette import ComputedOnce, Palette, PaletteWork, check_order
 from .remap import remap, render
 
 #: How long work reports how far it got: ``progress(fraction done, message for people)``.
@@ -42,8 +42,11 @@ class Prepared(PaletteWork):
     Make it with `prepare`; threads may share one.
     """
 
-    def quantize(self, k: int, *, seed: int = 0) -> Result:
-        """The image reduced to at most `k` colors (2…256); the same seed gives the same result."""
+    def quantize(self, k: int | None = None, *, seed: int = 0) -> Result:
+        """The image reduced to at most `k` colors (2…256); the same seed gives the same result.
+
+        With a custom palette (``prepare(image, palette=colors)``) leave out k: it is the number of colors.
+        """
         seed = check_seed(seed)
         started = time.perf_counter()
         palette = self.palette(k, seed)
@@ -141,11 +144,14 @@ def check_seed(seed: int) -> int:
 
 def prepare(
     image: LoadedImage,
-    method: str | Method = "kmeans",
+    method: str | Method | None = None,
     *,
     space: str = "rgb",
     params: dict[str, Any] | None = None,
     hist: Histogram | None = None,
+    palette: Any = None,
+    lock: Any = None,
+    order: str | None = None,
 ) -> Prepared:
     """Get `image` ready to be quantized with `method` at any k: the fit-once step.
 
@@ -153,15 +159,26 @@ def prepare(
     ----------
     image : LoadedImage
         From `load_image`, `from_array` or `sample_image`.
-    method : str or Method
-        A name from `METHODS`, or a `Method` entry itself (e.g. one not in
-        the registry).
+    method : str or Method, optional
+        A name from `METHODS` (default ``"kmeans"``), or a `Method` entry
+        itself (e.g. one not in the registry). Leave it out with `palette`.
     space : {'rgb', 'lab', 'oklab'}
         Where clustering methods measure color distance. Baselines work in RGB.
     params : dict, optional
         Method parameters; see ``METHODS[method].params``.
     hist : Histogram, optional
         `image`'s histogram, if already counted (`build_histogram(image)`).
+    palette : colors, optional
+        Your own palette: hex codes (``"#000000 #ffffff"`` or a list) or an
+        (m, 3) array of 0…255, e.g. from `read_palette`. Every pixel gets the
+        nearest of these colors (measured in `space`); nothing is clustered
+        and k is their number (the method is `CUSTOM`, ``"custom"``).
+    lock : colors, optional
+        Colors every palette keeps exactly, given as `palette` is; they count
+        towards k and the method makes the rest (see ``Method.lock_note``).
+    order : {'frequency', 'lightness', 'hue', 'given'}, optional
+        The palette's order (see `order_colors`). Default: ``given`` for your
+        own palette, else ``frequency`` (most used first).
 
     Returns
     -------
@@ -174,35 +191,54 @@ def prepare(
     method's `precompute`) is done on the first `quantize`, or at once by
     ``prepare(...).ready()``.
     """
+    from .palette_file import as_colors
+
     check_image(image)
-    chosen = method if isinstance(method, Method) else get_method(method)
+    if palette is not None:
+        if method not in (None, CUSTOM.name, CUSTOM) or lock is not None:
+            raise ValueError("palette= maps to your colors and no method runs: leave out method and lock")
+        chosen, lock = CUSTOM, palette
+    else:
+        chosen = method if isinstance(method, Method) else get_method("kmeans" if method is None else method)
     resolved = chosen.resolve_params(params)
+    locked = None if lock is None else as_colors(lock)
+    order = check_order(order if order is not None else "given" if chosen is CUSTOM else "frequency")
     if hist is None:
         hist = build_histogram(image)
     elif hist.pixel_index.shape != image.rgb.shape[:2] or hist.total != image.visible_count:
         raise ValueError("hist is not this image's histogram: make it with build_histogram(image)")
-    return Prepared(image, hist, chosen, check_space(space), resolved)
+    return Prepared(image, hist, chosen, check_space(space), resolved, lock=locked, order=order)
 
 
 def quantize(
     image: LoadedImage,
-    k: int,
-    method: str | Method = "kmeans",
+    k: int | None = None,
+    method: str | Method | None = None,
     *,
     space: str = "rgb",
     seed: int = 0,
     params: dict[str, Any] | None = None,
+    palette: Any = None,
+    lock: Any = None,
+    order: str | None = None,
 ) -> Result:
-    """Reduce `image` to at most `k` colors with `method`, in one call.
+    """Reduce `image` to at most `k` colors with `method` (default kmeans), in one call.
 
-    The same as ``prepare(image, method, space=space, params=params).quantize(k, seed=seed)``;
-    use `prepare` when quantizing one image at several k.
+    The same as ``prepare(image, method, space=..., params=..., palette=..., lock=...,
+    order=...).quantize(k, seed=seed)``; use `prepare` when quantizing one image at
+    several k. With `palette`, k is the palette's size.
 
     Examples
     --------
-    >>> from quant import quantize, sample_image
+    >>> from quant import hex_colors, quantize, sample_image
     >>> result = quantize(sample_image(), 16)
     >>> len(result.palette.colors) <= 16
     True
+    >>> result = quantize(sample_image(), 8, lock="#000000, #ffffff")
+    >>> {"#000000", "#ffffff"} <= set(hex_colors(result.palette.colors))
+    True
+    >>> quantize(sample_image(), palette=["#000000", "#ff0000", "#ffffff"]).palette.colors.tolist()
+    [[0, 0, 0], [255, 0, 0], [255, 255, 255]]
     """
-    return prepare(image, method, space=space, params=params).quantize(k, seed=seed)
+    prepared = prepare(image, method, space=space, params=params, palette=palette, lock=lock, order=order)
+    return prepared.quantize(k, seed=seed)
