@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageSequence
 
 from .errors import ImageError
 from .load import ALPHA_THRESHOLD, LoadedImage, from_array, load_image
+
+if TYPE_CHECKING:
+    from .batch import Options
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,20 @@ class QuantizedAnimation:
     frames: int
 
 
-def quantize_animation(animation: Animation, k: int, method: str, *, space: str, seed: int) -> QuantizedAnimation:
-    """Every frame mapped to one palette of at most `k` colors clustered from all frames' colors."""
-    from .batch import ColorCounts, Options, merge_counts, palette_from_counts
+def quantize_animation(animation: Animation, options: Options) -> QuantizedAnimation:
+    """Every frame mapped to one palette of at most `options.k` colors clustered from all frames' colors.
+
+    With `options.palette`, every frame is mapped to those colors instead (nothing is clustered).
+    """
+    from .batch import ColorCounts, merge_counts, palette_from_counts
     from .histogram import build_histogram, pack_rgb
-    from .methods import get_method
+    from .methods import CUSTOM, get_method
     from .palette import assign_palette
+    from .palette_file import as_colors
     from .remap import remap
 
-    chosen = get_method(method)
+    space = options.space
+    chosen = CUSTOM if options.palette else get_method(options.method)
     params = chosen.resolve_params(None)
     weigh = getattr(chosen, "weigh", None)
     hists = [build_histogram(frame) for frame in animation.frames]
@@ -84,7 +93,9 @@ def quantize_animation(animation: Animation, k: int, method: str, *, space: str,
         counts = ColorCounts(codes, hist.counts, weights.astype(np.float64), frame.opaque is not None)
         merged = counts if merged is None else merge_counts(merged, counts)
     assert merged is not None, "an animation has at least one frame"
-    colors = palette_from_counts(merged, Options(k=k, method=method, space=space, seed=seed))
+    colors = as_colors(options.palette) if options.palette else palette_from_counts(merged, options)
+    if merged.transparent and len(colors) >= 256:
+        raise ValueError("the animation has transparent pixels: a GIF palette for it holds at most 255 colors")
     transparent = len(colors)
     slots = colors if len(colors) >= 256 else np.vstack([colors, np.zeros((1, 3), np.uint8)])
     pictures = []

@@ -18,6 +18,7 @@ Dask is imported only here, and only when a run uses it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -55,6 +56,24 @@ class Options:
     max_pixels: int = 50_000_000
     #: ``"all"``: an input whose target is a .gif keeps every frame (`quant.animation`); else the first frame.
     frames: str = "first"
+    #: Your own palette (``--palette``) as hex codes: every input is mapped to it (method ``"custom"``).
+    palette: tuple[str, ...] = ()
+    #: Colors every palette keeps (``--lock``), as hex codes.
+    lock: tuple[str, ...] = ()
+    #: The palette's order (``--sort``); None: as given for your own palette, else by frequency.
+    order: str | None = None
+
+    def palette_keywords(self) -> dict[str, Any]:
+        """`quant.quantize`'s palette, lock and order keywords, those set only (a swapped-in quantizer may lack them)."""
+        keywords = {"palette": self.palette or None, "lock": self.lock or None, "order": self.order}
+        return {name: value for name, value in keywords.items() if value is not None}
+
+    def palette_settings(self) -> dict[str, Any]:
+        """What a record notes of the palette settings, those set only: part of what makes two runs the same work."""
+        settings = self.palette_keywords()
+        if "palette" in settings:  # a short fingerprint, not up to 256 codes on every manifest line
+            settings["palette"] = hashlib.sha256(" ".join(self.palette).encode()).hexdigest()[:16]
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in settings.items()}
 
 
 @dataclass(frozen=True)
@@ -124,7 +143,8 @@ def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quan
         notes = [*image.notices, *result.notices]
     except Exception as exc:  # noqa: BLE001 — a bad file is a record, not a failed task: the run goes on
         return _failed(record, options, started, exc)
-    record.update(space=options.space, seed=options.seed, worker=worker_address(), notes=notes)
+    record.update(space=options.space, seed=options.seed, **options.palette_settings())
+    record.update(worker=worker_address(), notes=notes)
     return record
 
 
@@ -139,7 +159,7 @@ def _quantize_animation(job: Job, started: float) -> dict[str, Any]:
         if _resolved(job.output_path) == _resolved(Path(job.source)):
             raise ValueError(f"refusing to overwrite the input file {job.target}")
         animation = load_animation(job.source, max_pixels=options.max_pixels)
-        done = quantize_animation(animation, options.k, options.method, space=options.space, seed=options.seed)
+        done = quantize_animation(animation, options)
         write_atomically(job.output_path, done.gif)
         record.update(colors=len(done.colors), bytes=len(done.gif), seconds=round(time.perf_counter() - started, 3))
         record.update({metric: None for metric in options.metrics})
@@ -147,7 +167,8 @@ def _quantize_animation(job: Job, started: float) -> dict[str, Any]:
         notes = [f"{done.frames} frames, one palette" + (" (metrics are not computed)" if options.metrics else "")]
     except Exception as exc:  # noqa: BLE001 — as in quantize_file
         return _failed(record, options, started, exc)
-    record.update(space=options.space, seed=options.seed, worker=worker_address(), notes=notes)
+    record.update(space=options.space, seed=options.seed, **options.palette_settings())
+    record.update(worker=worker_address(), notes=notes)
     return record
 
 
@@ -156,7 +177,8 @@ def _failed(record: dict[str, Any], options: Options, started: float, exc: BaseE
     record.update(colors=None, bytes=None, seconds=round(time.perf_counter() - started, 3))
     record.update({metric: None for metric in options.metrics})
     record.update(status="error", error=describe(exc))
-    record.update(space=options.space, seed=options.seed, worker=worker_address(), notes=[])
+    record.update(space=options.space, seed=options.seed, **options.palette_settings())
+    record.update(worker=worker_address(), notes=[])
     return record
 
 
@@ -185,7 +207,9 @@ def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None, 
 
     if palette is None:
         run = pipeline_quantize if quantize is None else quantize
-        return run(image, options.k, options.method, space=options.space, seed=options.seed)
+        return run(
+            image, options.k, options.method, space=options.space, seed=options.seed, **options.palette_keywords()
+        )
     from .histogram import build_histogram
     from .palette import assign_palette
     from .remap import remap
@@ -274,7 +298,11 @@ def palette_from_counts(counts: ColorCounts, options: Options) -> np.ndarray:
         def _reduce(self):
             return reduce_histogram(self.hist, self.method.max_entries, weights=counts.weights)
 
-    work = Merged(image, hist, method, options.space, method.resolve_params(None))
+    from .palette_file import as_colors
+
+    lock = as_colors(options.lock) if options.lock else None
+    order = options.order or "frequency"
+    work = Merged(image, hist, method, options.space, method.resolve_params(None), lock=lock, order=order)
     return work.palette(options.k, options.seed).colors
 
 
@@ -409,7 +437,8 @@ def failed_record(job: Job, message: str | None, *, status: str = "error") -> di
     record: dict[str, Any] = {"input": job.name, "output": job.target, "method": options.method, "k": options.k}
     record.update(colors=None, bytes=None, seconds=0.0)
     record.update({metric: None for metric in options.metrics})
-    record.update(status=status, error=message, space=options.space, seed=options.seed, worker=None, notes=[])
+    record.update(status=status, error=message, space=options.space, seed=options.seed)
+    record.update(options.palette_settings(), worker=None, notes=[])
     return record
 
 
@@ -455,6 +484,9 @@ class Manifest:
             record["k"],
             record.get("space"),
             record.get("seed"),
+            record.get("palette"),
+            tuple(record.get("lock") or ()),
+            record.get("order"),
         )
 
     def append(self, record: dict[str, Any]) -> None:

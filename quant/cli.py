@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ from .batch import (
 )
 from .colorspace import SPACES
 from .load import DEFAULT_MAX_PIXELS
-from .methods import METHODS
-from .palette import K_MAX, K_MIN
+from .methods import CUSTOM, METHODS
+from .palette import K_MAX, K_MIN, ORDERS
+from .palette_file import PaletteError, as_colors, hex_colors, read_palette
 from .pipeline import SEED_MAX, quantize
 from .progress import Progress
 from .samples import DEFAULT_SAMPLE
@@ -64,6 +66,14 @@ def _main(argv: list[str] | None) -> int:
     if not inputs:
         parser.error("give at least one IMAGE (or --sample)")
     _check_usage(parser, args, inputs)
+    palette: tuple[str, ...] = ()
+    if args.palette is not None:
+        try:
+            palette = tuple(hex_colors(read_palette(args.palette)))
+        except PaletteError as exc:  # it would apply to every input: a usage error, before any work
+            print(f"quant: {args.palette}: {exc} (nothing was written)", file=sys.stderr)
+            return 2
+        args.k, args.method = len(palette), CUSTOM.name  # what outputs are named and reports say
     targets = _plan(inputs, args)
     clashes = _clashes(targets)
     for target, names in clashes.items():
@@ -74,7 +84,18 @@ def _main(argv: list[str] | None) -> int:
         )
     if clashes:
         return 2
-    options = Options(args.k, args.method, args.space, args.seed, tuple(args.metrics), args.max_pixels, args.frames)
+    options = Options(
+        args.k,
+        args.method,
+        args.space,
+        args.seed,
+        tuple(args.metrics),
+        args.max_pixels,
+        args.frames,
+        palette=palette,
+        lock=args.lock,
+        order=args.sort,
+    )
     # Workers get absolute paths: a remote worker's working directory is not this one.
     jobs = [
         Job(s.name, None if s.path is None else os.path.abspath(s.path), str(t), options, os.path.abspath(t))
@@ -240,6 +261,10 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inpu
         parser.error("--frames all and --shared-palette don't go together yet: an animation gets its own palette")
     if args.resume and (args.output is None or one_file):
         parser.error("--resume reads OUT/manifest.jsonl: give -o OUT, a folder")
+    if args.palette is not None and (args.lock or args.shared_palette):
+        parser.error("--palette maps every input to the file's colors: it takes no --lock or --shared-palette")
+    if len(args.lock) > args.k:
+        parser.error(f"--lock gives {len(args.lock)} colors, more than -k {args.k}: raise -k or lock fewer colors")
     if args.shared_palette and METHODS[args.method].is_baseline:
         parser.error(
             f"--shared-palette clusters the inputs' merged colors: {args.method} is a baseline, "
@@ -341,6 +366,28 @@ def _parser() -> argparse.ArgumentParser:
         f"{', '.join(METRICS)}, or 'all' (default: none, which is fastest)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per image")
+    palette = parser.add_argument_group("palette")
+    palette.add_argument(
+        "--palette",
+        metavar="FILE",
+        help="map every input to exactly these colors, no clustering, k from the file: a GIMP .gpl, "
+        "a JSON or text list of hex codes, or an image (a palette image's palette, or its distinct colors)",
+    )
+    palette.add_argument(
+        "--lock",
+        type=_color_list,
+        default=(),
+        metavar="COLORS",
+        help='colors every palette keeps exactly, e.g. "#000000,#ffffff"; they count towards -k '
+        "(see --list-methods for how each method keeps them)",
+    )
+    palette.add_argument(
+        "--sort",
+        choices=ORDERS,
+        metavar="ORDER",
+        help=f"palette order in the PNG: {', '.join(ORDERS)} (default: frequency, most used first; "
+        "a --palette file's own order)",
+    )
     parser.add_argument(
         "--max-pixels",
         type=int,
@@ -405,9 +452,19 @@ def _metric_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _color_list(text: str) -> tuple[str, ...]:
+    """--lock's hex codes, checked and written as #rrggbb."""
+    try:
+        return tuple(hex_colors(as_colors([code for code in re.split(r"[\s,]+", text) if code])))
+    except PaletteError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _print_methods() -> None:
     width = max(map(len, METHODS))
     for method in METHODS.values():
         print(f"{method.name:<{width}}  {method.description}")
         seed = "; deterministic, the seed is ignored" if method.is_baseline else ""
         print(f"{'':<{width}}  [{method.kind}; {method.complexity}{seed}]")
+        print(f"{'':<{width}}  [--lock: {method.lock_note}]")
+    print(f"{CUSTOM.name:<{width}}  (--palette FILE) {CUSTOM.description}")

@@ -124,17 +124,17 @@ def _text_entries(text: str) -> list[Entry]:
         if line.startswith("//") or line == "#" or line.startswith(("# ", "#\t")):
             continue
         for token in filter(None, re.split(r"[\s,]+", line)):
-            entries.append((_hex_color(token, f"line {number}"), f"line {number}"))
+            entries.append((_hex_color(token, f"line {number}", _COMMENT_HINT), f"line {number}"))
     return entries
 
 
-def _hex_color(token: str, where: str) -> tuple[int, int, int]:
+_COMMENT_HINT = " (a comment starts with '; ' or '# ')"
+
+
+def _hex_color(token: str, where: str, hint: str = "") -> tuple[int, int, int]:
     match = _HEX.fullmatch(token)
     if match is None:
-        raise PaletteError(
-            f"{where}: {shorten(token, 40)!r} is not a hex color; write #rrggbb, rrggbb or #rgb "
-            "(a comment starts with '; ' or '# ')"
-        )
+        raise PaletteError(f"{where}: {shorten(token, 40)!r} is not a hex color; write #rrggbb, rrggbb or #rgb{hint}")
     digits = match.group(1)
     if len(digits) == 3:
         digits = "".join(d * 2 for d in digits)
