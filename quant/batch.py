@@ -64,7 +64,7 @@ class Options:
     order: str | None = None
 
     def palette_keywords(self) -> dict[str, Any]:
-        """`quant.quantize`'s palette, lock and order keywords, only those set (a swapped-in quantizer may lack them)."""
+        """`quant.quantize`'s palette, lock and order keywords, only those set (a test's quantizer may lack them)."""
         keywords = {"palette": self.palette or None, "lock": self.lock or None, "order": self.order}
         return {name: value for name, value in keywords.items() if value is not None}
 
