@@ -238,3 +238,30 @@ AWKWARD: dict[str, Awkward] = {
     "PNG with a 5 MB iCCP": Awkward("profiled.png", lambda: _png_with(icc_profile=bytes(5_000_000)),
                                     _check_metadata_ignored, colors=1),
 }
+
+
+# --- palette files (``--palette``, `quant.read_palette`) ------------------------------------------
+
+
+def _many_colors_png() -> bytes:
+    codes = np.arange(300, dtype=np.uint32) * 50_000
+    pixels = np.stack([codes >> 16 & 255, codes >> 8 & 255, codes & 255], axis=-1).astype(np.uint8)
+    return encode(Image.fromarray(pixels.reshape(15, 20, 3)))
+
+
+#: Palette files that must be refused with a message matching `words`, naming the line at fault where there is one.
+PALETTE_REFUSALS: dict[str, Refusal] = {
+    "empty": Refusal("empty.gpl", lambda: b"", "empty"),
+    "blank lines": Refusal("blank.txt", lambda: b"\n  \n\n", "empty"),
+    "only comments": Refusal("notes.txt", lambda: b"; my colors\n# to do\n", "no colors"),
+    "GIMP header only": Refusal("header.gpl", lambda: b"GIMP Palette\nName: none\n#\n", "no colors"),
+    "bad hex": Refusal("brand.txt", lambda: b"#000000\n#12345g\n", r"line 2: '#12345g' is not a hex color"),
+    "bad .gpl line": Refusal("bad.gpl", lambda: b"GIMP Palette\n0 0 0 black\n300 0 0 red\n", r"line 3: .*0 to 255"),
+    "duplicate colors": Refusal("twice.txt", lambda: b"#ffffff\n#000\nFFFFFF\n", r"line 3: #ffffff .* line 1"),
+    "over 256 colors": Refusal("big.txt", lambda: "".join(f"#{i:06x}\n" for i in range(300)).encode(), "at most 256"),
+    "broken JSON": Refusal("cut.json", lambda: b'["#000000", "#ff', "not valid JSON"),
+    "JSON not a list": Refusal("odd.json", lambda: b'{"name": "x"}', "list of hex codes"),
+    "JSON bad entry": Refusal("odd.json", lambda: b'["#000000", [1, 2]]', r"entry 2: .* is not a color"),
+    "image with too many colors": Refusal("photo.png", _many_colors_png, "300 distinct colors"),
+    "unreadable image": Refusal("cut.png", lambda: _truncated("PNG"), "not a palette: .*truncated|corrupt"),
+}
