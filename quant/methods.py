@@ -518,6 +518,9 @@ STUDY_METHODS = ("kmeans", "gmm", "agglomerative")
 
 
 def get_method(name: str) -> Method:
+    """The registry's method of that name, or `CUSTOM` for ``"custom"`` (which needs the palette given too)."""
+    if name == CUSTOM.name:
+        return CUSTOM
     try:
         return METHODS[name]
     except KeyError:

@@ -200,6 +200,8 @@ def prepare(
         chosen, lock = CUSTOM, palette
     else:
         chosen = method if isinstance(method, Method) else get_method("kmeans" if method is None else method)
+        if chosen is CUSTOM:
+            raise ValueError("the custom method maps to your own colors: give them as palette=")
     resolved = chosen.resolve_params(params)
     locked = None if lock is None else as_colors(lock)
     order = check_order(order if order is not None else "given" if chosen is CUSTOM else "frequency")

@@ -128,6 +128,9 @@ def test_custom_palette_can_be_sorted_and_takes_no_method(image):
         quant.prepare(image, "gmm", palette=PICO)
     with pytest.raises(ValueError, match="give k"):
         quant.prepare(image).quantize()
+    with pytest.raises(ValueError, match="give them as palette="):
+        quant.prepare(image, "custom")
+    assert quant.get_method("custom") is quant.CUSTOM and "custom" not in quant.METHODS
 
 
 def test_unused_colors_of_a_custom_palette_stay_in_the_png():
@@ -307,3 +310,30 @@ def test_list_methods_says_how_each_honors_locked_colors():
     (done,) = run_clis([("--list-methods",)], cwd=".")
     assert done.stdout.count("[--lock: ") == len(quant.METHODS)
     assert "never move" in done.stdout and "liq_image_add_fixed_color" in done.stdout
+
+
+def test_a_shared_palette_keeps_locked_colors_in_the_order_asked(tmp_path, photo):
+    from quant import batch
+
+    for seed in range(2):
+        Image.fromarray(photo[::1 - 2 * seed]).save(tmp_path / f"im{seed}.png")
+    options = batch.Options(k=8, lock=("#000000", "#ff00ff"), order="lightness")
+    jobs = [batch.Job(f"im{s}.png", str(tmp_path / f"im{s}.png"), str(tmp_path / f"out{s}.png"), options) for s in range(2)]
+    palette, errors = batch.shared_palette_in_process(jobs, options)
+    assert not errors and palette is not None and len(palette) == 8
+    assert {"#000000", "#ff00ff"} <= set(quant.hex_colors(palette))
+    assert (np.diff(to_space(palette, "lab")[:, 0]) >= 0).all()
+    records = list(batch.run_in_process(jobs, palette))
+    assert [r["lock"] for r in records] == [["#000000", "#ff00ff"]] * 2 and records[0]["order"] == "lightness"
+    for s in range(2):
+        np.testing.assert_array_equal(_plte((tmp_path / f"out{s}.png").read_bytes(), 8), palette)
+
+
+def test_the_manifest_tells_runs_with_other_palette_settings_apart():
+    from quant import batch
+
+    job = batch.Job("a.png", "/a.png", "/out/a.png", batch.Options())
+    plain = batch.Manifest.key(batch.failed_record(job, None))
+    for changed in ({"lock": ("#000000",)}, {"order": "hue"}, {"palette": ("#000000", "#ffffff")}):
+        other = batch.Job("a.png", "/a.png", "/out/a.png", batch.Options(**changed))
+        assert batch.Manifest.key(batch.failed_record(other, None)) != plain
