@@ -316,9 +316,11 @@ def test_a_shared_palette_keeps_locked_colors_in_the_order_asked(tmp_path, photo
     from quant import batch
 
     for seed in range(2):
-        Image.fromarray(photo[::1 - 2 * seed]).save(tmp_path / f"im{seed}.png")
+        Image.fromarray(photo[:: 1 - 2 * seed]).save(tmp_path / f"im{seed}.png")
     options = batch.Options(k=8, lock=("#000000", "#ff00ff"), order="lightness")
-    jobs = [batch.Job(f"im{s}.png", str(tmp_path / f"im{s}.png"), str(tmp_path / f"out{s}.png"), options) for s in range(2)]
+    jobs = [
+        batch.Job(f"im{s}.png", str(tmp_path / f"im{s}.png"), str(tmp_path / f"out{s}.png"), options) for s in range(2)
+    ]
     palette, errors = batch.shared_palette_in_process(jobs, options)
     assert not errors and palette is not None and len(palette) == 8
     assert {"#000000", "#ff00ff"} <= set(quant.hex_colors(palette))
