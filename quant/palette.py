@@ -179,7 +179,7 @@ class PaletteWork(ComputedOnce):
         """Do all the shared work now, so the first k's time doesn't include it; return self."""
         if isinstance(self.method, ClusteringMethod):
             _ = self.cluster_args  # computes the working set and the points on the way
-        else:
+        elif self.method is not CUSTOM:  # a custom palette labels the histogram itself, not a working set
             _ = self.working
         return self
 
@@ -233,6 +233,8 @@ class PaletteWork(ComputedOnce):
                     f"the image has transparent pixels and the palette has {K_MAX} colors, leaving no PNG8 slot "
                     f"for transparency: give at most {K_MAX - 1} colors"
                 )
+            if k is not None and k != len(self.lock):
+                raise ValueError(f"your own palette has {len(self.lock)} colors, so k is {len(self.lock)}: leave out k")
             return len(self.lock), notices
         if k is None:
             raise ValueError("give k, the number of colors (only a custom palette takes k from its colors)")

@@ -128,6 +128,9 @@ def test_custom_palette_can_be_sorted_and_takes_no_method(image):
         quant.prepare(image, "gmm", palette=PICO)
     with pytest.raises(ValueError, match="give k"):
         quant.prepare(image).quantize()
+    with pytest.raises(ValueError, match="so k is 6: leave out k"):
+        quant.quantize(image, 4, palette=PICO)
+    assert quant.quantize(image, 6, palette=PICO).palette.k == 6
     with pytest.raises(ValueError, match="give them as palette="):
         quant.prepare(image, "custom")
     assert quant.get_method("custom") is quant.CUSTOM and "custom" not in quant.METHODS
