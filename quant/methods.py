@@ -409,7 +409,7 @@ METHODS: dict[str, Method] = {
             ),
             cluster=_kmeans,
             fixed_colors="fixed centers: the locked colors are k-means centers that never move; "
-            "the other k − L start around them and follow Lloyd's iterations",
+            "the other k − L start as usual and follow Lloyd's iterations around them",
             weigh=_kmeans_weights,
             precompute=_kmeans_precompute,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
