@@ -264,16 +264,21 @@ def test_same_settings_give_the_same_palette_and_labels(image, seed, k, order, m
 def test_cli_palette_lock_and_sort(tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "photo.png")
     (tmp_path / "pico.gpl").write_text(quant.palette_gpl(PICO, "pico"))
-    custom, locked, lightness = run_clis(
+    frames = [Image.fromarray(np.full((6, 6, 3), color, np.uint8)) for color in ([200, 9, 9], [9, 200, 9])]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=50)
+    custom, locked, lightness, animated = run_clis(
         [
             ("photo.png", "--palette", "pico.gpl", "-o", "custom.png", "--json"),
             ("photo.png", "-k", "8", "--lock", "#000000, ff00ff", "-o", "locked.png", "--method", "gmm"),
             ("photo.png", "-k", "8", "--sort", "lightness", "-o", "light.png"),
+            ("anim.gif", "--frames", "all", "--palette", "pico.gpl", "-o", "anim.out.gif"),
         ],
         cwd=tmp_path,
     )
-    for done in (custom, locked, lightness):
+    for done in (custom, locked, lightness, animated):
         assert done.returncode == 0, done.stderr
+    gif = Image.open(tmp_path / "anim.out.gif")
+    np.testing.assert_array_equal(np.asarray(gif.getpalette()[: 3 * len(PICO)], np.uint8).reshape(-1, 3), PICO)
     report = json.loads(custom.stdout)
     assert report["method"] == "custom" and report["k"] == len(PICO)
     np.testing.assert_array_equal(_plte((tmp_path / "custom.png").read_bytes(), len(PICO)), PICO)
