@@ -153,6 +153,12 @@ class _Indexed:
         height, width = self.hist.pixel_index.shape
         return width, height
 
+    def _entries(self, crop: Crop) -> tuple[np.ndarray, np.ndarray]:
+        """The crop's histogram entries, and which of its pixels are visible (entry ≥ 0): only those
+        are looked up, so transparent pixels (and an image with no visible pixel) index nothing."""
+        entries = self.hist.pixel_index[np.ix_(crop.rows(), crop.columns())]
+        return entries, entries >= 0
+
 
 @dataclass(frozen=True)
 class OriginalLayer:
@@ -176,9 +182,9 @@ class ResultLayer(_Indexed):
     palette: Palette
 
     def render(self, crop: Crop) -> np.ndarray:
-        entries = self.hist.pixel_index[np.ix_(crop.rows(), crop.columns())]
-        visible = entries >= 0
-        rgb = self.palette.colors[self.palette.labels[np.where(visible, entries, 0)]]
+        entries, visible = self._entries(crop)
+        rgb = np.zeros((*entries.shape, 3), np.uint8)
+        rgb[visible] = self.palette.colors[self.palette.labels[entries[visible]]]
         return _rgba(rgb, visible)
 
 
@@ -191,9 +197,9 @@ class DeltaELayer(_Indexed):
     limit: float
 
     def render(self, crop: Crop) -> np.ndarray:
-        entries = self.hist.pixel_index[np.ix_(crop.rows(), crop.columns())]
-        visible = entries >= 0
-        values = self.delta_e[np.where(visible, entries, 0)]
+        entries, visible = self._entries(crop)
+        values = np.zeros(entries.shape, np.float32)
+        values[visible] = self.delta_e[entries[visible]]
         return _rgba(heat_colors(values, self.limit), visible)
 
 

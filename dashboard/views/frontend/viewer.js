@@ -15,7 +15,8 @@ const REQUEST_DELAY_MS = 120; // one request when a wheel or a drag settles, not
 const ZOOM_STEPS = [["1:1", 1], ["2×", 2], ["4×", 4], ["8×", 8]];
 
 const viewers = new WeakMap(); // a mount point → its viewer
-const previews = new Map(); // a preview's id → its decoded image, kept for the page's life
+const previews = new Map(); // a preview's id → its decoded image (null while decoding), oldest first
+const KEPT_PREVIEWS = 12; // beyond this, the oldest previews not on screen are let go (the server sends them again)
 
 export default function renderViewer({ data, parentElement, setStateValue }) {
   let viewer = viewers.get(parentElement);
@@ -91,6 +92,11 @@ class Viewer {
           this.drawAll();
         });
       }
+    }
+    const shown = new Set(panels.map((p) => p.preview.id));
+    for (const id of previews.keys()) {
+      if (previews.size <= KEPT_PREVIEWS) break;
+      if (!shown.has(id)) previews.delete(id);
     }
     const missing = panels.some((p) => !p.preview.src && !previews.has(p.preview.id));
     if (missing) this.requestCrop(true); // a preview the server thinks this page has: ask again
@@ -327,6 +333,7 @@ class Viewer {
     const device = v.zoom * ratio;
     const splitAt = Math.round(canvas.width * this.split);
     let fromCrop = false;
+    const covered = this.cropCovers();
     sources.forEach((source, index) => {
       context.save();
       if (sources.length === 2) {
@@ -356,7 +363,8 @@ class Viewer {
       zoom: v.zoom.toFixed(4),
       x: v.x.toFixed(3),
       y: v.y.toFixed(3),
-      source: fromCrop ? "crop" : "preview",
+      // "full": every pixel on this canvas comes from the full-resolution crop; "partial": some do.
+      source: fromCrop ? (covered ? "full" : "partial") : "preview",
       crop: fromCrop ? JSON.stringify(this.crop.geometry) : "",
     });
   }
