@@ -170,7 +170,8 @@ def test_a_rendered_preview_fits_the_preview_width(done):
     hist, outcome = done
     wide_hist = quant.Histogram(hist.colors, hist.counts, np.tile(hist.pixel_index, (1, 20)))
     png = viewer.render_preview(viewer.ResultLayer(wide_hist, outcome.palette))
-    assert Image.open(io.BytesIO(png)).size == (PREVIEW_WIDTH, round(90 * PREVIEW_WIDTH / 2400))
+    width = viewer.RENDERED_PREVIEW_WIDTH
+    assert Image.open(io.BytesIO(png)).size == (width, round(90 * width / 2400))
 
 
 # ---- what the browser is sent --------------------------------------------------------------------

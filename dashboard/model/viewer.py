@@ -31,14 +31,15 @@ from quant.histogram import Histogram
 from quant.load import LoadedImage
 from quant.palette import Palette
 
-from .outcomes import PREVIEW_WIDTH
-
 #: The closest zoom: 8 screen pixels per image pixel.
 MAX_ZOOM = 8.0
 #: The most pixels one crop of one panel may have; a request for more is cut down around its center.
 MAX_CROP_PIXELS = 3_000_000
 #: The coarsest scale a crop is asked at (a whole 50 MP image on a 400-px panel is about 1/20).
 MIN_SCALE = 1 / 64
+#: Width of the previews the viewer renders itself (ΔE maps): two 480-px panels' worth; closer
+#: zooms get crops. A result card's preview (`outcomes.PREVIEW_WIDTH`) is reused as it is.
+RENDERED_PREVIEW_WIDTH = 960
 #: ΔE2000 around which two colors side by side start to look different.
 JUST_NOTICEABLE_DELTA_E = 2.3
 #: The heat map's colors, dark (no difference) to bright (large): inferno, perceptually even.
@@ -282,7 +283,7 @@ def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def render_preview(layer: Layer, *, max_width: int = PREVIEW_WIDTH) -> bytes:
+def render_preview(layer: Layer, *, max_width: int = RENDERED_PREVIEW_WIDTH) -> bytes:
     """A PNG of the whole layer, at most `max_width` wide (sampled: a ΔE map's values stay values)."""
     return encode_png(layer.render(whole(*layer.size, max_width=max_width)))
 
