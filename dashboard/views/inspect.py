@@ -70,6 +70,8 @@ def viewer_fragment(page: Page) -> None:
         format_func=MODES.__getitem__,
         label_visibility="collapsed",
     )
+    if mode not in options:  # the choice of a run that had results
+        mode = "grid"
     panels, legend = panels_for(page, done, mode)
     image = page.source.image
     state = st.session_state.get(VIEWER_KEY) or {}

@@ -269,6 +269,7 @@ class Viewer {
     this.clampView();
     this.readout.textContent = `${Math.round(this.view.zoom * 100)} %`;
     this.root.dataset.zoom = this.view.zoom.toFixed(4);
+    this.root.classList.toggle("zoomed", !this.view.fit); // only then does a touch drag pan instead of scroll
     this.drawAll();
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.requestCrop(false), REQUEST_DELAY_MS);
@@ -380,6 +381,7 @@ class Viewer {
 
   listen(canvas) {
     canvas.addEventListener("wheel", (event) => {
+      if (event.deltaY > 0 && this.view.zoom <= this.minZoom() + 1e-9) return; // zoomed out already: scroll the page
       event.preventDefault();
       const p = this.imagePoint(canvas, event);
       this.setZoom(this.view.zoom * Math.pow(2, -event.deltaY / 300), p.x, p.y, p.sx, p.sy);
