@@ -90,7 +90,7 @@ class Viewer {
         decode(preview.src).then((image) => {
           previews.set(preview.id, image);
           this.drawAll();
-        });
+        }).catch(() => previews.delete(preview.id)); // asked for again with the next request
       }
     }
     const shown = new Set(panels.map((p) => p.preview.id));
@@ -112,6 +112,8 @@ class Viewer {
       if (this.pendingCrop !== key) return; // a newer crop arrived meanwhile
       this.crop = { geometry: crop.geometry, panels: crop.panels, images, key };
       this.drawAll();
+    }).catch(() => {
+      if (this.pendingCrop === key) this.pendingCrop = null; // the previews stay; the next request tries again
     });
   }
 
