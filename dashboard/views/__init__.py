@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cluster_maps, color_space, compare, quality_vs_k
+from . import cluster_maps, color_space, compare, inspect, quality_vs_k
 from .page import Page
 
 
@@ -26,6 +26,7 @@ class View:
 #: The views, by the name the URL and the view switcher use, in the switcher's order.
 VIEWS: dict[str, View] = {
     "compare": View("Compare", compare.draw),
+    "inspect": View("Inspect", inspect.draw),
     "color-space": View("Color space", color_space.draw),
     "cluster-maps": View("Cluster maps", cluster_maps.draw),
     "quality-vs-k": View("Quality vs k", quality_vs_k.draw),

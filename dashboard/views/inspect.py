@@ -1,0 +1,184 @@
+"""Inspect: the original and every result zoomed and panned together, a split wipe, and ΔE2000 maps.
+
+The viewer is a components-v2 module (`frontend/viewer.js`): it runs in the
+page itself, syncs every panel's zoom and pan in the browser, and asks this
+view for full-resolution crops of what it shows (the component's state value
+``request``); that request reruns only the viewer's fragment. The pixels come
+from `dashboard.model.viewer`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+import quant
+from dashboard.model import viewer
+from dashboard.model.formatting import escape_markdown, method_label
+from dashboard.model.outcomes import Done, Failed
+
+from .cache import UPLOAD_TTL
+from .page import Page, shows_errors
+
+_FRONTEND = Path(__file__).parent / "frontend"
+#: Registered once, when the view is imported; mounted by `viewer_fragment`.
+VIEWER = st.components.v2.component(
+    "quant_viewer",
+    js=(_FRONTEND / "viewer.js").read_text(encoding="utf-8"),
+    css=(_FRONTEND / "viewer.css").read_text(encoding="utf-8"),
+)
+VIEWER_KEY = "inspect_viewer"
+MODES = {"grid": "Side by side", "split": "Split", "difference": "Difference (ΔE2000)"}
+
+
+@shows_errors
+def draw(page: Page) -> None:
+    if not page.settings.methods:
+        st.info("Pick at least one method in the sidebar to inspect its result.", icon=":material/arrow_back:")
+        return
+    outcomes = page.outcomes  # waits, with a progress bar and Stop, for what still computes
+    for outcome in outcomes:
+        if isinstance(outcome, Failed):
+            st.warning(
+                f"{method_label(outcome.method)} failed and is left out: {escape_markdown(outcome.error)}",
+                icon=":material/error:",
+            )
+    stopped = [m for m in page.computation.methods if m not in {o.method for o in outcomes}]
+    if stopped:
+        names = ", ".join(method_label(m) for m in stopped)
+        st.info(f"Stopped before {names} finished: left out.", icon=":material/stop_circle:")
+    done = [o for o in outcomes if isinstance(o, Done)]
+    if not done:
+        st.info("No result to inspect: the original is shown alone.", icon=":material/info:")
+    viewer_fragment(page)
+
+
+@st.fragment
+@shows_errors
+def viewer_fragment(page: Page) -> None:
+    """The mode, then the viewer; the viewer's requests for crops rerun only this."""
+    done = page.done  # all finished: the run that drew this fragment waited for them
+    options = list(MODES) if done else ["grid"]
+    mode = st.segmented_control(
+        "Mode",
+        options,
+        default="grid",
+        required=True,
+        key="inspect_mode",
+        format_func=MODES.__getitem__,
+        label_visibility="collapsed",
+    )
+    if mode not in options:  # the choice of a run that had results
+        mode = "grid"
+    panels, legend = panels_for(page, done, mode)
+    image = page.source.image
+    state = st.session_state.get(VIEWER_KEY) or {}
+    data = viewer.viewer_data(
+        page.source.key,
+        (image.width, image.height),
+        mode,
+        panels,
+        state.get("request"),
+        preview_png=preview_png,
+        crop_png=crop_png,
+        legend=legend,
+    )
+    VIEWER(key=VIEWER_KEY, data=data, on_request_change=_no_op)
+
+
+def _no_op() -> None:
+    """The request is read at the top of the next run; the callback only declares the state value."""
+
+
+def panels_for(page: Page, done: list[Done], mode: str) -> tuple[list[viewer.Panel], dict | None]:
+    """The panels a mode shows, and the difference mode's legend."""
+    original = viewer.Panel(
+        f"original:{page.source.key}",
+        "Original",
+        viewer.OriginalLayer(page.source.image),
+        preview=page.original_preview,
+    )
+    results = {o.method: result_panel(page, o) for o in done}
+    if mode == "split":
+        return split_pair(original, results), None
+    if mode == "difference":
+        return difference_panels(page, original, done)
+    return [original, *results.values()], None
+
+
+def run_id(page: Page, method: str) -> str:
+    """A short name for one method's result on this image at these settings."""
+    s = page.settings
+    key = f"{page.source.key}|{method}|{s.k}|{s.space}|{s.seed}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def result_panel(page: Page, outcome: Done) -> viewer.Panel:
+    return viewer.Panel(
+        f"result:{run_id(page, outcome.method)}",
+        method_label(outcome.method),
+        viewer.ResultLayer(page.hist, outcome.palette),
+        note=f"{len(outcome.colors)} colors",
+        preview=outcome.preview,
+    )
+
+
+def split_pair(original: viewer.Panel, results: dict[str, viewer.Panel]) -> list[viewer.Panel]:
+    """The two sides of the wipe, as picked: the original and a result, or two results."""
+    choices = {"original": original, **results}
+    left_col, right_col = st.columns(2)
+    left = left_col.selectbox(
+        "Left", list(choices), index=0, key="inspect_left", format_func=lambda name: choices[name].label
+    )
+    right = right_col.selectbox(
+        "Right", list(choices), index=1, key="inspect_right", format_func=lambda name: choices[name].label
+    )
+    return [choices[left], choices[right]]
+
+
+def difference_panels(page: Page, original: viewer.Panel, done: list[Done]) -> tuple[list[viewer.Panel], dict]:
+    """The original, then each result's ΔE2000 map, all on one scale."""
+    s = page.settings
+    delta_es = [cached_delta_e(page.source.key, o.method, s.k, s.space, s.seed, page.hist, o.palette) for o in done]
+    limit = viewer.shared_limit(delta_es, page.hist.counts)
+    panels = [
+        viewer.Panel(
+            f"delta-e:{run_id(page, o.method)}:{limit:g}",
+            f"{method_label(o.method)} · ΔE",
+            viewer.DeltaELayer(page.hist, delta_e, limit),
+            note=f"mean {o.metrics.delta_e:.2f}",
+        )
+        for o, delta_e in zip(done, delta_es, strict=True)
+    ]
+    return [original, *panels], viewer.heat_legend(limit)
+
+
+@st.cache_resource(max_entries=8, ttl=UPLOAD_TTL, show_spinner="Comparing every color to the original…")
+def cached_delta_e(
+    image_key: str, method: str, k: int, space: str, seed: int, _hist: quant.Histogram, _palette: quant.Palette
+):
+    """ΔE2000 per histogram entry (read-only, shared: no copy per run, unlike `st.cache_data`)."""
+    return viewer.delta_e_per_entry(_hist, _palette)
+
+
+def preview_png(panel: viewer.Panel) -> bytes:
+    if panel.preview is not None:
+        return panel.preview
+    return cached_rendered_preview(panel.id, panel)
+
+
+@st.cache_data(max_entries=16, ttl=UPLOAD_TTL, show_spinner=False)
+def cached_rendered_preview(panel_id: str, _panel: viewer.Panel) -> bytes:
+    return viewer.render_preview(_panel.layer)
+
+
+def crop_png(panel: viewer.Panel, crop: viewer.Crop) -> bytes:
+    return cached_crop(panel.id, crop.as_dict(), panel)
+
+
+@st.cache_data(max_entries=64, ttl=UPLOAD_TTL, show_spinner=False)
+def cached_crop(panel_id: str, geometry: dict[str, int], _panel: viewer.Panel) -> bytes:
+    """One panel's crop as PNG: the same view of the same panel (a mode switch back, a second tab) is sent again."""
+    return viewer.encode_png(_panel.layer.render(viewer.Crop(**geometry)))
