@@ -276,9 +276,12 @@ def start_worker() -> None:
     umap-learn and compiles it at once (10–15 s on 2 busy cores), while
     this process carries on: numba's compiler is mostly Python and umap's
     kernels hold the GIL, so a server doing either answers slowly meanwhile.
-    From then on `embed` sends each UMAP sample to the worker; a map asked
-    for while it is still compiling waits for it. If the worker dies, the
-    next map starts a new one. PCA stays in this process.
+    The worker runs at a lower priority (`WORKER_NICENESS`), so its compile
+    doesn't slow the results a user waits for. From then on `embed` sends
+    each UMAP sample to the worker; a map asked for while it is still
+    compiling waits for it. If the worker dies, a new one is started and
+    computes the map: UMAP never compiles in this process once a worker has
+    been started. PCA stays in this process.
     """
     with _WORKER_LOCK:
         if not _WORKER:
@@ -326,25 +329,40 @@ class _Worker:
         self.ready.wait()
 
     def umap(self, features: np.ndarray, *, seed: int, neighbors: int) -> np.ndarray:
+        """The map of `features`, from this worker or, if it died, from the new worker that replaces it."""
         with self._lock:
-            self.wait_ready()
             try:
-                if self.warm_seconds is None:
-                    raise EOFError("the UMAP worker did not start")
-                assert self.process.stdin is not None and self.process.stdout is not None
-                pickle.dump((features, seed, neighbors), self.process.stdin)
-                self.process.stdin.flush()
-                ok, value = pickle.load(self.process.stdout)
+                ok, value = self._ask(features, seed, neighbors)
             except (EOFError, OSError, pickle.UnpicklingError):
-                # The worker died (killed, out of memory): this map is computed here, the next by a new worker.
+                # The worker died (killed, out of memory). A new one computes this map: compiling UMAP
+                # here instead would hold the server's GIL for seconds (module docstring).
                 self.close()
-                with _WORKER_LOCK:
-                    if _WORKER and _WORKER[0] is self:
-                        _WORKER[0] = _Worker()
-                return _umap(features, seed=seed, neighbors=neighbors)
+                return _replace(self).umap_once(features, seed=seed, neighbors=neighbors)
         if not ok:
             raise RuntimeError(f"UMAP failed in its worker process: {value}")
         return value
+
+    def umap_once(self, features: np.ndarray, *, seed: int, neighbors: int) -> np.ndarray:
+        """The map of `features` from this worker; RuntimeError if it dies too (it is replaced for the next map)."""
+        with self._lock:
+            try:
+                ok, value = self._ask(features, seed, neighbors)
+            except (EOFError, OSError, pickle.UnpicklingError) as death:
+                self.close()
+                _replace(self)
+                raise RuntimeError("UMAP's worker process died twice in a row; try again") from death
+        if not ok:
+            raise RuntimeError(f"UMAP failed in its worker process: {value}")
+        return value
+
+    def _ask(self, features: np.ndarray, seed: int, neighbors: int) -> tuple[bool, object]:
+        self.wait_ready()
+        if self.warm_seconds is None:
+            raise EOFError("the UMAP worker did not start")
+        assert self.process.stdin is not None and self.process.stdout is not None
+        pickle.dump((features, seed, neighbors), self.process.stdin)
+        self.process.stdin.flush()
+        return pickle.load(self.process.stdout)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -352,8 +370,22 @@ class _Worker:
         self.process.wait()
 
 
+def _replace(dead: _Worker) -> _Worker:
+    """The worker that takes `dead`'s place (another thread may have replaced it already)."""
+    with _WORKER_LOCK:
+        if _WORKER and _WORKER[0] is dead:
+            _WORKER[0] = _Worker()
+        return _WORKER[0] if _WORKER else _Worker()
+
+
+#: The worker's niceness: UMAP's compile (seconds of CPU, at server start) and its maps yield the
+#: cores to the page's methods, whose first cards a user is waiting for.
+WORKER_NICENESS = 10
+
+
 def _serve() -> None:
     """The worker's loop: compile UMAP, say so, then embed each sample sent on stdin."""
+    os.nice(WORKER_NICENESS)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the libraries print goes to stderr, never into the answers
     requests = sys.stdin.buffer

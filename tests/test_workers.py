@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 from concurrent.futures import CancelledError
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +31,12 @@ def quick_then_slow_finish(seconds):
 
 def allocate(megabytes):
     return int(np.ones(megabytes * 2**20, dtype=np.uint8).sum())
+
+
+def page_modules_imported() -> list[str]:
+    """The modules of the page's Streamlit side that this process has imported."""
+    return sorted(name for name in sys.modules if name.partition(".")[0] in {"streamlit", "plotly", "dashboard.views"}
+                  or name.startswith("dashboard.views"))
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +145,15 @@ def test_an_overrun_after_a_warm_up_names_the_time_budget():
             workers.submit(Budget(1, 1000), sleep_for, 30).result(timeout=60)
     finally:
         workers.shutdown()
+
+
+def test_a_worker_started_while_streamlit_runs_the_page_imports_none_of_it(monkeypatch):
+    """Streamlit makes the page script `__main__`; multiprocessing imports `__main__` in each worker."""
+    page_script = types.ModuleType("__main__")
+    page_script.__file__ = str(Path(__file__).resolve().parents[1] / "app.py")
+    monkeypatch.setitem(sys.modules, "__main__", page_script)
+    single = WorkerPool(1)
+    try:
+        assert single.submit(PLENTY, page_modules_imported).result() == []
+    finally:
+        single.shutdown()

@@ -22,10 +22,11 @@ what follows (encoding, scoring) then runs under a separate allowance,
 
 Workers are started from a clean *forkserver* that has already imported quant
 and `dashboard.model.outcomes`, so none inherits the server's threads or
-OpenMP pools, which are not fork-safe. The main module is not preloaded: under
-Streamlit it is the page script, and importing it would draw the page. As with
-any multiprocessing code, the main module must only draw under
-``if __name__ == "__main__":``.
+OpenMP pools, which are not fork-safe. The main module is not preloaded, but
+multiprocessing imports it in each worker (as ``__mp_main__``): under Streamlit
+it is the page script. So the page script must import Streamlit and draw only
+inside ``if __name__ == "__main__":`` (app.py does), and the workers import
+nothing but the engine and `dashboard.model`.
 
 Use::
 
