@@ -306,7 +306,8 @@ class _Worker:
         root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from quant.embed import _serve; _serve()"],
+            # Niced before its imports: they take seconds of CPU too.
+            [sys.executable, "-c", f"import os; os.nice({WORKER_NICENESS}); from quant.embed import _serve; _serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -385,7 +386,7 @@ WORKER_NICENESS = 10
 
 def _serve() -> None:
     """The worker's loop: compile UMAP, say so, then embed each sample sent on stdin."""
-    os.nice(WORKER_NICENESS)
+    _exit_with_parent()
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the libraries print goes to stderr, never into the answers
     requests = sys.stdin.buffer
@@ -405,6 +406,18 @@ def _serve() -> None:
             answer = (False, f"{type(exc).__name__}: {exc}")
         pickle.dump(answer, answers)
         answers.flush()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the server that started it ends, even in the middle of its compile."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # umap-learn takes another path below this many points (unless given neighbors, as `_umap` does);
