@@ -47,6 +47,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -356,7 +357,7 @@ class _Worker:
             raise RuntimeError(f"UMAP failed in its worker process: {value}")
         return value
 
-    def _ask(self, features: np.ndarray, seed: int, neighbors: int) -> tuple[bool, object]:
+    def _ask(self, features: np.ndarray, seed: int, neighbors: int) -> tuple[bool, Any]:
         self.wait_ready()
         if self.warm_seconds is None:
             raise EOFError("the UMAP worker did not start")

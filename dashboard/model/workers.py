@@ -37,6 +37,7 @@ Use::
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import queue
@@ -69,15 +70,15 @@ class Budget:
     memory_mb: int | None = None
 
     @classmethod
-    def from_env(cls, environ=os.environ) -> Budget | None:
+    def from_env(cls, environ=os.environ) -> Budget:
         """The budget set by QUANT_METHOD_SECONDS and QUANT_METHOD_MEMORY_MB.
 
-        Defaults: 300 s and 4000 MB. ``QUANT_METHOD_SECONDS=0`` turns budgets
-        off, and work runs in the calling process.
+        Defaults: 300 s and 4000 MB. 0 lifts a limit: the work still runs in
+        a worker, so it can still be stopped (`WorkerPool.stop`).
         """
         seconds = float(environ.get("QUANT_METHOD_SECONDS", 300))
         memory_mb = int(environ.get("QUANT_METHOD_MEMORY_MB", 4000))
-        return cls(seconds, memory_mb or None) if seconds > 0 else None
+        return cls(seconds if seconds > 0 else math.inf, memory_mb or None)
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` within this budget; see `call_with_budget`."""

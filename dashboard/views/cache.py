@@ -22,7 +22,7 @@ import streamlit as st
 
 import quant
 from dashboard.model import outcomes
-from dashboard.model.outcomes import Failed, Outcome, describe_failure, original_png, preview_png, run_method
+from dashboard.model.outcomes import Failed, Outcome, describe_failure, original_png, preview_png
 from dashboard.model.settings import Settings
 from dashboard.model.workers import Budget, WorkerPool
 from quant import embed, sweep
@@ -32,7 +32,7 @@ from .page import Source
 UPLOAD_TTL = "1h"  # cached results of an image nobody looks at any more free their memory
 
 
-def method_budget() -> Budget | None:
+def method_budget() -> Budget:
     """Each method runs in a worker process that is stopped past this time or memory (QUANT_METHOD_SECONDS,
     QUANT_METHOD_MEMORY_MB): one runaway method must not stall a server other people share."""
     return Budget.from_env()
@@ -99,27 +99,34 @@ async def cached_outcome(
 ) -> Outcome:
     """One method's outcome, computed in a worker; sessions asking for the same one at once share it.
 
-    Cancelling the coroutine (a rerun, or Stop) stops the worker's task.
+    Cancelling the coroutine (a rerun, or Stop) stops the worker's task,
+    unless another session still waits for it (`IN_FLIGHT`).
     """
     if _only_cached:
         raise NotComputed(method)
-    budget = method_budget()
-    if budget is None:
-        outcome = await asyncio.to_thread(run_method, _image, _hist, k, method, space=space, seed=seed)
-    else:
-        pool = worker_pool()
-        job = outcomes.submit(pool, _image, _hist, k, method, space=space, seed=seed, budget=budget)
-        try:
-            outcome = await asyncio.wrap_future(job)
-        except asyncio.CancelledError:
+    pool, key = worker_pool(), (image_key, method, k, space, seed)
+    job = IN_FLIGHT.job(
+        key, lambda: outcomes.submit(pool, _image, _hist, k, method, space=space, seed=seed, budget=method_budget())
+    )
+    try:
+        # Shielded: cancelling this session's wait must not cancel a queued job other sessions wait for.
+        outcome = await asyncio.shield(asyncio.wrap_future(job))
+    except asyncio.CancelledError:
+        if IN_FLIGHT.abandon(key, job):
             pool.stop(job)
-            raise
-        except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
-            outcome = Failed(method, describe_failure(exc))
+        raise
+    except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
+        outcome = Failed(method, describe_failure(exc))
+    IN_FLIGHT.taken(key, job)
     if isinstance(outcome, Failed):
         raise FailedOutcome(outcome)  # a time-out on a busy server deserves another try next run
     return outcome
 
+
+#: The outcomes the workers compute for the sessions waiting for them. Streamlit shares one call of
+#: `cached_outcome` between the sessions that ask for it at once, but when that call's own session
+#: cancels it, the others call again: they find its work still running here.
+IN_FLIGHT = outcomes.InFlight()
 
 #: How often a computation waiting for workers lets Streamlit see a rerun or a Stop.
 TICK_SECONDS = 0.2
@@ -148,7 +155,8 @@ class Computation:
     async def _outcome(self, source: Source, hist: quant.Histogram, method: str, only_cached: bool) -> Outcome | None:
         s = self.settings
         try:
-            return await cached_outcome(source.key, method, s.k, s.space, s.seed, source.image, hist, only_cached)
+            with IN_FLIGHT.waiting((source.key, method, s.k, s.space, s.seed)):
+                return await cached_outcome(source.key, method, s.k, s.space, s.seed, source.image, hist, only_cached)
         except FailedOutcome as failure:
             return failure.outcome
         except NotComputed:
