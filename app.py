@@ -26,7 +26,7 @@ def main() -> None:
 
     st.set_page_config(page_title="quant · color quantization lab", page_icon="🎨", layout="wide")
     link.restore_settings(list(VIEWS))
-    cache.worker_pool()  # the server's first run starts the workers; they warm up while this page draws
+    cache.worker_pool()  # already started by serve.py; under `streamlit run app.py`, the first run starts it
     header, body = st.container(), view_area()
     with st.sidebar:
         source = sidebar.image_ui()

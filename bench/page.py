@@ -1,4 +1,4 @@
-"""The page-latency section: a real `streamlit run app.py`, driven by Chromium, beside the engine's own time.
+"""The page-latency section: a real `streamlit run serve.py`, driven by Chromium, beside the engine's own time.
 
 One fresh server on a free port, one browser, then in order (each step after the previous one's
 results, as one user would go):
@@ -124,7 +124,7 @@ def _start_server(log: Path) -> tuple[subprocess.Popen, str, float]:
         "-m",
         "streamlit",
         "run",
-        "app.py",
+        "serve.py",
         "--server.headless",
         "true",
         "--server.port",
