@@ -277,8 +277,8 @@ def start_worker() -> None:
     umap-learn and compiles it at once (10–15 s on 2 busy cores), while
     this process carries on: numba's compiler is mostly Python and umap's
     kernels hold the GIL, so a server doing either answers slowly meanwhile.
-    The worker runs at a lower priority (`WORKER_NICENESS`), so its compile
-    doesn't slow the results a user waits for. From then on `embed` sends
+    Its compile runs at a lower priority (`COMPILE_NICENESS`), so it doesn't
+    slow the results a user waits for meanwhile. From then on `embed` sends
     each UMAP sample to the worker; a map asked for while it is still
     compiling waits for it. If the worker dies, a new one is started and
     computes the map: UMAP never compiles in this process once a worker has
@@ -307,8 +307,7 @@ class _Worker:
         root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            # Niced before its imports: they take seconds of CPU too.
-            [sys.executable, "-c", f"import os; os.nice({WORKER_NICENESS}); from quant.embed import _serve; _serve()"],
+            [sys.executable, "-c", "from quant.embed import _serve; _serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -380,9 +379,10 @@ def _replace(dead: _Worker) -> _Worker:
         return _WORKER[0] if _WORKER else _Worker()
 
 
-#: The worker's niceness: UMAP's compile (seconds of CPU, at server start) and its maps yield the
-#: cores to the page's methods, whose first cards a user is waiting for.
-WORKER_NICENESS = 10
+#: The niceness of the worker's compile (seconds of CPU, just after the first results): it yields the
+#: cores to the page's methods and the browser, whose next results a user is waiting for. The maps
+#: themselves, which a user waits for, run at the usual priority.
+COMPILE_NICENESS = 10
 
 
 def _serve() -> None:
@@ -392,7 +392,9 @@ def _serve() -> None:
     os.dup2(2, 1)  # anything the libraries print goes to stderr, never into the answers
     requests = sys.stdin.buffer
     started = time.perf_counter()
-    _umap(_warm_up_features(), seed=0, neighbors=15, epochs=5)
+    compile_umap = threading.Thread(target=_compile_in_the_background, name="umap-compile")
+    compile_umap.start()
+    compile_umap.join()
     pickle.dump(time.perf_counter() - started, answers)
     answers.flush()
     while True:
@@ -407,6 +409,17 @@ def _serve() -> None:
             answer = (False, f"{type(exc).__name__}: {exc}")
         pickle.dump(answer, answers)
         answers.flush()
+
+
+def _compile_in_the_background() -> None:
+    """Import and compile UMAP in this thread, niced on its own (Linux niceness is per thread).
+
+    A process can't take back a niceness it gave up without privileges, so
+    only this thread is niced: the worker's maps later run at the usual priority.
+    """
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPILE_NICENESS)
+    _umap(_warm_up_features(), seed=0, neighbors=15, epochs=5)
 
 
 def _exit_with_parent() -> None:
