@@ -36,8 +36,7 @@ from quant import embed, sweep
 
 from .page import Source
 
-UPLOAD_TTL = "1h"  # cached results of an image nobody looks at any more free their memory
-UPLOAD_TTL_SECONDS = 3600.0
+UPLOAD_TTL = 3600.0  # seconds: cached results of an image nobody looks at any more free their memory
 T = TypeVar("T")
 
 
@@ -56,7 +55,7 @@ def cached_sample(name: str) -> quant.LoadedImage:
 #: original's PNG and every method's outcome. One budget for all, least recently used first out: one
 #: result of a 12 MP photo holds megabytes, one of the sample kilobytes, so counting entries says
 #: nothing about memory. Shared by every session of this server process.
-PER_IMAGE: BoundedCache = BoundedCache(cache_bytes_from_env(), ttl_seconds=UPLOAD_TTL_SECONDS)
+PER_IMAGE: BoundedCache = BoundedCache(cache_bytes_from_env(), ttl_seconds=UPLOAD_TTL)
 
 
 def kept(key: tuple, compute: Callable[[], T], spinner: str) -> T:
@@ -99,7 +98,8 @@ def cached_original(image_key: str, image: quant.LoadedImage) -> tuple[bytes, by
 def worker_pool() -> WorkerPool:
     """The server's warm worker processes, shared by every session.
 
-    Called first thing by every run, so the server's first run starts them,
+    serve.py starts them with the server. Called first thing by every run
+    too, so under ``streamlit run app.py`` the server's first run starts them,
     and they warm up (imports, numba's kernels) while that page draws.
     """
     return outcomes.method_pool()
