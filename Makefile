@@ -6,13 +6,13 @@ PY     := $(VENV)/bin/python
 .PHONY: run test test-long lint bench cli clean
 
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py
+	$(PY) -m streamlit run serve.py
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
 
 # What ruff and mypy check: the engine, the page and (once it exists) its package.
-LINT_PATHS := quant $(wildcard dashboard) app.py
+LINT_PATHS := quant $(wildcard dashboard) app.py serve.py
 
 # All three checks run, so one pass shows every finding; any failure fails the target.
 lint: $(VENV)/.dev

@@ -15,16 +15,18 @@ listed in `dashboard.views.VIEWS`.
 
 from __future__ import annotations
 
-import streamlit as st
-
-from dashboard.views import VIEWS, cache, link, sidebar
-from dashboard.views.page import Page, view_area
-
 
 def main() -> None:
+    # Imported here, not at the top: multiprocessing starts the method workers by importing this
+    # file (Streamlit runs it as `__main__`), and they must not import Streamlit or the views.
+    import streamlit as st
+
+    from dashboard.views import VIEWS, cache, link, sidebar
+    from dashboard.views.page import Page, view_area
+
     st.set_page_config(page_title="quant · color quantization lab", page_icon="🎨", layout="wide")
     link.restore_settings(list(VIEWS))
-    cache.worker_pool()  # the server's first run starts the workers; they warm up while this page draws
+    cache.worker_pool()  # already started by serve.py; under `streamlit run app.py`, the first run starts it
     header, body = st.container(), view_area()
     with st.sidebar:
         source = sidebar.image_ui()
@@ -55,7 +57,6 @@ def main() -> None:
     cache.warm_up_umap_in_background()
 
 
-# Only draw when Streamlit runs this file: the method budget's worker processes must be able to
-# start without drawing the page (multiprocessing's forkserver).
+# Only draw when Streamlit runs this file: a method worker imports it as `__mp_main__` (see above).
 if __name__ == "__main__":
     main()

@@ -47,6 +47,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -276,9 +277,12 @@ def start_worker() -> None:
     umap-learn and compiles it at once (10–15 s on 2 busy cores), while
     this process carries on: numba's compiler is mostly Python and umap's
     kernels hold the GIL, so a server doing either answers slowly meanwhile.
-    From then on `embed` sends each UMAP sample to the worker; a map asked
-    for while it is still compiling waits for it. If the worker dies, the
-    next map starts a new one. PCA stays in this process.
+    Its compile runs at a lower priority (`COMPILE_NICENESS`), so it doesn't
+    slow the results a user waits for meanwhile. From then on `embed` sends
+    each UMAP sample to the worker; a map asked for while it is still
+    compiling waits for it. If the worker dies, a new one is started and
+    computes the map: UMAP never compiles in this process once a worker has
+    been started. PCA stays in this process.
     """
     with _WORKER_LOCK:
         if not _WORKER:
@@ -326,25 +330,40 @@ class _Worker:
         self.ready.wait()
 
     def umap(self, features: np.ndarray, *, seed: int, neighbors: int) -> np.ndarray:
+        """The map of `features`, from this worker or, if it died, from the new worker that replaces it."""
         with self._lock:
-            self.wait_ready()
             try:
-                if self.warm_seconds is None:
-                    raise EOFError("the UMAP worker did not start")
-                assert self.process.stdin is not None and self.process.stdout is not None
-                pickle.dump((features, seed, neighbors), self.process.stdin)
-                self.process.stdin.flush()
-                ok, value = pickle.load(self.process.stdout)
+                ok, value = self._ask(features, seed, neighbors)
             except (EOFError, OSError, pickle.UnpicklingError):
-                # The worker died (killed, out of memory): this map is computed here, the next by a new worker.
+                # The worker died (killed, out of memory). A new one computes this map: compiling UMAP
+                # here instead would hold the server's GIL for seconds (module docstring).
                 self.close()
-                with _WORKER_LOCK:
-                    if _WORKER and _WORKER[0] is self:
-                        _WORKER[0] = _Worker()
-                return _umap(features, seed=seed, neighbors=neighbors)
+                return _replace(self).umap_once(features, seed=seed, neighbors=neighbors)
         if not ok:
             raise RuntimeError(f"UMAP failed in its worker process: {value}")
         return value
+
+    def umap_once(self, features: np.ndarray, *, seed: int, neighbors: int) -> np.ndarray:
+        """The map of `features` from this worker; RuntimeError if it dies too (it is replaced for the next map)."""
+        with self._lock:
+            try:
+                ok, value = self._ask(features, seed, neighbors)
+            except (EOFError, OSError, pickle.UnpicklingError) as death:
+                self.close()
+                _replace(self)
+                raise RuntimeError("UMAP's worker process died twice in a row; try again") from death
+        if not ok:
+            raise RuntimeError(f"UMAP failed in its worker process: {value}")
+        return value
+
+    def _ask(self, features: np.ndarray, seed: int, neighbors: int) -> tuple[bool, Any]:
+        self.wait_ready()
+        if self.warm_seconds is None:
+            raise EOFError("the UMAP worker did not start")
+        assert self.process.stdin is not None and self.process.stdout is not None
+        pickle.dump((features, seed, neighbors), self.process.stdin)
+        self.process.stdin.flush()
+        return pickle.load(self.process.stdout)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -352,13 +371,30 @@ class _Worker:
         self.process.wait()
 
 
+def _replace(dead: _Worker) -> _Worker:
+    """The worker that takes `dead`'s place (another thread may have replaced it already)."""
+    with _WORKER_LOCK:
+        if _WORKER and _WORKER[0] is dead:
+            _WORKER[0] = _Worker()
+        return _WORKER[0] if _WORKER else _Worker()
+
+
+#: The niceness of the worker's compile (seconds of CPU, just after the first results): it yields the
+#: cores to the page's methods and the browser, whose next results a user is waiting for. The maps
+#: themselves, which a user waits for, run at the usual priority.
+COMPILE_NICENESS = 10
+
+
 def _serve() -> None:
     """The worker's loop: compile UMAP, say so, then embed each sample sent on stdin."""
+    _exit_with_parent()
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the libraries print goes to stderr, never into the answers
     requests = sys.stdin.buffer
     started = time.perf_counter()
-    _umap(_warm_up_features(), seed=0, neighbors=15, epochs=5)
+    compile_umap = threading.Thread(target=_compile_in_the_background, name="umap-compile")
+    compile_umap.start()
+    compile_umap.join()
     pickle.dump(time.perf_counter() - started, answers)
     answers.flush()
     while True:
@@ -373,6 +409,29 @@ def _serve() -> None:
             answer = (False, f"{type(exc).__name__}: {exc}")
         pickle.dump(answer, answers)
         answers.flush()
+
+
+def _compile_in_the_background() -> None:
+    """Import and compile UMAP in this thread, niced on its own (Linux niceness is per thread).
+
+    A process can't take back a niceness it gave up without privileges, so
+    only this thread is niced: the worker's maps later run at the usual priority.
+    """
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPILE_NICENESS)
+    _umap(_warm_up_features(), seed=0, neighbors=15, epochs=5)
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the server that started it ends, even in the middle of its compile."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # umap-learn takes another path below this many points (unless given neighbors, as `_umap` does);

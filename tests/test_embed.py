@@ -160,7 +160,7 @@ def test_warm_up_compiles_once_then_returns_at_once():
     assert embed.warm_up() == 0.0
 
 
-def test_the_worker_gives_the_same_map_as_this_process_and_survives_being_killed():
+def test_the_worker_gives_the_same_map_as_this_process_and_survives_being_killed(monkeypatch):
     """`start_worker` moves UMAP to another process: same coordinates, and a dead worker costs no map."""
     hist = two_color_histogram(0.5)
     here = embed.embed(hist, method="umap", size=300, seed=0)
@@ -173,9 +173,10 @@ def test_the_worker_gives_the_same_map_as_this_process_and_survives_being_killed
         np.testing.assert_array_equal(here.points, there.points)
         worker.process.kill()
         worker.process.wait()
-        again = embed.embed(hist, method="umap", size=300, seed=0)  # computed here, and a new worker started
+        monkeypatch.setattr(embed, "_umap", lambda *args, **kwargs: pytest.fail("UMAP ran in this process"))
+        again = embed.embed(hist, method="umap", size=300, seed=0)  # by a new worker, never compiled here
         np.testing.assert_array_equal(here.points, again.points)
-        assert embed._WORKER and embed._WORKER[0] is not worker
+        assert embed._WORKER and embed._WORKER[0] is not worker and embed._WORKER[0].warm_seconds is not None
     finally:
         embed.stop_worker()
     assert not embed._WORKER

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dashboard.model.memory import BoundedCache, size_of
+import quant
+from dashboard.model.memory import DEFAULT_CACHE_MB, BoundedCache, cache_bytes_from_env, size_of
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,25 @@ def test_replacing_a_key_counts_its_bytes_once():
     cache.put("a", bytes(40))
     cache.put("a", bytes(30))
     assert cache.bytes == 30 and len(cache) == 1
+
+
+def test_size_counts_what_a_dataclass_computed_and_kept_since():
+    hist = quant.build_histogram(quant.from_array(np.arange(300, dtype=np.uint8).reshape(10, 10, 3)))
+    before = size_of(hist)
+    hist.lab  # converted on first use, then kept
+    assert size_of(hist) == before + hist.lab.nbytes
+
+
+def test_get_reads_without_computing_and_marks_the_entry_used():
+    cache: BoundedCache[bytes] = BoundedCache(max_bytes=200)
+    assert cache.get("a") is None
+    cache.put("a", bytes(100))
+    cache.put("b", bytes(100))
+    assert cache.get("a") == bytes(100)  # a is now the most recently used
+    cache.put("c", bytes(100))
+    assert cache.get("b") is None and cache.get("a") is not None
+
+
+def test_the_budget_comes_from_quant_cache_mb():
+    assert cache_bytes_from_env({}) == DEFAULT_CACHE_MB * 2**20
+    assert cache_bytes_from_env({"QUANT_CACHE_MB": "1.5"}) == int(1.5 * 2**20)

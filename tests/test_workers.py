@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import sys
 import time
-from concurrent.futures import CancelledError
+import types
+from concurrent.futures import CancelledError, Future
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +32,12 @@ def quick_then_slow_finish(seconds):
 
 def allocate(megabytes):
     return int(np.ones(megabytes * 2**20, dtype=np.uint8).sum())
+
+
+def page_modules_imported() -> list[str]:
+    """The modules of the page's Streamlit side that this process has imported."""
+    return sorted(name for name in sys.modules if name.partition(".")[0] in {"streamlit", "plotly", "dashboard.views"}
+                  or name.startswith("dashboard.views"))
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +146,57 @@ def test_an_overrun_after_a_warm_up_names_the_time_budget():
             workers.submit(Budget(1, 1000), sleep_for, 30).result(timeout=60)
     finally:
         workers.shutdown()
+
+
+def test_a_worker_started_while_streamlit_runs_the_page_imports_none_of_it(monkeypatch):
+    """Streamlit makes the page script `__main__`; multiprocessing imports `__main__` in each worker."""
+    page_script = types.ModuleType("__main__")
+    page_script.__file__ = str(Path(__file__).resolve().parents[1] / "app.py")
+    monkeypatch.setitem(sys.modules, "__main__", page_script)
+    single = WorkerPool(1)
+    try:
+        assert single.submit(PLENTY, page_modules_imported).result() == []
+    finally:
+        single.shutdown()
+
+
+def test_budgets_set_to_zero_lift_the_limits_but_work_can_still_be_stopped():
+    unlimited = Budget.from_env({"QUANT_METHOD_SECONDS": "0", "QUANT_METHOD_MEMORY_MB": "0"})
+    assert unlimited == Budget(math.inf, None)
+    single = WorkerPool(1)
+    try:
+        task = single.submit(unlimited, sleep_for, 30)
+        while not task.running():
+            time.sleep(0.05)
+        single.stop(task)
+        with pytest.raises(Stopped):
+            task.result(timeout=30)
+    finally:
+        single.shutdown()
+
+
+def test_one_session_giving_up_stops_shared_work_only_when_no_other_session_waits():
+    in_flight = outcomes.InFlight()
+    submitted = []
+
+    def submit():
+        submitted.append(Future())
+        return submitted[-1]
+
+    with in_flight.waiting("key"), in_flight.waiting("key"):  # two sessions wait for the same outcome
+        job = in_flight.job("key", submit)
+        assert not in_flight.abandon("key", job)  # the other session still waits: keep computing
+        assert in_flight.job("key", submit) is job  # and its next call finds the same work
+    with in_flight.waiting("key"):
+        assert in_flight.abandon("key", job)  # the last one waiting: stop it
+        assert in_flight.job("key", submit) is not job
+    assert len(submitted) == 2
+
+
+def test_a_finished_job_is_shared_until_its_outcome_is_taken():
+    in_flight = outcomes.InFlight()
+    job = in_flight.job("key", Future)
+    job.set_result("done")
+    assert in_flight.job("key", Future) is job  # finished while its session was cancelled: reused, not recomputed
+    in_flight.taken("key", job)
+    assert in_flight.job("key", Future) is not job

@@ -10,6 +10,7 @@ entries until the total fits.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +20,15 @@ from typing import Generic, TypeVar
 import numpy as np
 
 V = TypeVar("V")
+
+#: The page's cache budget when QUANT_CACHE_MB is not set: with the server's own ~0.4 GB and one
+#: 12 MP upload being read, it keeps the server under 2 GB (bench/README.md, "Server memory").
+DEFAULT_CACHE_MB = 600
+
+
+def cache_bytes_from_env(environ=os.environ) -> int:
+    """The page's cache budget in bytes: QUANT_CACHE_MB (default `DEFAULT_CACHE_MB`)."""
+    return int(float(environ.get("QUANT_CACHE_MB", DEFAULT_CACHE_MB)) * 2**20)
 
 
 def size_of(value: object) -> int:
@@ -32,7 +42,9 @@ def size_of(value: object) -> int:
     if isinstance(value, (bytes, bytearray)):
         return len(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return sum(size_of(getattr(value, field.name)) for field in dataclasses.fields(value))
+        # Its fields, and what it computed and kept since (e.g. a histogram's CIELAB colors).
+        held = getattr(value, "__dict__", None) or {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return sum(size_of(item) for item in held.values())
     if isinstance(value, (tuple, list)):
         return sum(size_of(item) for item in value)
     if isinstance(value, dict):
@@ -56,15 +68,22 @@ class BoundedCache(Generic[V]):
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
         """The kept value of `key`, or `compute()`'s, kept. Two threads may both compute a missing key."""
-        with self._lock:
-            self._drop_expired()
-            if key in self._entries:
-                value, size, _ = self._entries.pop(key)
-                self._entries[key] = (value, size, self._clock())
-                return value
+        kept = self.get(key)
+        if kept is not None:
+            return kept
         value = compute()  # outside the lock: other sessions aren't held up by a slow computation
         self.put(key, value)
         return value
+
+    def get(self, key: Hashable) -> V | None:
+        """The kept value of `key` (now the most recently used), or None."""
+        with self._lock:
+            self._drop_expired()
+            if key not in self._entries:
+                return None
+            value, size, _ = self._entries.pop(key)
+            self._entries[key] = (value, size, self._clock())
+            return value
 
     def put(self, key: Hashable, value: V) -> None:
         size = size_of(value)

@@ -10,8 +10,11 @@ pool of warm workers (`method_pool`), where a budget bounds it.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import threading
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -137,6 +140,58 @@ def submit(
         failed.set_exception(exc)
         return failed
     return pool.submit(budget, measure, image, hist, k, chosen, space=space, seed=seed)
+
+
+class InFlight:
+    """The pool's work that sessions wait for, by key, and how many sessions wait for each.
+
+    Sessions asking for the same outcome at once share one computation, so
+    one session's Stop (or rerun) must stop it only if no other session
+    still waits for it (`abandon`). Safe to share between threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: Counter[Hashable] = Counter()
+        self._jobs: dict[Hashable, Future] = {}
+
+    @contextmanager
+    def waiting(self, key: Hashable) -> Iterator[None]:
+        """A session waits for `key` while inside this block."""
+        with self._lock:
+            self._waiting[key] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting[key] -= 1
+                if not self._waiting[key]:
+                    del self._waiting[key]
+
+    def job(self, key: Hashable, submit: Callable[[], Future]) -> Future:
+        """The job computing `key`: the one already running (or finished, and not yet taken), else `submit()`'s."""
+        with self._lock:
+            if key not in self._jobs:
+                self._jobs[key] = submit()
+            return self._jobs[key]
+
+    def taken(self, key: Hashable, job: Future) -> None:
+        """`job`'s outcome is taken (kept by the caller's cache): a later request for `key` starts afresh."""
+        with self._lock:
+            if self._jobs.get(key) is job:
+                del self._jobs[key]
+
+    def abandon(self, key: Hashable, job: Future) -> bool:
+        """A waiting session gave up on `job`; True (and `key` forgotten) if no other session waits for it.
+
+        The caller still counts as waiting (inside `waiting(key)`), so it is one of them.
+        """
+        with self._lock:
+            if self._waiting[key] > 1:
+                return False
+            if self._jobs.get(key) is job:
+                del self._jobs[key]
+            return True
 
 
 def method_pool() -> WorkerPool:

@@ -22,10 +22,11 @@ what follows (encoding, scoring) then runs under a separate allowance,
 
 Workers are started from a clean *forkserver* that has already imported quant
 and `dashboard.model.outcomes`, so none inherits the server's threads or
-OpenMP pools, which are not fork-safe. The main module is not preloaded: under
-Streamlit it is the page script, and importing it would draw the page. As with
-any multiprocessing code, the main module must only draw under
-``if __name__ == "__main__":``.
+OpenMP pools, which are not fork-safe. The main module is not preloaded, but
+multiprocessing imports it in each worker (as ``__mp_main__``): under Streamlit
+it is the page script. So the page script must import Streamlit and draw only
+inside ``if __name__ == "__main__":`` (app.py does), and the workers import
+nothing but the engine and `dashboard.model`.
 
 Use::
 
@@ -36,6 +37,7 @@ Use::
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import queue
@@ -68,15 +70,15 @@ class Budget:
     memory_mb: int | None = None
 
     @classmethod
-    def from_env(cls, environ=os.environ) -> Budget | None:
+    def from_env(cls, environ=os.environ) -> Budget:
         """The budget set by QUANT_METHOD_SECONDS and QUANT_METHOD_MEMORY_MB.
 
-        Defaults: 300 s and 4000 MB. ``QUANT_METHOD_SECONDS=0`` turns budgets
-        off, and work runs in the calling process.
+        Defaults: 300 s and 4000 MB. 0 lifts a limit: the work still runs in
+        a worker, so it can still be stopped (`WorkerPool.stop`).
         """
         seconds = float(environ.get("QUANT_METHOD_SECONDS", 300))
         memory_mb = int(environ.get("QUANT_METHOD_MEMORY_MB", 4000))
-        return cls(seconds, memory_mb or None) if seconds > 0 else None
+        return cls(seconds if seconds > 0 else math.inf, memory_mb or None)
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` within this budget; see `call_with_budget`."""

@@ -4,8 +4,13 @@ Keys are the image's content hash (or the sample's name) plus the
 parameters — never Streamlit's own hashing of arrays, which samples big ones;
 big objects are passed unhashed (the leading underscore). The engine is
 called for results from `dashboard.model.outcomes.measure` (through
-`cached_outcome`, in the server's warm workers), `cached_preparation` and
+`computed_outcome`, in the server's warm workers), `cached_preparation` and
 `cached_sweep_row` only.
+
+An image's big data (the decoded upload, its histogram, the original's PNG,
+every method's outcome) is kept in `PER_IMAGE`, bounded by bytes
+(QUANT_CACHE_MB, default 600); the small or short-lived rest in Streamlit's
+caches, bounded by entries.
 
 A run's outcomes come from `compute`: a `Computation` that has every
 method's cached outcome at once and hands out the others as the workers
@@ -17,22 +22,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from types import TracebackType
+from typing import TypeVar
 
 import streamlit as st
 
 import quant
 from dashboard.model import outcomes
-from dashboard.model.outcomes import Failed, Outcome, describe_failure, original_png, preview_png, run_method
+from dashboard.model.memory import BoundedCache, cache_bytes_from_env
+from dashboard.model.outcomes import Done, Failed, Outcome, describe_failure, original_png, preview_png
 from dashboard.model.settings import Settings
 from dashboard.model.workers import Budget, WorkerPool
 from quant import embed, sweep
 
 from .page import Source
 
-UPLOAD_TTL = "1h"  # cached results of an image nobody looks at any more free their memory
+UPLOAD_TTL = 3600.0  # seconds: cached results of an image nobody looks at any more free their memory
+T = TypeVar("T")
 
 
-def method_budget() -> Budget | None:
+def method_budget() -> Budget:
     """Each method runs in a worker process that is stopped past this time or memory (QUANT_METHOD_SECONDS,
     QUANT_METHOD_MEMORY_MB): one runaway method must not stall a server other people share."""
     return Budget.from_env()
@@ -43,83 +51,87 @@ def cached_sample(name: str) -> quant.LoadedImage:
     return quant.sample_image(name)
 
 
-@st.cache_resource(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Reading the image…")
-def cached_decode(digest: str, _data: bytes) -> quant.LoadedImage | quant.ImageError:
+#: Every image's big data, bounded by bytes (QUANT_CACHE_MB): the decoded upload, its histogram, the
+#: original's PNG and every method's outcome. One budget for all, least recently used first out: one
+#: result of a 12 MP photo holds megabytes, one of the sample kilobytes, so counting entries says
+#: nothing about memory. Shared by every session of this server process.
+PER_IMAGE: BoundedCache = BoundedCache(cache_bytes_from_env(), ttl_seconds=UPLOAD_TTL)
+
+
+def kept(key: tuple, compute: Callable[[], T], spinner: str) -> T:
+    """`key`'s value from `PER_IMAGE`, or computed (with a spinner saying what happens) and kept."""
+
+    def computed() -> T:
+        with st.spinner(spinner):
+            return compute()
+
+    return PER_IMAGE.get_or_compute(key, computed)
+
+
+def cached_decode(digest: str, data: bytes) -> quant.LoadedImage | quant.ImageError:
     """The decoded upload, or the loader's refusal: a bad file is judged once, not on every rerun."""
-    try:
-        return quant.load_image(_data)
-    except quant.ImageError as refusal:
-        return refusal
+
+    def decode() -> quant.LoadedImage | quant.ImageError:
+        try:
+            return quant.load_image(data)
+        except quant.ImageError as refusal:
+            return refusal
+
+    return kept(("decoded", digest), decode, "Reading the image…")
 
 
-@st.cache_resource(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Counting colors…")
-def cached_histogram(image_key: str, _image: quant.LoadedImage) -> quant.Histogram:
-    return quant.build_histogram(_image)
+def cached_histogram(image_key: str, image: quant.LoadedImage) -> quant.Histogram:
+    return kept(("histogram", image_key), lambda: quant.build_histogram(image), "Counting colors…")
 
 
-@st.cache_data(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Saving the original as PNG to compare sizes…")
-def cached_original(image_key: str, _image: quant.LoadedImage) -> tuple[bytes, bytes]:
+def cached_original(image_key: str, image: quant.LoadedImage) -> tuple[bytes, bytes]:
     """The original as a PNG at zlib's default level (what sizes are compared to), and its preview."""
-    encoded = original_png(_image)
-    return encoded, preview_png(encoded)
+
+    def encode() -> tuple[bytes, bytes]:
+        encoded = original_png(image)
+        return encoded, preview_png(encoded)
+
+    return kept(("original", image_key), encode, "Saving the original as PNG to compare sizes…")
 
 
 @st.cache_resource(show_spinner=False)
 def worker_pool() -> WorkerPool:
     """The server's warm worker processes, shared by every session.
 
-    Called first thing by every run, so the server's first run starts them,
+    serve.py starts them with the server. Called first thing by every run
+    too, so under ``streamlit run app.py`` the server's first run starts them,
     and they warm up (imports, numba's kernels) while that page draws.
     """
     return outcomes.method_pool()
 
 
-class FailedOutcome(Exception):
-    """Carries a failed outcome out of the cached function, so the failure is not cached."""
-
-    def __init__(self, outcome: Failed):
-        super().__init__(outcome.error)
-        self.outcome = outcome
-
-
-class NotComputed(Exception):
-    """Raised instead of computing, for a run the user stopped: only what is cached is shown."""
-
-
-@st.cache_data(max_entries=32, ttl=UPLOAD_TTL, show_spinner=False)
-async def cached_outcome(
-    image_key: str,
-    method: str,
-    k: int,
-    space: str,
-    seed: int,
-    _image: quant.LoadedImage,
-    _hist: quant.Histogram,
-    _only_cached: bool = False,
+async def computed_outcome(
+    key: tuple, image: quant.LoadedImage, hist: quant.Histogram, method: str, k: int, space: str, seed: int
 ) -> Outcome:
     """One method's outcome, computed in a worker; sessions asking for the same one at once share it.
 
-    Cancelling the coroutine (a rerun, or Stop) stops the worker's task.
+    Cancelling the coroutine (a rerun, or Stop) stops the worker's task,
+    unless another session still waits for it (`IN_FLIGHT`).
     """
-    if _only_cached:
-        raise NotComputed(method)
-    budget = method_budget()
-    if budget is None:
-        outcome = await asyncio.to_thread(run_method, _image, _hist, k, method, space=space, seed=seed)
-    else:
-        pool = worker_pool()
-        job = outcomes.submit(pool, _image, _hist, k, method, space=space, seed=seed, budget=budget)
-        try:
-            outcome = await asyncio.wrap_future(job)
-        except asyncio.CancelledError:
+    pool = worker_pool()
+    job = IN_FLIGHT.job(
+        key, lambda: outcomes.submit(pool, image, hist, k, method, space=space, seed=seed, budget=method_budget())
+    )
+    try:
+        # Shielded: cancelling this session's wait must not cancel a queued job other sessions wait for.
+        outcome = await asyncio.shield(asyncio.wrap_future(job))
+    except asyncio.CancelledError:
+        if IN_FLIGHT.abandon(key, job):
             pool.stop(job)
-            raise
-        except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
-            outcome = Failed(method, describe_failure(exc))
-    if isinstance(outcome, Failed):
-        raise FailedOutcome(outcome)  # a time-out on a busy server deserves another try next run
+        raise
+    except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
+        outcome = Failed(method, describe_failure(exc))
+    IN_FLIGHT.taken(key, job)
     return outcome
 
+
+#: The outcomes the workers compute, with the sessions waiting for each.
+IN_FLIGHT = outcomes.InFlight()
 
 #: How often a computation waiting for workers lets Streamlit see a rerun or a Stop.
 TICK_SECONDS = 0.2
@@ -146,13 +158,19 @@ class Computation:
         self._loop.run_until_complete(asyncio.sleep(0))  # cached outcomes resolve, the others are submitted
 
     async def _outcome(self, source: Source, hist: quant.Histogram, method: str, only_cached: bool) -> Outcome | None:
+        """The kept outcome, else (unless `only_cached`) the computed one, kept if it succeeded.
+
+        A failure is not kept: a time-out on a busy server deserves another try next run.
+        """
         s = self.settings
-        try:
-            return await cached_outcome(source.key, method, s.k, s.space, s.seed, source.image, hist, only_cached)
-        except FailedOutcome as failure:
-            return failure.outcome
-        except NotComputed:
-            return None
+        key = ("outcome", source.key, method, s.k, s.space, s.seed)
+        if (outcome := PER_IMAGE.get(key)) is not None or only_cached:
+            return outcome
+        with IN_FLIGHT.waiting(key):
+            outcome = await computed_outcome(key, source.image, hist, method, s.k, s.space, s.seed)
+        if isinstance(outcome, Done):
+            PER_IMAGE.put(key, outcome)
+        return outcome
 
     @property
     def methods(self) -> list[str]:

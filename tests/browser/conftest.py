@@ -44,7 +44,8 @@ _FIRST_RESULTS = """() => {
 
 
 class Server:
-    """The session's one `streamlit run app.py`, started as soon as collection finds browser tests.
+    """The session's one `streamlit run serve.py` (app.py, its workers started with the server),
+    started as soon as collection finds browser tests.
 
     The browser tests run last (tests/conftest.py), so the server starts, and a first
     visitor opens the default page, while the other tests run: the server's cold start
@@ -57,7 +58,7 @@ class Server:
         self.port = _free_port()
         self.url = f"http://localhost:{self.port}"
         self.log = Path(tempfile.mkdtemp(prefix="quant-streamlit-")) / "server.log"
-        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        command = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--browser.gatherUsageStats", "false",
                    # Nothing edits app.py during a run: without watchdog, Streamlit would poll every
