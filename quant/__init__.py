@@ -12,10 +12,12 @@ Prepare an image once, then quantize it at any k:
 >>> result = prepared.quantize(16)                   # doctest: +SKIP
 >>> result.ssim, len(result.png)                     # doctest: +SKIP
 
-or in one call: ``quant.quantize(image, 16, "kmeans")``.
+or in one call: ``quant.quantize(image, 16, "kmeans")``; dithered:
+``prepared.quantize(16, dither="floyd-steinberg")`` (see `DITHERS`).
 """
 
 from .colorspace import SPACES, Space
+from .dither import DITHERS, Dither, get_dither
 from .errors import ImageError
 from .export import hex_colors, palette_gpl, palette_json, png_bytes
 from .histogram import Histogram, build_histogram, reduce_histogram
@@ -30,6 +32,7 @@ from .samples import DEFAULT_SAMPLE, SAMPLES, sample_image
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_SAMPLE",
+    "DITHERS",
     "DOUBLING_KS",
     "K_MAX",
     "K_MIN",
@@ -40,6 +43,7 @@ __all__ = [
     "STUDY_METHODS",
     "BaselineMethod",
     "ClusteringMethod",
+    "Dither",
     "Histogram",
     "ImageError",
     "LoadedImage",
@@ -56,6 +60,7 @@ __all__ = [
     "check_seed",
     "evaluate",
     "from_array",
+    "get_dither",
     "get_method",
     "hex_colors",
     "load_image",
