@@ -131,7 +131,8 @@ def diffuse(
     dithering (0…255); `limits` (2,) are its small-error floor and
     large-error ceiling, as squared distances. `bounds` (2, 3) is the box a
     nudged color may reach: the error is scaled down to stay inside it, since
-    error that no palette color can pay back only piles up into streaks.
+    error that no palette color can pay back only piles up into streaks (a
+    color already outside the box on one channel still dithers on the others).
     """
     height, width = pixel_index.shape
     m = palette.shape[0]
@@ -159,9 +160,11 @@ def diffuse(
                 if (e0 * e0 + e1 * e1 + e2 * e2) * share * share < limits[0]:
                     share = 0.0  # an error too small to see: don't dither this pixel at all
             c0, c1, c2 = colors[p, 0], colors[p, 1], colors[p, 2]
-            share *= _room(c0, e0 * share, lo0, hi0) * _room(c1, e1 * share, lo1, hi1)
-            share *= _room(c2, e2 * share, lo2, hi2)
-            t0, t1, t2 = c0 + e0 * share, c1 + e1 * share, c2 + e2 * share
+            e0, e1, e2 = e0 * share, e1 * share, e2 * share
+            fits = min(_room(c0, e0, lo0, hi0), _room(c1, e1, lo1, hi1), _room(c2, e2, lo2, hi2))
+            t0 = c0 + _outward(c0, e0 * fits, lo0, hi0)
+            t1 = c1 + _outward(c1, e1 * fits, lo1, hi1)
+            t2 = c2 + _outward(c2, e2 * fits, lo2, hi2)
             c = _cell(t0, t1, t2, low0, low1, low2, cell, n0, n1, n2)
             if c < 0:
                 j = _nearest_of_all(palette, t0, t1, t2)
@@ -194,12 +197,24 @@ def diffuse(
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _room(value, nudge, low, high):
-    """The share (≤ 1) of `nudge` that keeps `value` + nudge within low … high."""
-    if value + nudge > high and nudge > 0:
-        return max(0.0, (high - value) / nudge)
-    if value + nudge < low and nudge < 0:
-        return max(0.0, (low - value) / nudge)
+    """The share (≤ 1) of `nudge` that keeps `value` + nudge within low … high; 1 for a value already outside
+    (`_outward` handles those), so one channel out of the box does not stop the others dithering."""
+    if low <= value <= high:
+        if value + nudge > high:
+            return (high - value) / nudge
+        if value + nudge < low:
+            return (low - value) / nudge
     return 1.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _outward(value, nudge, low, high):
+    """`nudge`, except that a value already outside low … high is not pushed farther out."""
+    if value > high:
+        return min(nudge, 0.0)
+    if value < low:
+        return max(nudge, 0.0)
+    return nudge
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -238,3 +238,16 @@ AWKWARD: dict[str, Awkward] = {
     "PNG with a 5 MB iCCP": Awkward("profiled.png", lambda: _png_with(icc_profile=bytes(5_000_000)),
                                     _check_metadata_ignored, colors=1),
 }
+
+
+#: Dither options the API and the CLI must refuse: (dither, strength, words of the message).
+BAD_DITHER_OPTIONS = [
+    ("ordered", 1.0, "unknown dither 'ordered'; choose one of: none, floyd-steinberg"),
+    ("Floyd-Steinberg", 1.0, "unknown dither"),
+    (None, 1.0, "unknown dither None"),
+    ("floyd-steinberg", 1.5, "dither strength must be a number from 0 to 1, not 1.5"),
+    ("floyd-steinberg", -0.1, "dither strength must be a number from 0 to 1"),
+    ("floyd-steinberg", float("nan"), "dither strength must be a number from 0 to 1"),
+    ("floyd-steinberg", "1", "dither strength must be a number from 0 to 1, not '1'"),
+    ("floyd-steinberg", True, "dither strength must be a number from 0 to 1, not True"),
+]
