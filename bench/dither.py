@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -182,9 +183,69 @@ def bench_speed(image: str = BIG, ks=(16, 256), repeats: int = REPEATS) -> list[
 
 
 def bench_dither(images=HOLDOUT, ks=KS) -> dict:
-    """The whole section, as `bench.report` writes it."""
-    return {"banding": bench_banding(), "quality": bench_quality(images, ks), "speed": bench_speed()}
+    """The whole section, as `report` writes it, with the load average before and after."""
+    load_before = os.getloadavg()
+    section = {"banding": bench_banding(), "quality": bench_quality(images, ks), "speed": bench_speed()}
+    return {**section, "load_before": load_before, "load_after": os.getloadavg()}
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+
+def report(section: dict) -> list[str]:
+    """The section's targets and tables, as Markdown lines."""
+    quality = {(r["image"], r["k"], r["method"]): r for r in section["quality"]}
+    cases = sorted({(image, k) for image, k, _ in quality}, key=lambda case: (HOLDOUT.index(case[0])
+                                                                             if case[0] in HOLDOUT else 99, case[1]))
+    dithered = f"kmeans {COMPARED}"
+    wins = [quality[c + (dithered,)]["blurred_delta_e"] <= quality[c + ("libimagequant dithered",)]["blurred_delta_e"]
+            for c in cases]
+    undithered = [quality[c + ("kmeans",)]["delta_e"] <= quality[c + ("libimagequant",)]["delta_e"]
+                  and quality[c + ("kmeans",)]["ssim"] >= quality[c + ("libimagequant",)]["ssim"] for c in cases]
+    banding = {r["dither"]: r for r in section["banding"]}
+    plain_band = banding["none"]["widest_band"]
+    worst_band = max(r["widest_band"] for name, r in banding.items() if name != "none")
+    speed = section["speed"]
+    worst_ratio = max(r["ratio"] for r in speed)
+    load = ", ".join(f"{value:.1f}" for value in section["load_before"])
+    load_after = ", ".join(f"{value:.1f}" for value in section["load_after"])
+    lines = ["", "## Dithering", "",
+             f"Load average (1, 5, 15 min) before: {load}; after: {load_after} (2 cores).", "",
+             "| target | result | met |", "|---|---|---|",
+             f"| dithered kmeans ({COMPARED}) ≤ libimagequant defaults (dithered) on blurred ΔE2000, every held-out "
+             f"image and k | {sum(wins)} of {len(wins)} cases | {'yes' if all(wins) else 'no'} |",
+             f"| undithered kmeans ≤ undithered libimagequant on ΔE2000 and ≥ on SSIM, every case | "
+             f"{sum(undithered)} of {len(undithered)} cases | {'yes' if all(undithered) else 'no'} |",
+             f"| banding: widest band on a gradient at k=16, every dither far narrower than undithered | "
+             f"{worst_band} px at worst against {plain_band} px | {'yes' if worst_band <= plain_band / 2 else 'no'} |",
+             f"| 12 MP dithered remap ≤ 1.5 × libimagequant's dithered remap | {worst_ratio:.2f}× at worst | "
+             f"{'yes' if worst_ratio <= 1.5 else 'no'} |",
+             "", "### Quality on the held-out photos", "",
+             "Blurred ΔE2000: mean CIEDE2000 after a 1-pixel Gaussian blur in linear light (the viewing metric). "
+             "ΔE2000 and SSIM: per pixel. All from the output pixels, the same way for both quantizers.", "",
+             f"| image | k | blurred ΔE {dithered} | blurred ΔE liq dithered | ΔE kmeans | ΔE liq | "
+             "SSIM kmeans | SSIM liq |", "|---|---|---|---|---|---|---|---|"]
+    for case in cases:
+        ours, theirs = quality[case + (dithered,)], quality[case + ("libimagequant dithered",)]
+        plain, liq = quality[case + ("kmeans",)], quality[case + ("libimagequant",)]
+        lines.append(f"| {case[0]} | {case[1]} | {ours['blurred_delta_e']:.3f} | {theirs['blurred_delta_e']:.3f} | "
+                     f"{plain['delta_e']:.3f} | {liq['delta_e']:.3f} | {plain['ssim']:.4f} | {liq['ssim']:.4f} |")
+    lines += ["", "### Banding: a smooth gradient at k = 16, kmeans", "",
+              "Widest band: adjacent columns whose color, averaged across the gradient, stays within half a level "
+              "(banding as seen from a distance). Longest run: one palette index along a row. Both over the "
+              "gradient's middle 3/4 (its ends lie beyond the palette's outermost colors).", "",
+              "| dither | widest band px | longest run px | blurred ΔE2000 |", "|---|---|---|---|"]
+    for name, r in banding.items():
+        lines.append(f"| {name} | {r['widest_band']} | {r['longest_run']} | {r['blurred_delta_e']:.3f} |")
+    lines += ["", f"### Speed: the dithered remap of {BIG} (palette given), medians of {REPEATS} interleaved runs", "",
+              "| k | quant s | quant undithered s | libimagequant dithered remap s | ratio |", "|---|---|---|---|---|"]
+    for r in speed:
+        lines.append(f"| {r['k']} | {r['quant_seconds']:.3f} | {r['quant_undithered_seconds']:.3f} | "
+                     f"{r['liq_seconds']:.3f} | {r['ratio']:.2f} |")
+    return lines
 
 
 if __name__ == "__main__":
-    print(json.dumps(bench_dither(images=sys.argv[1:] or HOLDOUT)))
+    result = bench_dither(images=sys.argv[1:] or HOLDOUT)
+    print(json.dumps(result))
+    print("\n".join(report(result)))

@@ -189,8 +189,15 @@ def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None, 
 
     if palette is None:
         run = pipeline_quantize if quantize is None else quantize
-        dither = {"dither": options.dither, "dither_strength": options.dither_strength}
-        return run(image, options.k, options.method, space=options.space, seed=options.seed, **dither)
+        return run(
+            image,
+            options.k,
+            options.method,
+            space=options.space,
+            seed=options.seed,
+            dither=options.dither,
+            dither_strength=options.dither_strength,
+        )
     from .histogram import build_histogram
     from .palette import assign_palette
     from .remap import remap

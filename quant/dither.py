@@ -252,7 +252,7 @@ class _Search:
         return cls(palette, low.astype(np.float64), high.astype(np.float64), cell, shape, start, members)
 
     @property
-    def grid(self) -> tuple:
+    def grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
         """The arguments the loops take to find a nearest color."""
         return (self.colors, self.start, self.members, self.low, self.cell, self.shape)
 

@@ -12,14 +12,6 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _distance2(palette, j, t0, t1, t2):
-    d0 = palette[j, 0] - t0
-    d1 = palette[j, 1] - t1
-    d2 = palette[j, 2] - t2
-    return d0 * d0 + d1 * d1 + d2 * d2
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def build_grid(palette, low, cell, shape):
     """For each cell of a grid over the working space, the palette rows that can be nearest to a point in it.
