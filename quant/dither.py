@@ -201,10 +201,12 @@ def threshold_map(name: str) -> np.ndarray:
 
 
 def working_colors(rgb: np.ndarray) -> np.ndarray:
-    """(n, 3) sRGB uint8 in the working space, float32 C-contiguous (what the loops index)."""
-    from .colorspace import to_space
+    """(n, 3) sRGB uint8 in the working space (Oklab), float32 C-contiguous (what the loops index)."""
+    from .colorspace import _LINEAR_OF_BYTE, _LMS_TO_OKLAB, _RGB_TO_LMS
+    from .dither_kernels import oklab_of_bytes
 
-    return np.ascontiguousarray(to_space(rgb, WORKING_SPACE), dtype=np.float32)
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3)
+    return oklab_of_bytes(rgb, _LINEAR_OF_BYTE, _RGB_TO_LMS, _LMS_TO_OKLAB)
 
 
 # --- the entry point -------------------------------------------------------------------------------

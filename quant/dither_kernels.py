@@ -153,10 +153,12 @@ def diffuse(
                     share = 0.0  # an error too small to see: don't dither this pixel at all
             c0, c1, c2 = colors[p, 0], colors[p, 1], colors[p, 2]
             e0, e1, e2 = e0 * share, e1 * share, e2 * share
-            fits = min(_room(c0, e0, lo0, hi0), _room(c1, e1, lo1, hi1), _room(c2, e2, lo2, hi2))
-            t0 = c0 + _outward(c0, e0 * fits, lo0, hi0)
-            t1 = c1 + _outward(c1, e1 * fits, lo1, hi1)
-            t2 = c2 + _outward(c2, e2 * fits, lo2, hi2)
+            t0, t1, t2 = c0 + e0, c1 + e1, c2 + e2
+            if not (lo0 <= t0 <= hi0 and lo1 <= t1 <= hi1 and lo2 <= t2 <= hi2):
+                fits = min(_room(c0, e0, lo0, hi0), _room(c1, e1, lo1, hi1), _room(c2, e2, lo2, hi2))
+                t0 = c0 + _outward(c0, e0 * fits, lo0, hi0)
+                t1 = c1 + _outward(c1, e1 * fits, lo1, hi1)
+                t2 = c2 + _outward(c2, e2 * fits, lo2, hi2)
             c = _cell(t0, t1, t2, low0, low1, low2, cell, n0, n1, n2)
             if c < 0:
                 j = _nearest_of_all(palette, t0, t1, t2)
@@ -291,3 +293,21 @@ def nearest_all(colors, palette, start, members, low, cell, shape):
     for i in range(colors.shape[0]):
         out[i] = nearest(palette, start, members, low, cell, shape, colors[i, 0], colors[i, 1], colors[i, 2])
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def oklab_of_bytes(rgb, linear_of_byte, rgb_to_lms, lms_to_oklab):
+    """(n, 3) sRGB uint8 to Oklab float32, one color at a time: `quant.colorspace.to_space`'s formula, in a
+    tenth of its time on the million colors of a big photo's histogram."""
+    out = np.empty((rgb.shape[0], 3), np.float32)
+    for i in range(rgb.shape[0]):
+        r = linear_of_byte[rgb[i, 0]]
+        g = linear_of_byte[rgb[i, 1]]
+        b = linear_of_byte[rgb[i, 2]]
+        l_ = (rgb_to_lms[0, 0] * r + rgb_to_lms[0, 1] * g + rgb_to_lms[0, 2] * b) ** (1.0 / 3.0)
+        m_ = (rgb_to_lms[1, 0] * r + rgb_to_lms[1, 1] * g + rgb_to_lms[1, 2] * b) ** (1.0 / 3.0)
+        s_ = (rgb_to_lms[2, 0] * r + rgb_to_lms[2, 1] * g + rgb_to_lms[2, 2] * b) ** (1.0 / 3.0)
+        for c in range(3):
+            out[i, c] = lms_to_oklab[c, 0] * l_ + lms_to_oklab[c, 1] * m_ + lms_to_oklab[c, 2] * s_
+    return out
+

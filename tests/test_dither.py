@@ -334,3 +334,12 @@ def test_the_blurred_delta_e_favours_dithering_where_per_pixel_delta_e_does_not(
     assert dithered.delta_e > plain.delta_e
     assert dithered.blurred_delta_e < plain.blurred_delta_e
     assert dithered.metrics.blurred_delta_e == dithered.blurred_delta_e
+
+
+def test_the_working_space_is_oklab_as_colorspace_computes_it():
+    from quant.colorspace import to_space
+    from quant.dither import working_colors
+
+    colors = np.random.default_rng(3).integers(0, 256, (5000, 3)).astype(np.uint8)
+    colors[:2] = [[0, 0, 0], [255, 255, 255]]
+    assert np.abs(working_colors(colors) - to_space(colors, "oklab")).max() < 1e-6
