@@ -311,6 +311,8 @@ def dither_points(
     strength = check_strength(strength)
     colors = np.ascontiguousarray(colors, dtype=np.float32)
     palette = np.ascontiguousarray(palette, dtype=np.float32)
+    if not len(colors) or not len(palette):  # nothing visible: every pixel is the transparent slot
+        return np.full(pixel_index.shape, len(palette), np.uint8)
     search = _Search.of(palette, colors)
     pixel_index = np.ascontiguousarray(pixel_index, dtype=np.int32)
     if kind.family == "ordered":

@@ -310,4 +310,3 @@ def oklab_of_bytes(rgb, linear_of_byte, rgb_to_lms, lms_to_oklab):
         for c in range(3):
             out[i, c] = lms_to_oklab[c, 0] * l_ + lms_to_oklab[c, 1] * m_ + lms_to_oklab[c, 2] * s_
     return out
-

@@ -237,6 +237,14 @@ def test_the_banding_measures_count_what_they_say():
     assert widest_band(rendered) == 5
 
 
+def test_images_with_nothing_to_dither_still_dither():
+    flat = quant.from_array(np.full((5, 6, 3), 77, np.uint8))
+    clear = quant.from_array(np.zeros((5, 6, 3), np.uint8), np.zeros((5, 6), bool))
+    for name in DITHERS:
+        assert quant.quantize(flat, 4, dither=name).metrics.blurred_delta_e == 0.0
+        assert (quant.quantize(clear, 4, dither=name).indices == 0).all()  # slot 0: an empty palette's transparency
+
+
 def test_dithering_is_deterministic():
     image = quant.sample_image()
     for name in ("floyd-steinberg", "blue-noise", "edge-aware"):
