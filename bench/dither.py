@@ -174,7 +174,7 @@ def bench_speed(image: str = BIG, ks=(16, 256), repeats: int = REPEATS) -> list[
             theirs.append(_liq_remap_seconds(rgb, k, 1.0))
         row = {"image": image, "k": k, "dither": COMPARED, "quant_seconds": statistics.median(ours),
                "quant_undithered_seconds": statistics.median(ours_undithered),
-               "liq_seconds": statistics.median(theirs)}
+               "liq_seconds": statistics.median(theirs), "repeats": repeats}
         row["ratio"] = row["quant_seconds"] / row["liq_seconds"]
         rows.append(row)
         print(f"dither speed {image} k={k}: quant {row['quant_seconds']:.3f} s, libimagequant "
@@ -237,7 +237,8 @@ def report(section: dict) -> list[str]:
               "| dither | widest band px | longest run px | blurred ΔE2000 |", "|---|---|---|---|"]
     for name, r in banding.items():
         lines.append(f"| {name} | {r['widest_band']} | {r['longest_run']} | {r['blurred_delta_e']:.3f} |")
-    lines += ["", f"### Speed: the dithered remap of {BIG} (palette given), medians of {REPEATS} interleaved runs", "",
+    repeats = speed[0].get("repeats", REPEATS) if speed else REPEATS
+    lines += ["", f"### Speed: the dithered remap of {BIG} (palette given), medians of {repeats} interleaved runs", "",
               "| k | quant s | quant undithered s | libimagequant dithered remap s | ratio |", "|---|---|---|---|---|"]
     for r in speed:
         lines.append(f"| {r['k']} | {r['quant_seconds']:.3f} | {r['quant_undithered_seconds']:.3f} | "

@@ -136,8 +136,8 @@ def diffuse(
     low0, low1, low2 = low[0], low[1], low[2]
     n0, n1, n2 = shape[0], shape[1], shape[2]
     for y in range(height):
-        error[(y + 2) % 3, :, :] = 0.0
-        now = y % 3
+        now, below, two_below = y % 3, (y + 1) % 3, (y + 2) % 3  # once a row: a modulo per tap cost a fifth
+        error[two_below, :, :] = 0.0
         forward = y % 2 == 0
         for step in range(width):
             x = step if forward else width - 1 - step
@@ -182,7 +182,8 @@ def diffuse(
                 if xx < 0 or xx >= width:
                     continue
                 w = weights[t]
-                slot = yy % 3
+                dy = shifts[t, 0]
+                slot = now if dy == 0 else (below if dy == 1 else two_below)
                 error[slot, xx + pad, 0] += d0 * w
                 error[slot, xx + pad, 1] += d1 * w
                 error[slot, xx + pad, 2] += d2 * w
