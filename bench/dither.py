@@ -198,10 +198,10 @@ def report(section: dict) -> list[str]:
     cases = sorted({(image, k) for image, k, _ in quality}, key=lambda case: (HOLDOUT.index(case[0])
                                                                              if case[0] in HOLDOUT else 99, case[1]))
     dithered = f"kmeans {COMPARED}"
-    wins = [quality[c + (dithered,)]["blurred_delta_e"] <= quality[c + ("libimagequant dithered",)]["blurred_delta_e"]
+    wins = [quality[(*c, dithered)]["blurred_delta_e"] <= quality[(*c, "libimagequant dithered")]["blurred_delta_e"]
             for c in cases]
-    undithered = [quality[c + ("kmeans",)]["delta_e"] <= quality[c + ("libimagequant",)]["delta_e"]
-                  and quality[c + ("kmeans",)]["ssim"] >= quality[c + ("libimagequant",)]["ssim"] for c in cases]
+    undithered = [quality[(*c, "kmeans")]["delta_e"] <= quality[(*c, "libimagequant")]["delta_e"]
+                  and quality[(*c, "kmeans")]["ssim"] >= quality[(*c, "libimagequant")]["ssim"] for c in cases]
     banding = {r["dither"]: r for r in section["banding"]}
     plain_band = banding["none"]["widest_band"]
     worst_band = max(r["widest_band"] for name, r in banding.items() if name != "none")
@@ -226,8 +226,8 @@ def report(section: dict) -> list[str]:
              f"| image | k | blurred ΔE {dithered} | blurred ΔE liq dithered | ΔE kmeans | ΔE liq | "
              "SSIM kmeans | SSIM liq |", "|---|---|---|---|---|---|---|---|"]
     for case in cases:
-        ours, theirs = quality[case + (dithered,)], quality[case + ("libimagequant dithered",)]
-        plain, liq = quality[case + ("kmeans",)], quality[case + ("libimagequant",)]
+        ours, theirs = quality[(*case, dithered)], quality[(*case, "libimagequant dithered")]
+        plain, liq = quality[(*case, "kmeans")], quality[(*case, "libimagequant")]
         lines.append(f"| {case[0]} | {case[1]} | {ours['blurred_delta_e']:.3f} | {theirs['blurred_delta_e']:.3f} | "
                      f"{plain['delta_e']:.3f} | {liq['delta_e']:.3f} | {plain['ssim']:.4f} | {liq['ssim']:.4f} |")
     lines += ["", "### Banding: a smooth gradient at k = 16, kmeans", "",
