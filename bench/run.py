@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_dither:
         from .dither import bench_dither
 
-        dither = bench_dither()
+        dither = bench_dither(("china",), (16, 256)) if args.quick else bench_dither()
         (RESULTS / f"dither{f'-{args.tag}' if args.tag else ''}.json").write_text(json.dumps(dither, indent=2))
     write_report(rows, cli_rows, sweep, info, time.time() - started, RESULTS, tag=args.tag, startup=startup,
                  page=page, batch=batch, dither=dither)
