@@ -5,7 +5,9 @@ photos the tuning never saw:
 
 * ``TUNE``: scikit-image samples, used while choosing kmeans' defaults;
 * ``HOLDOUT``: scikit-learn's china and flower, and the generated photos,
-  which are built from them.
+  which are built from them; and the hardest cases, dark, low-key and
+  scientific photos (``HARD``): Hubble's deep field, the moon, a retina, and
+  china made low-key.
 
 The generated images are deterministic: a sample upscaled with bicubic
 interpolation, overlaid with smooth low-frequency light and colour gradients
@@ -21,7 +23,11 @@ import numpy as np
 from PIL import Image
 
 TUNE = ("chelsea", "astronaut", "coffee", "rocket", "immunohistochemistry")
-HOLDOUT = ("china", "flower", "gen12mp")
+#: Dark, low-key and scientific photos: long smooth gradients in few levels, where quantizers band.
+HARD = ("hubble_deep_field", "moon", "retina", "china-lowkey")
+HOLDOUT = ("china", "flower", "gen12mp", *HARD)
+#: Low-key photos made from a sample: its light in linear terms scaled down to a fifth.
+LOW_KEY = {"china-lowkey": "china"}
 #: Sizes of the generated photos, (width, height).
 GENERATED = {"gen12mp": ((4000, 3000), "flower", 12), "gen1mp": ((1152, 864), "china", 1),
              "gen50mp": ((8160, 6120), "china", 50)}
@@ -36,6 +42,8 @@ def load(name: str) -> np.ndarray:
     if name in GENERATED:
         (width, height), base, seed = GENERATED[name]
         return generated_photo(load(base), width, height, seed=seed)
+    if name in LOW_KEY:
+        return low_key(load(LOW_KEY[name]))
     if name in ("china", "flower"):
         from sklearn.datasets import load_sample_image
 
@@ -76,6 +84,14 @@ def generated_photo(base: np.ndarray, width: int, height: int, *, seed: int) -> 
         block += rng.normal(0.0, 4.0, size=block.shape).astype(np.float32)
         out[top:bottom] = np.clip(np.rint(block), 0, 255).astype(np.uint8)
     return out
+
+
+def low_key(rgb: np.ndarray, light: float = 0.2) -> np.ndarray:
+    """`rgb` darkened as an underexposed photo is: its linear light times `light`, then re-encoded as sRGB."""
+    x = rgb / 255.0
+    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) * light
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
 
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -23,7 +23,7 @@ LABELS = {"quant": "`python -m quant IMG -k K -o OUT`",
 
 
 def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str = "", startup=None,
-                 page=None, batch=None) -> None:
+                 page=None, batch=None, dither=None) -> None:
     suffix = f"-{tag}" if tag else ""
     if rows:
         _csv(folder / f"results{suffix}.csv", FIELDS, rows)
@@ -68,6 +68,10 @@ def write_report(rows, cli_rows, sweep, info, elapsed, folder: Path, *, tag: str
         from .batch import report as batch_report
 
         lines += ["", *batch_report(batch)]
+    if dither:
+        from .dither import report as dither_report
+
+        lines += dither_report(dither)
     (folder / f"results{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[: 60]))
 

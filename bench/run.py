@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-batch", action="store_true",
                         help="skip the batch section (48 images on 1 and 2 Dask workers, pngquant, a dask scheduler)")
     parser.add_argument("--batch-images", type=int, default=48, help="images in the batch section (default 48)")
+    parser.add_argument("--no-dither", action="store_true",
+                        help="skip the dithering section (held-out photos against libimagequant, banding, 12 MP remap)")
     parser.add_argument("--tag", default="", help="suffix for the output files, e.g. results-TAG.md")
     args = parser.parse_args(argv)
 
@@ -223,8 +225,14 @@ def main(argv: list[str] | None = None) -> int:
 
         batch = bench_batch(args.batch_images)
         (RESULTS / f"batch{f'-{args.tag}' if args.tag else ''}.json").write_text(json.dumps(batch, indent=2))
+    dither = None
+    if not args.no_dither:
+        from .dither import bench_dither
+
+        dither = bench_dither(("china",), (16, 256)) if args.quick else bench_dither()
+        (RESULTS / f"dither{f'-{args.tag}' if args.tag else ''}.json").write_text(json.dumps(dither, indent=2))
     write_report(rows, cli_rows, sweep, info, time.time() - started, RESULTS, tag=args.tag, startup=startup,
-                 page=page, batch=batch)
+                 page=page, batch=batch, dither=dither)
     suffix = f"-{args.tag}" if args.tag else ""
     print(f"\nwrote {RESULTS / f'results{suffix}.md'}, results{suffix}.csv, cli{suffix}.csv")
     return 0

@@ -15,9 +15,11 @@ Prepare an image once, then quantize it at any k:
 or in one call: ``quant.quantize(image, 16, "kmeans")``. Your own palette:
 ``quant.quantize(image, palette=quant.read_palette("pico8.gpl"))``; colors
 kept in every palette: ``quant.quantize(image, 16, lock="#000000,#ffffff")``.
+Dithered: ``prepared.quantize(16, dither="floyd-steinberg")`` (see `DITHERS`).
 """
 
 from .colorspace import SPACES, Space
+from .dither import DITHERS, Dither, get_dither
 from .errors import ImageError
 from .export import png_bytes
 from .histogram import Histogram, build_histogram, reduce_histogram
@@ -44,6 +46,7 @@ __all__ = [
     "CUSTOM",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_SAMPLE",
+    "DITHERS",
     "DOUBLING_KS",
     "K_MAX",
     "K_MIN",
@@ -55,6 +58,7 @@ __all__ = [
     "STUDY_METHODS",
     "BaselineMethod",
     "ClusteringMethod",
+    "Dither",
     "Histogram",
     "ImageError",
     "LoadedImage",
@@ -73,6 +77,7 @@ __all__ = [
     "check_seed",
     "evaluate",
     "from_array",
+    "get_dither",
     "get_method",
     "hex_colors",
     "load_image",

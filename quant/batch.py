@@ -38,7 +38,7 @@ from .load import LoadedImage, load_image
 #: File extensions a folder is walked for (lower case; matched case-insensitively).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 MANIFEST = "manifest.jsonl"
-#: `quant.quantize`'s signature: (image, k, method, *, space, seed) -> Result.
+#: `quant.quantize`'s signature: (image, k, method, *, space, seed, dither, dither_strength) -> Result.
 Quantizer = Callable[..., Any]
 #: Times a task may take a worker down with it before it is recorded as failed (Dask's `allowed-failures`).
 ALLOWED_FAILURES = 2
@@ -56,6 +56,9 @@ class Options:
     max_pixels: int = 50_000_000
     #: ``"all"``: an input whose target is a .gif keeps every frame (`quant.animation`); else the first frame.
     frames: str = "first"
+    #: How the remap dithers (`quant.DITHERS`), and how much (0…1).
+    dither: str = "none"
+    dither_strength: float = 1.0
     #: Your own palette (``--palette``) as hex codes: every input is mapped to it (method ``"custom"``).
     palette: tuple[str, ...] = ()
     #: Colors every palette keeps (``--lock``), as hex codes.
@@ -144,6 +147,7 @@ def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quan
     except Exception as exc:  # noqa: BLE001 — a bad file is a record, not a failed task: the run goes on
         return _failed(record, options, started, exc)
     record.update(space=options.space, seed=options.seed, **options.palette_settings())
+    record.update(dither=options.dither, dither_strength=options.dither_strength)
     record.update(worker=worker_address(), notes=notes)
     return record
 
@@ -208,7 +212,14 @@ def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None, 
     if palette is None:
         run = pipeline_quantize if quantize is None else quantize
         return run(
-            image, options.k, options.method, space=options.space, seed=options.seed, **options.palette_keywords()
+            image,
+            options.k,
+            options.method,
+            space=options.space,
+            seed=options.seed,
+            dither=options.dither,
+            dither_strength=options.dither_strength,
+            **options.palette_keywords(),
         )
     from .histogram import build_histogram
     from .palette import assign_palette
@@ -216,7 +227,8 @@ def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None, 
 
     hist = build_histogram(image)
     assigned = assign_palette(hist, palette, space=options.space)
-    return Result(image, hist, assigned, remap(hist, assigned), assigned.seconds)
+    indices = remap(hist, assigned, dither=options.dither, strength=options.dither_strength)
+    return Result(image, hist, assigned, indices, assigned.seconds, options.dither, options.dither_strength)
 
 
 def worker_address() -> str:

@@ -32,6 +32,7 @@ from .batch import (
     walk,
 )
 from .colorspace import SPACES
+from .dither import DITHERS
 from .load import DEFAULT_MAX_PIXELS
 from .methods import CUSTOM, METHODS
 from .palette import K_MAX, K_MIN, ORDERS
@@ -42,7 +43,12 @@ from .samples import DEFAULT_SAMPLE
 
 #: Quality metrics the CLI can report, and how each is printed. Each costs time on a big image
 #: (SSIM about 1 s at 12 MP), so only those asked for are computed.
-METRICS = {"ssim": "SSIM {:.4f}", "psnr": "PSNR {:.2f} dB", "delta_e": "ΔE2000 {:.2f}"}
+METRICS = {
+    "ssim": "SSIM {:.4f}",
+    "psnr": "PSNR {:.2f} dB",
+    "delta_e": "ΔE2000 {:.2f}",
+    "blurred_delta_e": "blurred ΔE2000 {:.2f}",
+}
 #: What `--json` prints for each image, before the metrics asked for.
 REPORT_KEYS = ("input", "output", "method", "k", "colors", "bytes", "seconds")
 
@@ -95,6 +101,8 @@ def _main(argv: list[str] | None) -> int:
         palette=palette,
         lock=args.lock,
         order=args.sort,
+        dither=args.dither,
+        dither_strength=args.dither_strength,
     )
     # Workers get absolute paths: a remote worker's working directory is not this one.
     jobs = [
@@ -248,6 +256,8 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inpu
         parser.error(f"-k must be from {K_MIN} to {K_MAX}, not {args.k}")
     if not 0 <= args.seed <= SEED_MAX:
         parser.error(f"--seed must be from 0 to {SEED_MAX}, not {args.seed}")
+    if not 0 <= args.dither_strength <= 1:  # NaN fails too
+        parser.error(f"--dither-strength must be from 0 to 1, not {args.dither_strength}")
     if args.max_pixels < 1:
         parser.error(f"--max-pixels must be a positive number of pixels, not {args.max_pixels}")
     if args.jobs < 1:
@@ -259,6 +269,8 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inpu
         parser.error(f"-o {args.output}: outputs are PNG files, so its name must end in .png")
     if args.frames == "all" and args.shared_palette:
         parser.error("--frames all and --shared-palette don't go together yet: an animation gets its own palette")
+    if args.frames == "all" and args.dither != "none":
+        parser.error("--frames all and --dither don't go together yet: an animation's frames are not dithered")
     if args.resume and (args.output is None or one_file):
         parser.error("--resume reads OUT/manifest.jsonl: give -o OUT, a folder")
     if args.palette is not None and (args.lock or args.shared_palette):
@@ -352,6 +364,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--space", default="rgb", choices=list(SPACES), help="color space for clustering (default rgb)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
+        "--dither",
+        default="none",
+        choices=list(DITHERS),
+        metavar="KIND",
+        help=f"dithering in the remap, for every method: {', '.join(DITHERS)} (default none; see --list-methods)",
+    )
+    parser.add_argument(
+        "--dither-strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="how much to dither, from 0 (none) to 1 (full, the default)",
+    )
+    parser.add_argument(
         "-o",
         "--output",
         metavar="OUT",
@@ -434,7 +460,9 @@ def _parser() -> argparse.ArgumentParser:
         "with one palette, to an animated GIF",
     )
     parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
-    parser.add_argument("--list-methods", action="store_true", help="list the palette methods and exit")
+    parser.add_argument(
+        "--list-methods", action="store_true", help="list the palette methods and the dither kinds, and exit"
+    )
     return parser
 
 
@@ -468,3 +496,7 @@ def _print_methods() -> None:
         print(f"{'':<{width}}  [{method.kind}; {method.complexity}{seed}]")
         print(f"{'':<{width}}  [--lock: {method.lock_note}]")
     print(f"{CUSTOM.name:<{width}}  (--palette FILE) {CUSTOM.description}")
+    print("\ndither kinds (--dither KIND, any method):")
+    width = max(map(len, DITHERS))
+    for dither in DITHERS.values():
+        print(f"{dither.name:<{width}}  {dither.description}")

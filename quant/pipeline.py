@@ -25,10 +25,10 @@ from .colorspace import check_space
 from .histogram import Histogram, build_histogram
 from .load import LoadedImage, check_image
 from .methods import CUSTOM, Method, get_method
-from .metrics import Metrics, histogram_delta_e, histogram_psnr, ssim
+from .metrics import Metrics, blurred_delta_e, histogram_delta_e, histogram_psnr, pixel_delta_e, pixel_psnr, ssim
 from .numeric import is_integer
 from .palette import ComputedOnce, Palette, PaletteWork, check_order
-from .remap import remap, render
+from .remap import is_dithered, remap, render
 
 #: How long work reports how far it got: ``progress(fraction done, message for people)``.
 Progress = Callable[[float, str], None]
@@ -42,16 +42,24 @@ class Prepared(PaletteWork):
     Make it with `prepare`; threads may share one.
     """
 
-    def quantize(self, k: int | None = None, *, seed: int = 0) -> Result:
+    def quantize(
+        self, k: int | None = None, *, seed: int = 0, dither: str = "none", dither_strength: float = 1.0
+    ) -> Result:
         """The image reduced to at most `k` colors (2…256); the same seed gives the same result.
 
         With a custom palette (``prepare(image, palette=colors)``) leave out k: it is the number of colors.
+        `dither` is a name from `quant.DITHERS` (``"none"``, the default, or
+        e.g. ``"floyd-steinberg"``, ``"blue-noise"``, ``"edge-aware"``) and
+        `dither_strength` (0…1) how much of it. Dithering happens in the remap,
+        after the palette, so one prepared image serves every dither.
         """
         seed = check_seed(seed)
+        is_dithered(dither, dither_strength)  # a bad name or strength fails before any work
         started = time.perf_counter()
         palette = self.palette(k, seed)
-        indices = remap(self.hist, palette)
-        return Result(self.image, self.hist, palette, indices, time.perf_counter() - started)
+        indices = remap(self.hist, palette, dither=dither, strength=dither_strength)
+        seconds = time.perf_counter() - started
+        return Result(self.image, self.hist, palette, indices, seconds, dither, float(dither_strength))
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +78,10 @@ class Result(ComputedOnce):
         Palette index of every pixel; ``len(palette.colors)`` marks transparency.
     seconds : float
         Palette plus remap time: the quantization itself, not the PNG or the metrics.
+    dither : str
+        How the remap dithered (a name from `quant.DITHERS`); ``"none"`` by default.
+    dither_strength : float
+        How much, 0…1.
 
     The PNG, the pixel counts and each metric are computed on first use and kept.
     """
@@ -79,6 +91,13 @@ class Result(ComputedOnce):
     palette: Palette
     indices: np.ndarray
     seconds: float
+    dither: str = "none"
+    dither_strength: float = 1.0
+
+    @property
+    def dithered(self) -> bool:
+        """Whether pixels of one color may have gone to different palette colors."""
+        return is_dithered(self.dither, self.dither_strength)
 
     @property
     def notices(self) -> tuple[str, ...]:
@@ -94,7 +113,13 @@ class Result(ComputedOnce):
     @property
     def pixel_counts(self) -> np.ndarray:
         """Visible pixels per palette color, (m,) int64."""
+        if self.dithered:
+            return self._once("pixel_counts", self._counted_pixels)
         return self._once("pixel_counts", lambda: self.palette.pixel_counts(self.hist.counts))
+
+    def _counted_pixels(self) -> np.ndarray:
+        visible = self.indices[self.hist.pixel_index >= 0]
+        return np.bincount(visible, minlength=len(self.palette.colors))[: len(self.palette.colors)].astype(np.int64)
 
     @property
     def ssim(self) -> float:
@@ -104,12 +129,26 @@ class Result(ComputedOnce):
     @property
     def psnr(self) -> float:
         """PSNR over visible pixels, in dB; ``inf`` when identical."""
+        if self.dithered:  # pixels of one color went to different palette colors: count them one by one
+            return self._once("psnr", lambda: pixel_psnr(self.hist, self.palette, self.indices))
         return self._once("psnr", lambda: histogram_psnr(self.hist, self.palette))
 
     @property
     def delta_e(self) -> float:
         """Mean CIEDE2000 over visible pixels; about 2.3 is a just-noticeable difference."""
+        if self.dithered:
+            return self._once("delta_e", lambda: pixel_delta_e(self.hist, self.palette, self.indices))
         return self._once("delta_e", lambda: histogram_delta_e(self.hist, self.palette))
+
+    @property
+    def blurred_delta_e(self) -> float:
+        """Mean CIEDE2000 after a 1-pixel Gaussian blur in linear light: ΔE as seen from a viewing distance.
+
+        Fair to dithering, which per-pixel ΔE and SSIM penalize though it
+        looks better; see `quant.metrics.blurred_delta_e`.
+        """
+        visible = self.hist.pixel_index >= 0
+        return self._once("blurred_delta_e", lambda: blurred_delta_e(self.image.rgb, self.rgb(), visible))
 
     @property
     def metrics(self) -> Metrics:
@@ -120,6 +159,7 @@ class Result(ComputedOnce):
             delta_e=self.delta_e,
             png_bytes=len(self.png),
             colors=len(self.palette.colors),
+            blurred_delta_e=self.blurred_delta_e,
         )
 
     def rgb(self) -> np.ndarray:
@@ -128,7 +168,7 @@ class Result(ComputedOnce):
 
 
 def evaluate(result: Result) -> Metrics:
-    """Every metric of `result`: its SSIM, PSNR, ΔE2000, PNG size and colors.
+    """Every metric of `result`: its SSIM, PSNR, ΔE2000, PNG size, colors and blurred ΔE2000.
 
     The result keeps what it computed (its PNG above all), so evaluating it
     again, or asking for one metric (``result.ssim``), costs nothing more.
@@ -223,12 +263,15 @@ def quantize(
     palette: Any = None,
     lock: Any = None,
     order: str | None = None,
+    dither: str = "none",
+    dither_strength: float = 1.0,
 ) -> Result:
     """Reduce `image` to at most `k` colors with `method` (default kmeans), in one call.
 
     The same as ``prepare(image, method, space=..., params=..., palette=..., lock=...,
-    order=...).quantize(k, seed=seed)``; use `prepare` when quantizing one image at
-    several k. With `palette`, k is the palette's size.
+    order=...).quantize(k, seed=seed, dither=..., dither_strength=...)``; use `prepare`
+    when quantizing one image at several k or with several dithers. With `palette`, k is
+    the palette's size.
 
     Examples
     --------
@@ -242,5 +285,6 @@ def quantize(
     >>> quantize(sample_image(), palette=["#000000", "#ff0000", "#ffffff"]).palette.colors.tolist()
     [[0, 0, 0], [255, 0, 0], [255, 255, 255]]
     """
+    is_dithered(dither, dither_strength)  # a bad name or strength fails before the fit-once work
     prepared = prepare(image, method, space=space, params=params, palette=palette, lock=lock, order=order)
-    return prepared.quantize(k, seed=seed)
+    return prepared.quantize(k, seed=seed, dither=dither, dither_strength=dither_strength)

@@ -1,4 +1,4 @@
-"""Mean SSIM of two RGB images in one streaming pass, compiled with numba.
+"""Image-to-image similarity, compiled with numba: SSIM in one streaming pass, per-pixel errors, blurred ΔE.
 
 scikit-image's `structural_similarity` filters five float64 images (the two
 means, the two second moments and the cross moment) through `uniform_filter`
@@ -14,8 +14,12 @@ rounding (the tests hold it to 1e-12).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
+
+from .ciede2000 import _difference
 
 _K1, _K2, _DATA_RANGE = 0.01, 0.03, 255.0
 
@@ -77,3 +81,143 @@ def windowed_ssim(a: np.ndarray, b: np.ndarray, window: int) -> float:
     windows = (height - window + 1) * (width - window + 1)
     sums = [_channel_ssim_sum(a[..., c], b[..., c], window) for c in range(channels)]
     return float(np.mean(sums)) / windows
+
+
+# --- per-pixel differences: dithered results, and the blurred ΔE ----------------------------------
+
+
+@njit(cache=True, nogil=True)
+def pixel_errors(pixel_index, indices, hist_colors, hist_lab, palette_colors, palette_lab, with_delta_e):
+    """Σ squared RGB error and (if `with_delta_e`) Σ CIEDE2000 over the visible pixels, pixel by pixel.
+
+    What a dithered result needs: its pixels of one color may have gone to
+    different palette colors, so the histogram can't stand in for them.
+    """
+    squared = 0.0
+    delta_e = 0.0
+    height, width = pixel_index.shape
+    for y in range(height):
+        for x in range(width):
+            p = pixel_index[y, x]
+            if p < 0:
+                continue
+            j = indices[y, x]
+            for c in range(3):
+                d = float(hist_colors[p, c]) - float(palette_colors[j, c])
+                squared += d * d
+            if with_delta_e:
+                delta_e += _difference(
+                    hist_lab[p, 0],
+                    hist_lab[p, 1],
+                    hist_lab[p, 2],
+                    palette_lab[j, 0],
+                    palette_lab[j, 1],
+                    palette_lab[j, 2],
+                )
+    return squared, delta_e
+
+
+#: The blurred ΔE's viewing model: a Gaussian of this many pixels (σ), cut at 3σ.
+BLUR_SIGMA = 1.0
+_STRIP = 64  # rows blurred at a time: memory stays a few strips, whatever the image size
+
+# sRGB (D65) to CIE XYZ and the D65 white, as scikit-image's rgb2lab uses them.
+_XYZ_FROM_RGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+_WHITE = np.array([0.95047, 1.0, 1.08883])
+_LINEAR_OF_BYTE = np.where(
+    np.arange(256) / 255.0 <= 0.04045,
+    np.arange(256) / 255.0 / 12.92,
+    ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4,
+)
+
+
+def gaussian_weights(sigma: float = BLUR_SIGMA) -> np.ndarray:
+    radius = max(1, math.ceil(3 * sigma))
+    taps = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * sigma**2))
+    return taps / taps.sum()
+
+
+@njit(cache=True, nogil=True)
+def _blur_strip(image, top, bottom, weights, linear, out):
+    """Rows top…bottom−1 of `image` (uint8 H×W×3) in linear light, blurred (edges repeated), into `out`."""
+    height, width = image.shape[0], image.shape[1]
+    radius = weights.shape[0] // 2
+    rows = bottom - top + 2 * radius
+    across = np.zeros((rows, width, 3))
+    for r in range(rows):
+        y = min(max(top - radius + r, 0), height - 1)
+        for x in range(width):
+            for c in range(3):
+                total = 0.0
+                for t in range(weights.shape[0]):
+                    xx = min(max(x + t - radius, 0), width - 1)
+                    total += weights[t] * linear[image[y, xx, c]]
+                across[r, x, c] = total
+    for r in range(bottom - top):
+        for x in range(width):
+            for c in range(3):
+                total = 0.0
+                for t in range(weights.shape[0]):
+                    total += weights[t] * across[r + t, x, c]
+                out[r, x, c] = total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lab_f(rgb, xyz_from_rgb, white, i):
+    t = (xyz_from_rgb[i, 0] * rgb[0] + xyz_from_rgb[i, 1] * rgb[1] + xyz_from_rgb[i, 2] * rgb[2]) / white[i]
+    return t ** (1.0 / 3.0) if t > 0.008856 else 7.787 * t + 16.0 / 116.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lab(rgb, xyz_from_rgb, white):
+    """Linear sRGB (3,) to CIELAB (D65), as scikit-image's rgb2lab."""
+    fx = _lab_f(rgb, xyz_from_rgb, white, 0)
+    fy = _lab_f(rgb, xyz_from_rgb, white, 1)
+    fz = _lab_f(rgb, xyz_from_rgb, white, 2)
+    return 116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)
+
+
+@njit(cache=True, nogil=True)
+def _blurred_delta_e_sum(a, b, visible, weights, linear, xyz_from_rgb, white, strip):
+    height, width = a.shape[0], a.shape[1]
+    blurred_a = np.empty((strip, width, 3))
+    blurred_b = np.empty((strip, width, 3))
+    total = 0.0
+    for top in range(0, height, strip):
+        bottom = min(top + strip, height)
+        _blur_strip(a, top, bottom, weights, linear, blurred_a)
+        _blur_strip(b, top, bottom, weights, linear, blurred_b)
+        for r in range(bottom - top):
+            for x in range(width):
+                if not visible[top + r, x]:
+                    continue
+                L1, a1, b1 = _lab(blurred_a[r, x], xyz_from_rgb, white)
+                L2, a2, b2 = _lab(blurred_b[r, x], xyz_from_rgb, white)
+                total += _difference(L1, a1, b1, L2, a2, b2)
+    return total
+
+
+def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: float = BLUR_SIGMA) -> float:
+    """Mean CIEDE2000 between two H×W×3 uint8 images after a Gaussian blur of `sigma` px in linear light.
+
+    Averaged over the `visible` (H, W) bool pixels. The blur stands in for
+    viewing distance: the eye averages neighbouring pixels' light, which is
+    what dithering counts on, so a well-dithered image scores better than
+    its banded undithered twin, while per-pixel ΔE scores it worse.
+    """
+    count = int(visible.sum())
+    if count == 0:
+        return 0.0
+    total = _blurred_delta_e_sum(
+        np.ascontiguousarray(a),
+        np.ascontiguousarray(b),
+        np.ascontiguousarray(visible),
+        gaussian_weights(sigma),
+        _LINEAR_OF_BYTE,
+        _XYZ_FROM_RGB,
+        _WHITE,
+        _STRIP,
+    )
+    return total / count

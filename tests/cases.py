@@ -57,6 +57,7 @@ def _truncated(fmt: str) -> bytes:
 @functools.cache
 def _bomb(side: int = 40_000) -> bytes:
     """A valid PNG of side×side black pixels that compresses to a few hundred kilobytes."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -105,7 +106,7 @@ _GRAY = np.arange(0, 240, 2, dtype=np.uint8).reshape(8, 15)
 
 
 def _sixteen_bit() -> bytes:
-    values = (np.arange(96, dtype=np.uint16).reshape(8, 12) * 680)
+    values = np.arange(96, dtype=np.uint16).reshape(8, 12) * 680
     return encode(Image.frombytes("I;16", (12, 8), values.tobytes()))
 
 
@@ -226,17 +227,22 @@ AWKWARD: dict[str, Awkward] = {
     "grayscale": Awkward("gray.png", lambda: encode(Image.fromarray(_GRAY, "L")), _check_gray),
     "palette + transparency": Awkward("sprite.png", _palette_with_transparency, _check_palette_transparency, colors=2),
     "RGBA with holes": Awkward("window.png", lambda: encode(Image.fromarray(RGBA_HOLE, "RGBA")), _check_rgba),
-    "CMYK JPEG": Awkward("print.jpg", lambda: encode(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG"),
-                         _check_cmyk),
+    "CMYK JPEG": Awkward(
+        "print.jpg", lambda: encode(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG"), _check_cmyk
+    ),
     "EXIF-rotated JPEG": Awkward("sideways.jpg", _exif_rotated, _check_exif),
     "animated GIF": Awkward("anim.gif", _animated_gif, _check_animated),
     "float TIFF with NaN": Awkward("nan.tif", lambda: _float_tiff(_with_nan(_RAMP)), _check_float_with_nan),
     "float TIFF 0…1000": Awkward("thousand.tif", lambda: _float_tiff(_RAMP * 1000), _check_stretched),
-    "32-bit TIFF": Awkward("wide.tif", lambda: encode(Image.fromarray(
-        (np.arange(96, dtype=np.int32).reshape(8, 12) * 1_000_000), "I"), "TIFF"), _check_stretched),
+    "32-bit TIFF": Awkward(
+        "wide.tif",
+        lambda: encode(Image.fromarray((np.arange(96, dtype=np.int32).reshape(8, 12) * 1_000_000), "I"), "TIFF"),
+        _check_stretched,
+    ),
     "PNG with a 30 MB zTXt": Awkward("chatty.png", _huge_text, _check_metadata_ignored, colors=1),
-    "PNG with a 5 MB iCCP": Awkward("profiled.png", lambda: _png_with(icc_profile=bytes(5_000_000)),
-                                    _check_metadata_ignored, colors=1),
+    "PNG with a 5 MB iCCP": Awkward(
+        "profiled.png", lambda: _png_with(icc_profile=bytes(5_000_000)), _check_metadata_ignored, colors=1
+    ),
 }
 
 
@@ -265,3 +271,16 @@ PALETTE_REFUSALS: dict[str, Refusal] = {
     "image with too many colors": Refusal("photo.png", _many_colors_png, "300 distinct colors"),
     "unreadable image": Refusal("cut.png", lambda: _truncated("PNG"), "not a palette: .*truncated|corrupt"),
 }
+
+
+#: Dither options the API and the CLI must refuse: (dither, strength, words of the message).
+BAD_DITHER_OPTIONS = [
+    ("ordered", 1.0, "unknown dither 'ordered'; choose one of: none, floyd-steinberg"),
+    ("Floyd-Steinberg", 1.0, "unknown dither"),
+    (None, 1.0, "unknown dither None"),
+    ("floyd-steinberg", 1.5, "dither strength must be a number from 0 to 1, not 1.5"),
+    ("floyd-steinberg", -0.1, "dither strength must be a number from 0 to 1"),
+    ("floyd-steinberg", float("nan"), "dither strength must be a number from 0 to 1"),
+    ("floyd-steinberg", "1", "dither strength must be a number from 0 to 1, not '1'"),
+    ("floyd-steinberg", True, "dither strength must be a number from 0 to 1, not True"),
+]

@@ -58,7 +58,8 @@ def test_json_reports_every_key(images):
     reports = [json.loads(line) for line in done.stdout.splitlines()]
     assert [Path(r["input"]).name for r in reports] == ["photo.png", "flipped.jpg"]
     for report in reports:
-        assert set(report) == {"input", "output", "method", "k", "colors", "ssim", "psnr", "delta_e", "bytes", "seconds"}
+        assert set(report) == {"input", "output", "method", "k", "colors", "ssim", "psnr", "delta_e", "blurred_delta_e",
+                               "bytes", "seconds"}
         assert report["method"] == "gmm" and report["k"] == 16
         assert 1 <= report["colors"] <= 16
         assert 0 < report["ssim"] <= 1 and report["delta_e"] > 0

@@ -85,9 +85,10 @@ def test_metrics_table_and_row(image, hist):
 
 
 def test_metrics_html_formats_every_metric():
-    row = {"ssim": 0.83456, "psnr": math.inf, "delta_e": 4.5, "png_kb": 23.61, "ratio": 9.26, "seconds": 1.234}
+    row = {"ssim": 0.83456, "psnr": math.inf, "delta_e": 4.5, "blurred_delta_e": 3.214, "png_kb": 23.61, "ratio": 9.26,
+           "seconds": 1.234}
     text = metrics_html(row)
-    for expected in ("0.835", "∞", "4.50", "23.6 kB", "9.3×", "1.23 s", "ΔE2000"):
+    for expected in ("0.835", "∞", "4.50", "3.21", "Blurred ΔE2000", "23.6 kB", "9.3×", "1.23 s", "ΔE2000"):
         assert expected in text
 
 

@@ -200,7 +200,7 @@ def method_pool() -> WorkerPool:
 
 
 def warm_up() -> Iterator[str]:
-    """Run every registered method once on a tiny image, so a worker's first real task pays no start-up.
+    """Run every method, and each family of dithering, once on a tiny image: a worker's first task pays no start-up.
 
     numba loads its compiled kernels, and scikit-learn and fastcluster their
     modules, on first use: about a second per process, paid here instead of
@@ -218,6 +218,13 @@ def warm_up() -> Iterator[str]:
         for space in ("rgb", "lab", "oklab") if name == "kmeans" else ("rgb",):
             measure(tiny, hist, 4, METHODS[name], space=space, seed=0)
             yield name
+    from quant.dither import DITHERS
+    from quant.pipeline import evaluate, prepare
+
+    prepared = prepare(tiny, "kmeans", hist=hist)
+    for dither in {kind.family: name for name, kind in DITHERS.items() if kind.dithers}.values():
+        evaluate(prepared.quantize(4, dither=dither))  # one kind per family loads every dithering loop
+        yield dither
 
 
 def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, space: str, seed: int) -> Done:
