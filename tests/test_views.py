@@ -214,7 +214,9 @@ def test_palette_strip_has_a_bar_per_color_sized_by_share_and_clicks_select_a_cl
     fig = figures.palette_strip_figure(label, palette, counts)
     (bar,) = fig.data
     assert list(bar.marker.color) == quant.hex_colors(palette.colors)
-    np.testing.assert_allclose(bar.y, 100 * counts / counts.sum())
+    share = 100 * counts / counts.sum()
+    np.testing.assert_allclose(np.asarray(bar.customdata)[:, 2].astype(float), share)  # hover's true share
+    np.testing.assert_allclose(bar.y, np.maximum(share, figures.MIN_BAR_FRACTION * share.max()))
     assert fig.layout.clickmode == "event+select"
     # A click on bar 2, as Streamlit delivers it, selects every color that palette color replaces.
     clicked = {"selection": {"points": [{"curve_number": 0, "point_index": 2, "legendgroup": bar.legendgroup,
@@ -223,3 +225,29 @@ def test_palette_strip_has_a_bar_per_color_sized_by_share_and_clicks_select_a_cl
     np.testing.assert_array_equal(entries, palette.labels == 2)
     with pytest.raises(ValueError, match="one count per palette color"):
         figures.palette_strip_figure(label, palette, counts[:-1])
+
+
+def test_rare_colors_get_bars_tall_enough_to_click(hist, palettes):
+    label, palette = next(iter(palettes.items()))
+    counts = np.full(len(palette.colors), 1_000)
+    counts[0] = 1  # 0.02 % of the pixels: a bar of a pixel or less at its true height
+    (bar,) = figures.palette_strip_figure(label, palette, counts).data
+    assert min(bar.y) == pytest.approx(figures.MIN_BAR_FRACTION * max(bar.y))
+    assert "customdata[2]" in bar.hovertemplate  # hover tells the true share, not the bar's height
+
+
+@pytest.mark.parametrize("method", list(quant.METHODS))
+def test_a_click_on_any_methods_palette_strip_selects_its_pixels(image, hist, method):
+    """The compare view's strip, clicked, read back as `page.palettes` files the palettes: baselines too."""
+    from dashboard.model import selection
+
+    palette = quant.prepare(image, method, hist=hist).quantize(4).palette
+    counts = palette.pixel_counts(hist.counts)
+    page_palettes = {quant.METHODS[method].label: palette}  # how Page.palettes keys a method's palette
+    fig = figures.palette_strip_figure(selection.method_palette_label(method), palette, counts)
+    clicked = {"selection": {"points": [{"curve_number": 0, "point_index": 0, "legendgroup": fig.data[0].legendgroup,
+                                         "customdata": {"0": 0}}]}}
+    labels = {label: p.labels for label, p in page_palettes.items()}
+    entries = selection.entries_from_event(clicked, len(hist), labels_by_group=labels)
+    assert entries.any()
+    np.testing.assert_array_equal(entries, palette.labels == 0)

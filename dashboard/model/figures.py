@@ -436,6 +436,11 @@ def rate_distortion_figure(
     return fig
 
 
+#: The shortest palette bar, as a fraction of the tallest: a color on 0.1 % of the pixels still
+#: gets a bar about 15 px tall, big enough to click. Hover tells its true share.
+MIN_BAR_FRACTION = 0.08
+
+
 def palette_strip_figure(
     label: str,
     palette: Palette,
@@ -448,9 +453,11 @@ def palette_strip_figure(
     Parameters
     ----------
     label : str
-        The method's display name; the bars are drawn in its palette group,
-        so `dashboard.model.selection.entries_from_event` reads a clicked bar as that
-        palette color's whole cluster.
+        The label the method's palette goes by in ``page.palettes`` (the
+        plain method label, "libimagequant", never the card title
+        "libimagequant · baseline"): the bars are drawn in its palette group,
+        and `dashboard.model.selection.entries_from_event` finds the clicked
+        bar's cluster under that label.
     palette : Palette
         The method's palette.
     pixel_counts : ndarray, shape (m,)
@@ -461,7 +468,9 @@ def palette_strip_figure(
     Returns
     -------
     plotly.graph_objects.Figure
-        One bar trace.
+        One bar trace. Bars are at least `MIN_BAR_FRACTION` of the tallest,
+        so rare colors stay clickable; ``customdata`` holds each bar's
+        palette index, hex code and true share, which hover shows.
     """
     pixel_counts = np.asarray(pixel_counts)
     if pixel_counts.shape != (len(palette.colors),):
@@ -471,15 +480,16 @@ def palette_strip_figure(
         )
     hexes = hex_colors(palette.colors)
     share = 100 * pixel_counts / max(int(pixel_counts.sum()), 1)
+    height = np.maximum(share, MIN_BAR_FRACTION * share.max()) if len(share) else share
     fig = go.Figure(
         go.Bar(
             x=list(range(len(hexes))),
-            y=share,
+            y=height,
             name=label,
             legendgroup=palette_group(label),
             marker=dict(color=hexes, line=dict(color="black", width=0.5)),
-            customdata=[[index, code] for index, code in enumerate(hexes)],
-            hovertemplate="%{customdata[1]}<br>%{y:.1f} % of the pixels<extra></extra>",
+            customdata=[[index, code, float(s)] for index, (code, s) in enumerate(zip(hexes, share, strict=True))],
+            hovertemplate="%{customdata[1]}<br>%{customdata[2]:.1f} % of the pixels<extra></extra>",
         )
     )
     fig.update_xaxes(showticklabels=False)
