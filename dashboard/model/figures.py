@@ -365,8 +365,8 @@ def quality_figure(
                 row=number // 2 + 1,
                 col=number % 2 + 1,
             )
-        if knees.get(label) is not None:
-            _mark_knee(fig, label, rows, knees[label], line["color"])
+        if (knee := knees.get(label)) is not None:
+            _mark_knee(fig, label, rows, knee, line["color"])
     for number, column in enumerate(QUALITY_PANELS):
         fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=number // 2 + 1, col=number % 2 + 1)
         fig.update_yaxes(title_text=column.short_title, row=number // 2 + 1, col=number % 2 + 1)
