@@ -456,7 +456,8 @@ def rate_distortion_figure(
                 line=line,
                 name=name,
                 customdata=[row.k for row in rows],
-                hovertemplate=f"{label}, k = %{{customdata}}<br>{_PNG.hover('x')}<br>SSIM {_SSIM.hover()}<extra></extra>",
+                hovertemplate=f"{label}, k = %{{customdata}}<br>{_PNG.hover('x')}"
+                f"<br>SSIM {_SSIM.hover()}<extra></extra>",
             )
         )
     fig.update_xaxes(title_text=_PNG.axis_title, type="log")
