@@ -193,7 +193,8 @@ def rgb_cube_figure(
                 hovertemplate=_palette_hover(label),
             )
         )
-    axis = dict(range=[0, 255], backgroundcolor=BACKGROUND, gridcolor="#a0a0a0")
+    # A scene's panes are painted only with showbackground: without it the pale pixels sat on white.
+    axis = dict(range=[0, 255], backgroundcolor=BACKGROUND, showbackground=True, gridcolor="#a0a0a0")
     fig.update_layout(
         scene=dict(
             xaxis=dict(title=dict(text="Red"), **axis),
@@ -371,8 +372,8 @@ def quality_figure(
         fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=number // 2 + 1, col=number % 2 + 1)
         fig.update_yaxes(title_text=column.short_title, row=number // 2 + 1, col=number % 2 + 1)
     _finish(fig, f"Quality versus k: {', '.join(sweeps)}", uirevision, "zoom")
-    fig.update_layout(height=640, legend=dict(orientation="h", yanchor="bottom", y=1.06, xanchor="left", x=0))
-    fig.update_layout(margin_t=110)
+    fig.update_layout(height=680, legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+    fig.update_layout(margin_b=90)
     return fig
 
 
@@ -648,8 +649,8 @@ def _mark_knee(fig: go.Figure, label: str, rows: Sequence, knee_k: int, color: s
                 y=[values[column.key]],
                 mode="markers",
                 name=f"{label}: knee at k = {knee_k}",
-                legendgroup=label,
-                showlegend=number == 0,
+                legendgroup=label,  # the method's legend entry toggles its stars too
+                showlegend=False,
                 marker=dict(symbol="star", size=16, color=color, line=dict(color="black", width=1)),
                 hovertemplate=f"{label}: knee at k = %{{x}}<br>{column.hover()}<extra></extra>",
             ),

@@ -37,7 +37,7 @@ def card_title_html(label: str) -> str:
     A narrow card gives its title a second line; a cut title ("Orig…",
     "libimagequant · b…") hid which method a card shows.
     """
-    return f'<strong style="overflow-wrap:break-word">{html.escape(label)}</strong>'
+    return f"<strong>{html.escape(label)}</strong>"
 
 
 def metrics_html(row: dict[str, float]) -> str:
