@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import NoReturn
 
 import streamlit as st
 
@@ -35,8 +36,7 @@ def image_ui() -> Source:
     upload = st.file_uploader(
         f"Upload an image ({UPLOAD_FORMATS}), or drop one here",
         key=key,
-        on_change=check_upload,
-        args=(key,),
+        on_change=forget_refusal,
         help=f"{UPLOAD_FORMATS}, up to {quant.DEFAULT_MAX_PIXELS / 1e6:g} megapixels. "
         "Without one, the page shows a sample.",
     )
@@ -56,9 +56,8 @@ def image_ui() -> Source:
         source = source or sample_source()
     else:
         decoded = decode(upload)
-        if isinstance(decoded, quant.ImageError):  # only when no callback ran: check_upload clears these
-            st.error(refusal_message(upload.name, decoded), icon=":material/broken_image:")
-            return st.session_state.get("last_upload") or sample_source()
+        if isinstance(decoded, quant.ImageError):
+            refuse(upload.name, decoded)
         source = Source(f"sha256:{upload_digest(upload)}", upload.name, decoded)
         # Only uploads are remembered: replacing a file reruns once with no file at all, and that
         # passing sample must not displace the upload a refused file falls back to.
@@ -68,22 +67,25 @@ def image_ui() -> Source:
     return source
 
 
-def check_upload(key: str) -> None:
-    """Before the run an upload starts: a file the engine refuses is taken out of the uploader.
-
-    Its message stays on the page, and the previous image stays shown, until
-    the uploader changes again. The uploader is emptied by a new key, the one
-    way Streamlit lets a script clear a file uploader.
-    """
+def forget_refusal() -> None:
+    """The uploader changed: the last refused file's message has had its day."""
     st.session_state.upload_refusal = None
-    upload = st.session_state.get(key)
-    if upload is None:
-        return
-    decoded = decode(upload)
-    if isinstance(decoded, quant.ImageError):
-        st.session_state.upload_refusal = refusal_message(upload.name, decoded)
-        generation = int(st.session_state.get("upload_generation", 0)) + 1
-        st.session_state.update(upload_generation=generation, upload_key=f"upload-{generation}")
+
+
+def refuse(name: str, refusal: quant.ImageError) -> NoReturn:
+    """Take a file the engine refused out of the uploader, keep its message, and run the page again.
+
+    The message stays, and the previous image stays shown, until the uploader
+    changes or the message is dismissed. The uploader is emptied by a new
+    key, the one way Streamlit lets a script clear a file uploader. The file
+    is read here, in the run, rather than in the uploader's callback: by now
+    the run has cleared the previous image's results, and a 12 MP file takes
+    seconds to read.
+    """
+    st.session_state.upload_refusal = refusal_message(name, refusal)
+    generation = int(st.session_state.get("upload_generation", 0)) + 1
+    st.session_state.update(upload_generation=generation, upload_key=f"upload-{generation}")
+    st.rerun()
 
 
 def upload_digest(upload) -> str:
