@@ -37,6 +37,7 @@ def image_ui() -> Source:
         f"Upload an image ({UPLOAD_FORMATS}), or drop one here",
         key=key,
         on_change=forget_refusal,
+        args=(key,),
         help=f"{UPLOAD_FORMATS}, up to {quant.DEFAULT_MAX_PIXELS / 1e6:g} megapixels. "
         "Without one, the page shows a sample.",
     )
@@ -67,9 +68,15 @@ def image_ui() -> Source:
     return source
 
 
-def forget_refusal() -> None:
-    """The uploader changed: the last refused file's message has had its day."""
-    st.session_state.upload_refusal = None
+def forget_refusal(key: str) -> None:
+    """A new file arrived: the last refused file's message has had its day.
+
+    Only a file in the current uploader counts: the browser can report the
+    refused file again, under the key the uploader had before, and an emptied
+    uploader may report a change with no file; neither takes the message away.
+    """
+    if key == upload_key() and st.session_state.get(key) is not None:
+        st.session_state.upload_refusal = None
 
 
 def refuse(name: str, refusal: quant.ImageError) -> NoReturn:
