@@ -29,16 +29,15 @@ def main() -> None:
     cache.worker_pool()  # already started by serve.py; under `streamlit run app.py`, the first run starts it
     header, body = st.container(), view_area()
     with st.sidebar:
-        source = sidebar.image_ui()
         settings = sidebar.settings_ui()
-    link.publish(settings, source)
-
     with header:
         st.title("quant", anchor=False)
         st.caption(
             "Cluster an image's colors with several methods, look at the results next to the original, "
             "and judge them by SSIM, PSNR and ΔE2000."
         )
+        source = sidebar.image_ui()  # on the page itself: drop a file on it, or find its button on a phone
+        link.publish(settings, source)
         link.show_notices(settings, source)
         view = st.segmented_control(
             "View",

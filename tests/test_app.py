@@ -275,6 +275,19 @@ def test_the_full_size_result_comes_with_a_clickable_palette():
     assert any("Click a color" in caption.value for caption in at.main.caption)
 
 
+def test_color_space_overlays_one_palette_until_more_are_picked():
+    at = open_app(view="color-space", methods="kmeans,octree")
+    assert_healthy(at)
+
+    def overlaid() -> list[set[str]]:
+        return [{trace["name"] for trace in json.loads(chart.proto.spec)["data"]} - {"pixels"} for chart in charts(at)]
+
+    assert overlaid() == [{"k-means"}, {"k-means"}]  # 2 × 64 markers at once would bury the pixels
+    at.pills(key="shown_palettes").set_value(["k-means", "Octree (Pillow)"]).run()
+    assert_healthy(at)
+    assert overlaid() == [{"k-means", "Octree (Pillow)"}] * 2
+
+
 def test_color_space_view_draws_projections_and_cube():
     at = open_app(view="color-space")
     assert_healthy(at)

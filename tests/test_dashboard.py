@@ -14,7 +14,7 @@ import quant
 from dashboard.model.formatting import (
     card_title_html, download_name, escape_markdown, file_stem, human_size, metrics_html, swatches_html,
 )
-from dashboard.model.metric_display import COLUMNS, compression_ratio, metric_row, metrics_table
+from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, compression_ratio, metric_row, metrics_table
 from dashboard.model.outcomes import Done, Failed, describe_failure, original_png, preview_png, run_method
 
 
@@ -99,11 +99,22 @@ def test_swatches_carry_hex_and_share_on_hover():
     assert "background:#ff0000" in text
 
 
-def test_card_titles_stay_on_one_line_with_the_full_label_on_hover():
+def test_card_titles_are_whole_and_escaped():
     text = card_title_html("Agglomerative <fastcluster> & co")
-    assert 'title="Agglomerative &lt;fastcluster&gt; &amp; co"' in text
-    assert "<strong>Agglomerative &lt;fastcluster&gt; &amp; co</strong>" in text
-    assert "white-space:nowrap" in text and "text-overflow:ellipsis" in text
+    assert text == "<strong>Agglomerative &lt;fastcluster&gt; &amp; co</strong>"
+    assert "ellipsis" not in text and "nowrap" not in text  # a narrow card wraps its title, never cuts it
+
+
+def test_metric_values_never_wrap_into_their_labels():
+    text = metrics_html({"ssim": 0.83, "psnr": 28.0, "delta_e": 4.5, "png_kb": 23.2, "ratio": 9.5, "seconds": 1.3})
+    assert "grid-template-columns:minmax(0,1fr) auto" in text
+    assert text.count("white-space:nowrap") == len(COLUMNS)
+
+
+def test_sizes_are_written_one_way_everywhere():
+    png = COLUMN_BY_KEY["png_kb"]
+    assert png.format(2_812.5) == human_size(2_812_500) == "2.8 MB"  # was "2,812.5 kB" beside "16.5 MB"
+    assert png.format(23.61) == "23.6 kB"
 
 
 @pytest.mark.parametrize("name, stem", [

@@ -161,40 +161,69 @@ def sweep_rows(ssims=(0.6, 0.75, 0.85, 0.9, 0.91, 0.915, 0.918, 0.92)):
             for e, (k, s) in enumerate(zip(ks, ssims))]
 
 
-def test_quality_figure_plots_four_metrics_on_a_log2_axis_and_marks_the_knee():
-    rows = sweep_rows()
-    fig = figures.quality_figure(rows, method_label="k-means", knee_k=16)
-    curves, star = fig.data[:4], fig.data[4:]
-    assert len(fig.data) == 5
-    assert [list(t.x) for t in curves] == [[r.k for r in rows]] * 4
-    assert list(curves[0].y) == [r.ssim for r in rows]
-    assert list(curves[3].y) == [r.png_bytes / 1000 for r in rows]
+def sweeps_of_three():
+    return {"k-means": sweep_rows(),
+            "Octree": sweep_rows((0.5, 0.6, 0.7, 0.8, 0.85, 0.87, 0.88, 0.89)),
+            "libimagequant": sweep_rows((0.55, 0.7, 0.8, 0.88, 0.9, 0.91, 0.912, 0.915))}
+
+
+def test_quality_figure_draws_every_method_on_the_same_four_log2_panels():
+    sweeps = sweeps_of_three()
+    fig = figures.quality_figure(sweeps, reference="libimagequant")
+    assert len(fig.data) == 4 * len(sweeps)
+    for number, (label, rows) in enumerate(sweeps.items()):
+        curves = fig.data[4 * number: 4 * number + 4]
+        assert {t.legendgroup for t in curves} == {label} and sum(bool(t.showlegend) for t in curves) == 1
+        assert [list(t.x) for t in curves] == [[r.k for r in rows]] * 4
+        assert list(curves[0].y) == [r.ssim for r in rows]
+        assert list(curves[3].y) == [r.png_bytes / 1000 for r in rows]
+        assert [t.xaxis for t in curves] == ["x", "x2", "x3", "x4"]  # the same axes for every method
+    reference = [t for t in fig.data if t.legendgroup == "libimagequant"]
+    assert all(t.line.dash == "dash" for t in reference) and "(reference)" in reference[0].name
+    assert all(t.line.dash is None for t in fig.data if t.legendgroup != "libimagequant")
+    assert len({t.line.color for t in fig.data}) == 3  # one color per method, the same on every panel
     for axis in ("xaxis", "xaxis2", "xaxis3", "xaxis4"):
         assert fig.layout[axis].type == "log"
         assert list(fig.layout[axis].tickvals) == [2, 4, 8, 16, 32, 64, 128, 256]
     assert [fig.layout[f"yaxis{n}"].title.text for n in ("", 2, 3, 4)] == \
         ["SSIM", "PSNR, dB", "ΔE2000", "PNG8 size, kB"]
-    assert list(star[0].x) == [16] and list(star[0].y) == [0.9]
-    assert sum(shape.x0 == 16 for shape in fig.layout.shapes) == 4  # a dashed line on every panel
-    assert fig.layout.uirevision and "k-means" in fig.layout.title.text
+    assert fig.layout.uirevision
 
 
-def test_quality_figure_without_a_knee_and_with_a_bad_one():
-    assert len(figures.quality_figure(sweep_rows(), method_label="m").data) == 4
+def test_each_curve_keeps_its_knee():
+    sweeps = sweeps_of_three()
+    fig = figures.quality_figure(sweeps, knees={"k-means": 16, "Octree": None, "libimagequant": 8})
+    stars = [t for t in fig.data if t.marker.symbol == "star"]
+    assert len(stars) == 8  # on each of the four panels, for the two methods that have a knee
+    kmeans = [t for t in stars if t.legendgroup == "k-means"]
+    assert [list(t.x) for t in kmeans] == [[16]] * 4 and list(kmeans[0].y) == [0.9]
+    curve = next(t for t in fig.data if t.legendgroup == "k-means")
+    assert {t.marker.color for t in kmeans} == {curve.line.color}
     with pytest.raises(ValueError, match="knee_k"):
-        figures.quality_figure(sweep_rows(), method_label="m", knee_k=24)
+        figures.quality_figure(sweeps, knees={"k-means": 24})
+    with pytest.raises(ValueError, match="at least one"):
+        figures.quality_figure({})
 
 
-def test_rate_distortion_shows_the_sweep_and_other_methods_as_points():
-    rows = sweep_rows()
-    others = {"libimagequant": quant.Metrics(ssim=0.93, psnr=35, delta_e=2, png_bytes=20_000, colors=16),
-              "Octree": quant.Metrics(ssim=0.8, psnr=30, delta_e=4, png_bytes=15_000, colors=16)}
-    fig = figures.rate_distortion_figure(rows, method_label="k-means", others=others)
-    assert len(fig.data) == 1 + len(others)
-    assert list(fig.data[0].y) == [r.ssim for r in rows]
-    assert list(fig.data[0].x) == [r.png_bytes / 1000 for r in rows]
-    assert [t.name for t in fig.data[1:]] == list(others)
-    assert list(fig.data[1].x) == [20.0] and list(fig.data[1].y) == [0.93]
+def test_best_quality_per_byte_is_the_highest_mean_ssim_over_the_shared_sizes():
+    sweeps = sweeps_of_three()
+    assert figures.best_quality_per_byte(sweeps) == "k-means"  # above the others at every size
+    cheaper = [SweepRow(**{**r.__dict__, "png_bytes": r.png_bytes // 8}) for r in sweeps["Octree"]]
+    assert figures.best_quality_per_byte({**sweeps, "Octree": cheaper}) == "Octree"  # an eighth of the bytes
+    assert figures.best_quality_per_byte({"k-means": sweep_rows()}) is None  # nothing to compare with
+    far = [SweepRow(**{**r.__dict__, "png_bytes": 10**9 + r.k}) for r in sweep_rows()]
+    assert figures.best_quality_per_byte({"k-means": sweep_rows(), "far": far}) is None  # no size in common
+
+
+def test_rate_distortion_draws_every_sweep_and_marks_the_best():
+    sweeps = sweeps_of_three()
+    fig = figures.rate_distortion_figure(sweeps, reference="libimagequant", best="k-means")
+    assert [t.legendgroup or t.name.split(" ")[0] for t in fig.data][:1] == ["k-means"]
+    assert len(fig.data) == 3
+    assert list(fig.data[0].y) == [r.ssim for r in sweeps["k-means"]]
+    assert list(fig.data[0].x) == [r.png_bytes / 1000 for r in sweeps["k-means"]]
+    assert "best quality per byte" in fig.data[0].name and fig.data[0].line.width > fig.data[1].line.width
+    assert fig.data[2].line.dash == "dash"
     assert "SSIM" in fig.layout.yaxis.title.text and "kB" in fig.layout.xaxis.title.text
 
 
@@ -214,7 +243,9 @@ def test_palette_strip_has_a_bar_per_color_sized_by_share_and_clicks_select_a_cl
     fig = figures.palette_strip_figure(label, palette, counts)
     (bar,) = fig.data
     assert list(bar.marker.color) == quant.hex_colors(palette.colors)
-    np.testing.assert_allclose(bar.y, 100 * counts / counts.sum())
+    share = 100 * counts / counts.sum()
+    np.testing.assert_allclose(np.asarray(bar.customdata)[:, 2].astype(float), share)  # hover's true share
+    np.testing.assert_allclose(bar.y, np.maximum(share, figures.MIN_BAR_FRACTION * share.max()))
     assert fig.layout.clickmode == "event+select"
     # A click on bar 2, as Streamlit delivers it, selects every color that palette color replaces.
     clicked = {"selection": {"points": [{"curve_number": 0, "point_index": 2, "legendgroup": bar.legendgroup,
@@ -223,3 +254,29 @@ def test_palette_strip_has_a_bar_per_color_sized_by_share_and_clicks_select_a_cl
     np.testing.assert_array_equal(entries, palette.labels == 2)
     with pytest.raises(ValueError, match="one count per palette color"):
         figures.palette_strip_figure(label, palette, counts[:-1])
+
+
+def test_rare_colors_get_bars_tall_enough_to_click(hist, palettes):
+    label, palette = next(iter(palettes.items()))
+    counts = np.full(len(palette.colors), 1_000)
+    counts[0] = 1  # 0.02 % of the pixels: a bar of a pixel or less at its true height
+    (bar,) = figures.palette_strip_figure(label, palette, counts).data
+    assert min(bar.y) == pytest.approx(figures.MIN_BAR_FRACTION * max(bar.y))
+    assert "customdata[2]" in bar.hovertemplate  # hover tells the true share, not the bar's height
+
+
+@pytest.mark.parametrize("method", list(quant.METHODS))
+def test_a_click_on_any_methods_palette_strip_selects_its_pixels(image, hist, method):
+    """The compare view's strip, clicked, read back as `page.palettes` files the palettes: baselines too."""
+    from dashboard.model import selection
+
+    palette = quant.prepare(image, method, hist=hist).quantize(4).palette
+    counts = palette.pixel_counts(hist.counts)
+    page_palettes = {quant.METHODS[method].label: palette}  # how Page.palettes keys a method's palette
+    fig = figures.palette_strip_figure(selection.method_palette_label(method), palette, counts)
+    clicked = {"selection": {"points": [{"curve_number": 0, "point_index": 0, "legendgroup": fig.data[0].legendgroup,
+                                         "customdata": {"0": 0}}]}}
+    labels = {label: p.labels for label, p in page_palettes.items()}
+    entries = selection.entries_from_event(clicked, len(hist), labels_by_group=labels)
+    assert entries.any()
+    np.testing.assert_array_equal(entries, palette.labels == 0)

@@ -33,7 +33,6 @@ from plotly.subplots import make_subplots
 from quant.embed import Embedding, PixelSample
 from quant.export import hex_colors
 from quant.histogram import Histogram
-from quant.metrics import Metrics
 from quant.palette import DOUBLING_KS, Palette
 
 from .metric_display import COLUMN_BY_KEY, Column, sweep_values
@@ -54,8 +53,9 @@ CLUSTERING_COLOR, BASELINE_COLOR = "#7c3aed", "#a8a3b8"
 
 _PALETTE_SYMBOLS = ("circle", "diamond", "square", "cross", "x", "triangle-up", "star", "pentagon")
 _PALETTE_SYMBOLS_3D = ("circle", "diamond", "square", "cross", "x", "circle-open", "diamond-open")
-#: One color for a method's sweep on every panel.
-_SWEEP_COLOR = qualitative.Plotly[0]
+#: Each method's sweep keeps one color on every panel; the reference's curves are dashed gray.
+_SWEEP_COLORS = qualitative.Plotly
+REFERENCE_COLOR = "#6b7280"
 _CLUSTER_COLORS = qualitative.Alphabet + qualitative.Dark24 + qualitative.Light24
 _PIXEL_HOVER = (
     "rgb(%{customdata[1]}, %{customdata[2]}, %{customdata[3]})<br>"
@@ -193,7 +193,8 @@ def rgb_cube_figure(
                 hovertemplate=_palette_hover(label),
             )
         )
-    axis = dict(range=[0, 255], backgroundcolor=BACKGROUND, gridcolor="#a0a0a0")
+    # A scene's panes are painted only with showbackground: without it the pale pixels sat on white.
+    axis = dict(range=[0, 255], backgroundcolor=BACKGROUND, showbackground=True, gridcolor="#a0a0a0")
     fig.update_layout(
         scene=dict(
             xaxis=dict(title=dict(text="Red"), **axis),
@@ -304,39 +305,41 @@ _SSIM, _PNG = COLUMN_BY_KEY["ssim"], COLUMN_BY_KEY["png_kb"]
 
 
 def quality_figure(
-    rows: Sequence,
+    sweeps: Mapping[str, Sequence],
     *,
-    method_label: str,
-    knee_k: int | None = None,
+    knees: Mapping[str, int | None] | None = None,
+    reference: str | None = None,
     uirevision: str = "quality",
 ) -> go.Figure:
-    """SSIM, PSNR, ΔE2000 and PNG8 size against k, on a log-2 axis.
+    """SSIM, PSNR, ΔE2000 and PNG8 size against k, on a log-2 axis, one curve per method.
 
     Parameters
     ----------
-    rows : sequence of SweepRow
-        From `quant.sweep.sweep`, in increasing k.
-    method_label : str
-        The method's display name, for the title and legend.
-    knee_k : int, optional
-        The k to mark, from `quant.sweep.knee_of(rows)`: a dashed line on
-        every panel and a star on the SSIM curve.
+    sweeps : mapping of str to sequence of SweepRow
+        Each method's sweep, from `quant.sweep.sweep`, in increasing k, keyed
+        by its display label, in legend order.
+    knees : mapping of str to int or None, optional
+        The k to mark on each method's curves, from `quant.sweep.knee_of`: a
+        star, in the method's color, on each of its four curves.
+    reference : str, optional
+        The label of the reference method (libimagequant): its curves are
+        dashed and gray, behind the others.
     uirevision : str
         Zoom survives reruns while this stays the same.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        Four panels, one trace each, plus the knee's star when given.
+        Four panels; per method four curves (one legend entry, which toggles
+        all four), then one knee trace when it has a knee.
 
     Notes
     -----
     Once a palette keeps every color of the image, PSNR is infinite; plotly
     sends infinity as null, so the PSNR curve simply stops there.
     """
-    if not rows:
-        raise ValueError("quality_figure needs at least one sweep row")
-    ks = [row.k for row in rows]
+    sweeps = _check_sweeps(sweeps)
+    knees = dict(knees or {})
     fig = make_subplots(
         rows=2,
         cols=2,
@@ -344,96 +347,131 @@ def quality_figure(
         horizontal_spacing=0.1,
         vertical_spacing=0.16,
     )
-    values = [sweep_values(row) for row in rows]
+    for order, (label, rows) in enumerate(sweeps.items()):
+        ks, values = [row.k for row in rows], [sweep_values(row) for row in rows]
+        line = _sweep_line(order, label == reference)
+        for number, column in enumerate(QUALITY_PANELS):
+            fig.add_trace(
+                go.Scatter(
+                    x=ks,
+                    y=[v[column.key] for v in values],
+                    mode="lines+markers",
+                    name=_legend_name(label, reference),
+                    showlegend=number == 0,
+                    legendgroup=label,
+                    customdata=ks,
+                    line=line,
+                    hovertemplate=f"k = %{{x}}<br>{column.hover()}<extra>{label}</extra>",
+                ),
+                row=number // 2 + 1,
+                col=number % 2 + 1,
+            )
+        if (knee := knees.get(label)) is not None:
+            _mark_knee(fig, label, rows, knee, line["color"])
     for number, column in enumerate(QUALITY_PANELS):
-        row, col = divmod(number, 2)
-        fig.add_trace(
-            go.Scatter(
-                x=ks,
-                y=[v[column.key] for v in values],
-                mode="lines+markers",
-                name=method_label,
-                showlegend=number == 0,
-                legendgroup=method_label,
-                customdata=ks,
-                line=dict(color=_SWEEP_COLOR),
-                hovertemplate=f"k = %{{x}}<br>{column.hover()}<extra>{method_label}</extra>",
-            ),
-            row=row + 1,
-            col=col + 1,
-        )
-        fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=row + 1, col=col + 1)
-        fig.update_yaxes(title_text=column.short_title, row=row + 1, col=col + 1)
-    if knee_k is not None:
-        _mark_knee(fig, rows, knee_k)
-    _finish(fig, f"Quality versus k: {method_label}", uirevision, "zoom")
-    fig.update_layout(height=620)
+        fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=number // 2 + 1, col=number % 2 + 1)
+        fig.update_yaxes(title_text=column.short_title, row=number // 2 + 1, col=number % 2 + 1)
+    _finish(fig, f"Quality versus k: {', '.join(sweeps)}", uirevision, "zoom")
+    fig.update_layout(height=680, legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+    fig.update_layout(margin_b=90)
     return fig
 
 
-def rate_distortion_figure(
-    rows: Sequence,
-    *,
-    method_label: str,
-    others: Mapping[str, Metrics] | None = None,
-    uirevision: str = "rate-distortion",
-) -> go.Figure:
-    """PNG8 size against SSIM: the sweep as a curve, other methods as single points.
+def best_quality_per_byte(sweeps: Mapping[str, Sequence]) -> str | None:
+    """The method whose curve gives the best quality per byte: the highest mean SSIM over the sizes all reach.
+
+    Each curve's SSIM is read as a function of the logarithm of the PNG
+    size (linear interpolation between its k), and averaged over the size
+    range every curve covers: the curve above the others there has the
+    largest area under it, so at a typical size it is the sharper image.
+    A method ahead at every size wins whatever the range.
 
     Parameters
     ----------
-    rows : sequence of SweepRow
-        The chosen method's sweep, from `quant.sweep.sweep`.
-    method_label : str
-        Its display name.
-    others : mapping of str to Metrics, optional
-        Other methods and baselines at the page's current k, keyed by display
-        label; each becomes one marker trace.
+    sweeps : mapping of str to sequence of SweepRow
+        As for `quality_figure`.
+
+    Returns
+    -------
+    str or None
+        The winning label; None with fewer than two curves, or when their
+        sizes don't overlap (then no size is fair to all of them).
+    """
+    sweeps = _check_sweeps(sweeps)
+    if len(sweeps) < 2:
+        return None
+    curves = {}
+    for label, rows in sweeps.items():
+        order = np.argsort([row.png_bytes for row in rows], kind="stable")
+        curves[label] = (
+            np.log([max(rows[i].png_bytes, 1) for i in order]),
+            np.array([rows[i].ssim for i in order], dtype=float),
+        )
+    low = max(sizes[0] for sizes, _ in curves.values())
+    high = min(sizes[-1] for sizes, _ in curves.values())
+    if not low < high:
+        return None
+    grid = np.linspace(low, high, 64)
+    means = {label: float(np.interp(grid, sizes, ssims).mean()) for label, (sizes, ssims) in curves.items()}
+    return max(means, key=means.__getitem__)
+
+
+def rate_distortion_figure(
+    sweeps: Mapping[str, Sequence],
+    *,
+    reference: str | None = None,
+    best: str | None = None,
+    uirevision: str = "rate-distortion",
+) -> go.Figure:
+    """SSIM against PNG8 size: each method's sweep as a curve, the best quality per byte marked.
+
+    Parameters
+    ----------
+    sweeps : mapping of str to sequence of SweepRow
+        As for `quality_figure`.
+    reference : str, optional
+        The reference method's label: dashed and gray.
+    best : str, optional
+        The label to mark as the best quality per byte, from
+        `best_quality_per_byte`: a thicker curve, named so in the legend.
     uirevision : str
         Zoom survives reruns while this stays the same.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        The sweep's trace first, then one trace per entry of `others`.
+        One trace per method, in the order of `sweeps`.
     """
-    if not rows:
-        raise ValueError("rate_distortion_figure needs at least one sweep row")
-    fig = go.Figure(
-        go.Scatter(
-            x=[row.png_bytes / 1000 for row in rows],
-            y=[row.ssim for row in rows],
-            mode="lines+markers+text",
-            text=[f"k={row.k}" for row in rows],
-            line=dict(color=_SWEEP_COLOR),
-            textposition="top left",
-            name=f"{method_label}, k = 2…256",
-            customdata=[row.k for row in rows],
-            hovertemplate=f"k = %{{customdata}}<br>{_PNG.hover('x')}<br>SSIM {_SSIM.hover()}<extra></extra>",
-        )
-    )
-    for order, (label, metrics) in enumerate((others or {}).items()):
+    sweeps = _check_sweeps(sweeps)
+    fig = go.Figure()
+    for order, (label, rows) in enumerate(sweeps.items()):
+        line = _sweep_line(order, label == reference)
+        name = _legend_name(label, reference)
+        if label == best:
+            line, name = line | {"width": 4}, f"{name} ★ best quality per byte"
         fig.add_trace(
             go.Scatter(
-                x=[metrics.png_bytes / 1000],
-                y=[metrics.ssim],
-                mode="markers",
-                name=label,
-                marker=dict(
-                    size=12,
-                    symbol=_PALETTE_SYMBOLS[(order + 1) % len(_PALETTE_SYMBOLS)],
-                    line=dict(color="black", width=1),
-                ),
-                customdata=[metrics.colors],
-                hovertemplate=f"{label}<br>%{{customdata}} colors<br>{_PNG.hover('x')}"
+                x=[row.png_bytes / 1000 for row in rows],
+                y=[row.ssim for row in rows],
+                mode="lines+markers",
+                line=line,
+                name=name,
+                customdata=[row.k for row in rows],
+                hovertemplate=f"{label}, k = %{{customdata}}<br>{_PNG.hover('x')}"
                 f"<br>SSIM {_SSIM.hover()}<extra></extra>",
             )
         )
-    fig.update_xaxes(title_text=_PNG.axis_title)
+    fig.update_xaxes(title_text=_PNG.axis_title, type="log")
     fig.update_yaxes(title_text=_SSIM.axis_title)
-    _finish(fig, f"Rate–distortion: size against quality ({method_label} sweep)", uirevision, "zoom")
-    fig.update_layout(height=460)
+    _finish(fig, "Rate–distortion: quality against size, k = 2…256", uirevision, "zoom")
+    fig.update_layout(height=460, legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+    fig.update_layout(margin_b=110)
     return fig
+
+
+#: The shortest palette bar, as a fraction of the tallest: a color on 0.1 % of the pixels still
+#: gets a bar about 15 px tall, big enough to click. Hover tells its true share.
+MIN_BAR_FRACTION = 0.08
 
 
 def palette_strip_figure(
@@ -448,9 +486,11 @@ def palette_strip_figure(
     Parameters
     ----------
     label : str
-        The method's display name; the bars are drawn in its palette group,
-        so `dashboard.model.selection.entries_from_event` reads a clicked bar as that
-        palette color's whole cluster.
+        The label the method's palette goes by in ``page.palettes`` (the
+        plain method label, "libimagequant", never the card title
+        "libimagequant · baseline"): the bars are drawn in its palette group,
+        and `dashboard.model.selection.entries_from_event` finds the clicked
+        bar's cluster under that label.
     palette : Palette
         The method's palette.
     pixel_counts : ndarray, shape (m,)
@@ -461,7 +501,9 @@ def palette_strip_figure(
     Returns
     -------
     plotly.graph_objects.Figure
-        One bar trace.
+        One bar trace. Bars are at least `MIN_BAR_FRACTION` of the tallest,
+        so rare colors stay clickable; ``customdata`` holds each bar's
+        palette index, hex code and true share, which hover shows.
     """
     pixel_counts = np.asarray(pixel_counts)
     if pixel_counts.shape != (len(palette.colors),):
@@ -471,15 +513,16 @@ def palette_strip_figure(
         )
     hexes = hex_colors(palette.colors)
     share = 100 * pixel_counts / max(int(pixel_counts.sum()), 1)
+    height = np.maximum(share, MIN_BAR_FRACTION * share.max()) if len(share) else share
     fig = go.Figure(
         go.Bar(
             x=list(range(len(hexes))),
-            y=share,
+            y=height,
             name=label,
             legendgroup=palette_group(label),
             marker=dict(color=hexes, line=dict(color="black", width=0.5)),
-            customdata=[[index, code] for index, code in enumerate(hexes)],
-            hovertemplate="%{customdata[1]}<br>%{y:.1f} % of the pixels<extra></extra>",
+            customdata=[[index, code, float(s)] for index, (code, s) in enumerate(zip(hexes, share, strict=True))],
+            hovertemplate="%{customdata[1]}<br>%{customdata[2]:.1f} % of the pixels<extra></extra>",
         )
     )
     fig.update_xaxes(showticklabels=False)
@@ -593,25 +636,45 @@ def _log2_axis() -> dict:
     return dict(type="log", tickvals=list(DOUBLING_KS), ticktext=[str(k) for k in DOUBLING_KS])
 
 
-def _mark_knee(fig: go.Figure, rows: Sequence, knee_k: int) -> None:
+def _mark_knee(fig: go.Figure, label: str, rows: Sequence, knee_k: int, color: str) -> None:
+    """A star at the knee on each of the method's four curves, in its color: one legend entry."""
     by_k = {row.k: row for row in rows}
     if knee_k not in by_k:
-        raise ValueError(f"knee_k={knee_k} is not one of the sweep's k: {', '.join(map(str, by_k))}")
-    for number in range(len(QUALITY_PANELS)):
-        row, col = divmod(number, 2)
-        fig.add_vline(x=knee_k, line=dict(dash="dash", color="gray", width=1), row=row + 1, col=col + 1)
-    fig.add_trace(
-        go.Scatter(
-            x=[knee_k],
-            y=[by_k[knee_k].ssim],
-            mode="markers",
-            name=f"knee: k = {knee_k}",
-            marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1)),
-            hovertemplate=f"knee: k = %{{x}}<br>SSIM {_SSIM.hover()}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
+        raise ValueError(f"knee_k={knee_k} of {label} is not one of its sweep's k: {', '.join(map(str, by_k))}")
+    values = sweep_values(by_k[knee_k])
+    for number, column in enumerate(QUALITY_PANELS):
+        fig.add_trace(
+            go.Scatter(
+                x=[knee_k],
+                y=[values[column.key]],
+                mode="markers",
+                name=f"{label}: knee at k = {knee_k}",
+                legendgroup=label,  # the method's legend entry toggles its stars too
+                showlegend=False,
+                marker=dict(symbol="star", size=16, color=color, line=dict(color="black", width=1)),
+                hovertemplate=f"{label}: knee at k = %{{x}}<br>{column.hover()}<extra></extra>",
+            ),
+            row=number // 2 + 1,
+            col=number % 2 + 1,
+        )
+
+
+def _check_sweeps(sweeps: Mapping[str, Sequence]) -> dict[str, Sequence]:
+    sweeps = dict(sweeps)
+    if not sweeps or not all(sweeps.values()):
+        raise ValueError("a quality-versus-k figure needs at least one method with at least one sweep row")
+    return sweeps
+
+
+def _sweep_line(order: int, is_reference: bool) -> dict:
+    """A method's curve: its own color, or dashed gray for the reference."""
+    if is_reference:
+        return dict(color=REFERENCE_COLOR, dash="dash", width=2)
+    return dict(color=_SWEEP_COLORS[order % len(_SWEEP_COLORS)], width=2)
+
+
+def _legend_name(label: str, reference: str | None) -> str:
+    return f"{label} (reference)" if label == reference else label
 
 
 def _finish(fig: go.Figure, title: str, uirevision: str, dragmode: str) -> None:

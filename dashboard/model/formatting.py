@@ -16,15 +16,9 @@ from quant.colorspace import SPACES
 from quant.export import hex_colors
 from quant.methods import METHODS
 
+# human_size lives with the metrics, whose PNG sizes it writes; the page imports it from here too.
 from .metric_display import COLUMNS
-
-
-def human_size(size: int) -> str:
-    """A byte count as people read it: ``"218.9 kB"``, ``"13.5 MB"`` (decimal units, as file managers show)."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:,.1f} {unit}"
-    return f"{size:,} B"
+from .metric_display import human_size as human_size
 
 
 def method_label(name: str) -> str:
@@ -38,27 +32,28 @@ def space_label(name: str) -> str:
 
 
 def card_title_html(label: str) -> str:
-    """A card's title on one line, cut with an ellipsis (the full label on hover) when too long.
+    """A card's title in full: it wraps between words rather than being cut.
 
-    Room is left for the help icon Streamlit puts after it: a title that
-    wrapped would push that card's image below its neighbours'.
+    A narrow card gives its title a second line; a cut title ("Orig…",
+    "libimagequant · b…") hid which method a card shows.
     """
-    text = html.escape(label)
-    return (
-        f'<span title="{text}" style="display:inline-block;max-width:calc(100% - 28px);overflow:hidden;'
-        f'text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom"><strong>{text}</strong></span>'
-    )
+    return f"<strong>{html.escape(label)}</strong>"
 
 
 def metrics_html(row: dict[str, float]) -> str:
-    """A compact two-column grid of labelled metric values (numbers only, nothing user-given)."""
+    """Labelled metric values, one per line: the label left, the value right (numbers only, nothing user-given).
+
+    The value never wraps and the label column gives way first, so a narrow
+    card can't run a value into its label ("0.832SSIM").
+    """
     cells = "".join(
-        f'<div style="opacity:.7">{html.escape(c.label)}</div>'
-        f'<div style="text-align:right;font-variant-numeric:tabular-nums">{html.escape(c.format(row[c.key]))}</div>'
+        f'<div style="opacity:.7;min-width:0">{html.escape(c.label)}</div>'
+        f'<div style="text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums">'
+        f"{html.escape(c.format(row[c.key]))}</div>"
         for c in COLUMNS
     )
     return (
-        f'<div style="display:grid;grid-template-columns:auto auto;gap:2px 12px;'
+        f'<div style="display:grid;grid-template-columns:minmax(0,1fr) auto;gap:2px 12px;'
         f'font-size:0.875rem;line-height:1.5">{cells}</div>'
     )
 

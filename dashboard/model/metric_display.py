@@ -8,6 +8,7 @@ everywhere on the page.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from quant.methods import METHODS
@@ -15,21 +16,42 @@ from quant.methods import METHODS
 from .outcomes import Done, Outcome
 
 
+def human_size(size: int) -> str:
+    """A byte count as people read it: ``"218.9 kB"``, ``"13.5 MB"`` (decimal units, as file managers show).
+
+    The page's one rule for sizes in text: the largest unit that keeps the
+    number at 1 or more, one decimal. (Axes and table columns, which need one
+    unit for every value, say kB in their title instead.)
+    """
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size:,} B"
+
+
 @dataclass(frozen=True)
 class Column:
-    """One metric as the page shows it."""
+    """One metric as the page shows it.
+
+    `text`, when given, formats a finite value instead of `digits` and `unit`:
+    the PNG size column is kept in kB for axes and tables, but written as
+    `human_size` says, like every other size on the page.
+    """
 
     key: str
     label: str
     unit: str
     higher_is_better: bool
     digits: int
+    text: Callable[[float], str] | None = None
 
     def format(self, value: float) -> str:
         if math.isinf(value):
             return "∞" if value > 0 else "−∞"
         if math.isnan(value):
             return "–"
+        if self.text is not None:
+            return self.text(value)
         return f"{value:,.{self.digits}f}{self.unit}"
 
     @property
@@ -55,7 +77,7 @@ COLUMNS = (
     Column("psnr", "PSNR", " dB", True, 1),
     Column("delta_e", "ΔE2000", "", False, 2),
     Column("blurred_delta_e", "Blurred ΔE2000", "", False, 2),
-    Column("png_kb", "PNG8 size", " kB", False, 1),
+    Column("png_kb", "PNG8 size", " kB", False, 1, text=lambda kb: human_size(round(kb * 1000))),
     Column("ratio", "Compression", "×", True, 1),
     Column("seconds", "Time", " s", False, 2),
 )

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from quant.methods import METHODS
 from quant.numeric import is_integer
 
 #: Legend group of every trace whose points are sampled pixels.
@@ -46,6 +47,17 @@ DEFAULT_DIM = 0.25
 def palette_group(label: str) -> str:
     """Legend group of a method's palette markers, e.g. ``"palette:k-means"``."""
     return _PALETTE_PREFIX + label
+
+
+def method_palette_label(method: str) -> str:
+    """The label a method's palette is drawn under and looked up by: its plain display label.
+
+    ``page.palettes`` keys palettes by it, so a figure drawn for one method
+    (the compare view's palette strip) must use it too. A card's title,
+    "libimagequant · baseline", would put the bars in a group no palette is
+    filed under, and a click on a baseline's color would select nothing.
+    """
+    return METHODS[method].label
 
 
 def palette_label(group: str) -> str | None:

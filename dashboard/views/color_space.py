@@ -1,4 +1,9 @@
-"""Color space: the pixels as points in RGB, each in its own color, with the palettes overlaid."""
+"""Color space: the pixels as points in RGB, each in its own color, with the palettes overlaid.
+
+With several methods at a large k their markers bury the pixels, so the view
+overlays the palettes picked above the plots (the first method's to begin
+with); the legend also hides and shows each one.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +19,32 @@ from .page import Page, show_selected_pixels, shows_errors
 @shows_errors
 def draw(page: Page) -> None:
     sample = embed.sample_pixels(page.hist, figures.DEFAULT_POINTS, seed=page.settings.seed)
-    palettes, revision = page.palettes, page.source.key
+    palettes, revision = shown_palettes(page), page.source.key
     event = st.plotly_chart(
         figures.projections_figure(page.hist, sample, palettes=palettes, uirevision=revision),
         key="projections",
         on_select="rerun",
         selection_mode=("box", "lasso"),
     )
-    st.caption(f"{sample.caption()}. Larger outlined markers are the palettes; hover a point for its color.")
+    st.caption(
+        f"{sample.caption()}. Larger outlined markers are the palettes; click a legend entry to hide or show "
+        "one; hover a point for its color."
+    )
     show_selected_pixels(page, event)
     st.plotly_chart(figures.rgb_cube_figure(page.hist, sample, palettes=palettes, uirevision=revision), key="rgb_cube")
+
+
+def shown_palettes(page: Page) -> dict:
+    """The palettes picked to overlay, by label: one method's at first, so the pixels stay visible."""
+    palettes = page.palettes
+    if len(palettes) <= 1:
+        return palettes
+    picked = st.pills(
+        "Palettes shown",
+        list(palettes),
+        selection_mode="multi",
+        default=list(palettes)[:1],
+        key="shown_palettes",
+        help="Each palette's colors as large markers over the pixels. Many at once hide the pixels.",
+    )
+    return {label: palettes[label] for label in picked if label in palettes}

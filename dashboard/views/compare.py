@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import quant
-from dashboard.model import figures
+from dashboard.model import figures, selection
 from dashboard.model.formatting import (
     card_title_html,
     download_name,
@@ -20,7 +20,7 @@ from dashboard.model.formatting import (
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table
 from dashboard.model.outcomes import Done, Failed, Outcome
 
-from .page import CARDS_PER_ROW, Page, Progress, resume, show_selected_pixels, shows_errors
+from .page import Page, Progress, resume, show_selected_pixels, shows_errors
 
 
 @shows_errors
@@ -67,45 +67,67 @@ def draw_cards(page: Page) -> None:
             st.button("Resume", key="resume", icon=":material/play_arrow:", on_click=resume)
 
 
+#: The cards' grid. `st.columns` keeps 4 to a row down to a 640 px window, then stacks them one
+#: to a row, so at 800 px (the sidebar open) four cards got about 110 px each and their titles,
+#: values and buttons broke. The cards are instead a wrapping horizontal container, and a
+#: container query sizes them by the width the grid really has: 4 to a row from 880 px, 2 from
+#: 420 px, else 1. Cards in a row share the row's height, so their borders line up.
+CARD_GRID_STYLE = """<style>
+.st-key-cards { container-type: inline-size; align-items: stretch; }
+.st-key-cards > * { flex: 0 0 calc((100% - 3rem) / 4) !important; min-width: 0 !important; }
+@container (max-width: 880px) { .st-key-cards > * { flex-basis: calc((100% - 1rem) / 2) !important; } }
+@container (max-width: 420px) { .st-key-cards > * { flex-basis: 100% !important; } }
+</style>"""
+
+
 def card_cells(count: int) -> list[DeltaGenerator]:
-    """`count` bordered cards, `CARDS_PER_ROW` to a row."""
-    cells = []
-    for start in range(0, count, CARDS_PER_ROW):
-        columns = st.columns(CARDS_PER_ROW)[: min(CARDS_PER_ROW, count - start)]
-        cells += [column.container(border=True) for column in columns]
-    return cells
+    """`count` bordered cards in a grid that reflows with the page's width (`CARD_GRID_STYLE`)."""
+    st.html(CARD_GRID_STYLE)
+    grid = st.container(key="cards", horizontal=True, gap="small")
+    return [grid.container(border=True, key=f"card-{number}") for number in range(count)]
 
 
-#: A card's previous result while its new one computes: visibly not the current one.
-STALE_STYLE = "<style>[class*='st-key-stale-'] {opacity: 0.35; filter: grayscale(0.7);}</style>"
+#: A card's previous result while its new one computes: visibly not the current one. The caption
+#: that says so stays legible.
+STALE_STYLE = (
+    "<style>[class*='st-key-stale-'] [data-testid='stImage'], [class*='st-key-stale-'] [data-testid='stHtml'],"
+    " [class*='st-key-stale-'] [data-testid='stDownloadButton'], [class*='st-key-stale-'] [data-testid='stExpander']"
+    " {opacity: 0.35; filter: grayscale(0.7); pointer-events: none;}</style>"
+)
 
 
 def pending_card(page: Page, method: str, *, stopped: bool = False) -> None:
-    """A card whose result isn't ready: its previous result for this image, dimmed, if there is one."""
+    """A card whose result isn't ready: its previous result for this image, dimmed, if there is one.
+
+    Like a result card, it is a title and then one container: replacing one
+    with the other replaces everything under the title, so no metric or
+    download of the previous result stays on the card undimmed.
+    """
     st.markdown(card_title_html(method_label(method)), unsafe_allow_html=True)
     note = "Stopped." if stopped else f"Computing k = {page.settings.k}…"
     shown = st.session_state.get("shown_results", {}).get(method)
-    if shown is None or shown[0] != page.source.key:
-        st.caption(note)
-        return
-    _, settings, preview, swatches = shown
-    st.html(STALE_STYLE)
-    st.caption(f"{note} Dimmed: the previous result ({settings}).")
     with st.container(key=f"stale-{method}"):
+        if shown is None or shown[0] != page.source.key:
+            st.caption(note)
+            return
+        _, settings, preview, swatches, metrics = shown
+        st.html(STALE_STYLE)
+        st.caption(f"{note} Dimmed: the previous result ({settings}).")
         st.image(preview, width="stretch", output_format="PNG")
         st.html(swatches)
+        st.html(metrics)
 
 
-def remember_shown(page: Page, outcome: Done) -> None:
+def remember_shown(page: Page, outcome: Done, swatches: str, metrics: str) -> None:
     """Keep what this card shows, for this image, to show dimmed while the next settings compute."""
     s = page.settings
     described = f"k = {s.k}, {s.space}, seed {s.seed}"
-    swatches = swatches_html(outcome.colors, outcome.pixel_counts)
     st.session_state.setdefault("shown_results", {})[outcome.method] = (
         page.source.key,
         described,
         outcome.preview,
         swatches,
+        metrics,
     )
 
 
@@ -122,18 +144,21 @@ def original_card(page: Page) -> None:
 def result_card(page: Page, outcome: Outcome) -> None:
     method = quant.METHODS[outcome.method]
     st.markdown(card_title_html(method_label(outcome.method)), unsafe_allow_html=True, help=method.description)
-    if isinstance(outcome, Failed):
-        st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
-        return
-    st.image(outcome.preview, width="stretch", output_format="PNG")  # a wide preview is RGB: no JPEG
-    remember_shown(page, outcome)
-    st.html(swatches_html(outcome.colors, outcome.pixel_counts))
-    with st.expander("Hex codes"):
-        st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)
-    st.html(metrics_html(metric_row(outcome, len(page.original_png))))
-    for notice in outcome.notices:
-        st.caption(escape_markdown(notice))
-    download_buttons(page, outcome)
+    with st.container(key=f"result-{outcome.method}"):
+        if isinstance(outcome, Failed):
+            st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
+            return
+        st.image(outcome.preview, width="stretch", output_format="PNG")  # a wide preview is RGB: no JPEG
+        swatches = swatches_html(outcome.colors, outcome.pixel_counts)
+        metrics = metrics_html(metric_row(outcome, len(page.original_png)))
+        remember_shown(page, outcome, swatches, metrics)
+        st.html(swatches)
+        with st.expander("Hex codes"):
+            st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)
+        st.html(metrics)
+        for notice in outcome.notices:
+            st.caption(escape_markdown(notice))
+        download_buttons(page, outcome)
 
 
 def download_buttons(page: Page, outcome: Done) -> None:
@@ -229,7 +254,7 @@ def full_size_view(page: Page) -> None:
 
 def palette_picker(page: Page, outcome: Done) -> None:
     """Linked selection from a palette: click a color to see the pixels it replaces."""
-    label = method_label(outcome.method)
+    label = selection.method_palette_label(outcome.method)  # what page.palettes reads the click back with
     figure = figures.palette_strip_figure(
         label, outcome.palette, outcome.pixel_counts, uirevision=f"{page.source.key}-{outcome.method}"
     )

@@ -70,7 +70,7 @@ class Page:
     @property
     def palettes(self) -> dict[str, quant.Palette]:
         """The palettes of the methods that succeeded, by display label, in column order."""
-        return {quant.METHODS[o.method].label: o.palette for o in self.done}
+        return {selection.method_palette_label(o.method): o.palette for o in self.done}
 
 
 def shows_errors(draw: Callable[[Page], None]) -> Callable[[Page], None]:
@@ -147,7 +147,7 @@ def resume() -> None:
 def view_area() -> DeltaGenerator:
     """Where the view draws. When the image changes, the previous image's results leave the page at
     once, rather than stay (dimmed, under the new name) while the new image is read and counted."""
-    upload = st.session_state.get("upload")
+    upload = st.session_state.get(st.session_state.get("upload_key", "upload"))  # see sidebar.upload_key
     current = upload.file_id if upload is not None else None
     changed = st.session_state.get("drawn_upload", current) != current
     st.session_state.drawn_upload = current

@@ -1,8 +1,9 @@
-"""The sidebar: the image (an upload or the sample) and the quantization settings."""
+"""The page's inputs: the image (an upload or the sample), at the top of the page, and the settings, in the sidebar."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import NoReturn
 
 import streamlit as st
 
@@ -13,38 +14,100 @@ from dashboard.model.settings import K_PICKS, SEED_MAX, Settings
 from .cache import cached_decode, cached_sample
 from .page import Source
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+#: What the uploader's help names. The uploader itself takes any file, so that every file is judged by
+#: the engine: its refusal says what to do ("SVG is a vector format…; export it as PNG first") and
+#: leaves the uploader, where a file turned down by the uploader's own type filter stayed listed.
+UPLOAD_FORMATS = "PNG, JPEG, WebP, BMP, TIFF or GIF"
+
+
+def upload_key() -> str:
+    """The uploader's widget key: a refused file is cleared from it by giving it a new key."""
+    return st.session_state.get("upload_key", "upload")
 
 
 def image_ui() -> Source:
-    """The uploader; returns the image to show, keeping the last good one when an upload is refused."""
-    st.header("Image", anchor=False)
+    """The uploader, in the main area; returns the image to show, the last good one when a file is refused.
+
+    It sits at the top of the page rather than in the sidebar, so a file can
+    be dropped onto the page, and on a narrow screen, where the sidebar folds
+    away behind "»", its button is still in sight.
+    """
+    key = upload_key()
     upload = st.file_uploader(
-        "Upload an image",
-        type=UPLOAD_TYPES,
-        key="upload",
-        help="PNG, JPEG, WebP, BMP, TIFF or GIF, up to "
-        f"{quant.DEFAULT_MAX_PIXELS / 1e6:g} megapixels. Without one, the page shows a sample.",
+        f"Upload an image ({UPLOAD_FORMATS}), or drop one here",
+        key=key,
+        on_change=forget_refusal,
+        args=(key,),
+        help=f"{UPLOAD_FORMATS}, up to {quant.DEFAULT_MAX_PIXELS / 1e6:g} megapixels. "
+        "Without one, the page shows a sample.",
     )
-    if upload is None:
-        source = sample_source()
-    else:
-        data = upload.getvalue()
-        digest = hashlib.sha256(data).hexdigest()
-        decoded = cached_decode(digest, data)
-        if isinstance(decoded, quant.ImageError):
-            st.error(
-                f"This file can't be used: {escape_markdown(str(decoded))}. The previous image is still shown.",
-                icon=":material/broken_image:",
+    refusal = st.session_state.get("upload_refusal")
+    if refusal is not None:
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.error(refusal, icon=":material/broken_image:")
+            st.button(
+                "Dismiss",
+                key="dismiss_refusal",
+                on_click=st.session_state.update,
+                kwargs={"upload_refusal": None},
+                help="Clear this message. With no file in the uploader, the page then shows the sample.",
             )
-            return st.session_state.get("last_upload") or sample_source()
-        source = Source(f"sha256:{digest}", upload.name, decoded)
+    if upload is None:
+        source = st.session_state.get("last_upload") if refusal is not None else None
+        source = source or sample_source()
+    else:
+        decoded = decode(upload)
+        if isinstance(decoded, quant.ImageError):
+            refuse(upload.name, decoded)
+        source = Source(f"sha256:{upload_digest(upload)}", upload.name, decoded)
         # Only uploads are remembered: replacing a file reruns once with no file at all, and that
         # passing sample must not displace the upload a refused file falls back to.
         st.session_state.last_upload = source
     for notice in source.image.notices:
         st.info(escape_markdown(notice), icon=":material/info:")
     return source
+
+
+def forget_refusal(key: str) -> None:
+    """A new file arrived: the last refused file's message has had its day.
+
+    Only a file in the current uploader counts: the browser can report the
+    refused file again, under the key the uploader had before, and an emptied
+    uploader may report a change with no file; neither takes the message away.
+    """
+    if key == upload_key() and st.session_state.get(key) is not None:
+        st.session_state.upload_refusal = None
+
+
+def refuse(name: str, refusal: quant.ImageError) -> NoReturn:
+    """Take a file the engine refused out of the uploader, keep its message, and run the page again.
+
+    The message stays, and the previous image stays shown, until the uploader
+    changes or the message is dismissed. The uploader is emptied by a new
+    key, the one way Streamlit lets a script clear a file uploader. The file
+    is read here, in the run, rather than in the uploader's callback: by now
+    the run has cleared the previous image's results, and a 12 MP file takes
+    seconds to read.
+    """
+    st.session_state.upload_refusal = refusal_message(name, refusal)
+    generation = int(st.session_state.get("upload_generation", 0)) + 1
+    st.session_state.update(upload_generation=generation, upload_key=f"upload-{generation}")
+    st.rerun()
+
+
+def upload_digest(upload) -> str:
+    return hashlib.sha256(upload.getvalue()).hexdigest()
+
+
+def decode(upload) -> quant.LoadedImage | quant.ImageError:
+    return cached_decode(upload_digest(upload), upload.getvalue())
+
+
+def refusal_message(name: str, refusal: quant.ImageError) -> str:
+    return (
+        f"This file can't be used: {escape_markdown(str(refusal))}. The previous image is still shown. "
+        f"({escape_markdown(name)})"
+    )
 
 
 def sample_source() -> Source:

@@ -37,7 +37,7 @@ def test_uploading_a_file_gives_new_results(page: Page, app_url, artifacts, phot
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(photo_file)
     expect(size_caption(page)).to_contain_text("128 × 96 px")
     wait_for_results(page, 5)
-    expect(page.get_by_test_id("stMain").get_by_text("holiday photo.png")).to_be_visible()
+    expect(page.get_by_test_id("stCaptionContainer").get_by_text("holiday photo.png")).to_be_visible()
     assert "photo" not in page.url
     assert_no_exception(page)
     page.screenshot(path=artifacts / "uploaded.png", full_page=True)
@@ -164,5 +164,5 @@ def test_a_big_upload_never_shows_the_previous_images_results_under_its_name(pag
             break
         page.wait_for_timeout(100)
     wait_for_results(page)
-    expect(page.get_by_test_id("stMain").get_by_text("big holiday.png")).to_be_visible()
+    expect(page.get_by_test_id("stCaptionContainer").get_by_text("big holiday.png")).to_be_visible()
     assert_no_exception(page)
