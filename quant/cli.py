@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .animation import keeps_frames
 from .batch import (
     IMAGE_EXTENSIONS,
     MANIFEST,
@@ -22,7 +23,9 @@ from .batch import (
     Job,
     Manifest,
     Options,
+    cores,
     failed_record,
+    remove_partial_files,
     run_in_process,
     run_on_dask,
     shared_palette_in_process,
@@ -74,7 +77,17 @@ def _main(argv: list[str] | None) -> int:
         )
     if clashes:
         return 2
-    options = Options(args.k, args.method, args.space, args.seed, tuple(args.metrics), args.max_pixels, args.frames)
+    options = Options(
+        args.k,
+        args.method,
+        args.space,
+        args.seed,
+        tuple(args.metrics),
+        args.max_pixels,
+        args.frames,
+        shared_palette=args.shared_palette,
+        frame_palettes=args.frame_palettes,
+    )
     # Workers get absolute paths: a remote worker's working directory is not this one.
     jobs = [
         Job(s.name, None if s.path is None else os.path.abspath(s.path), str(t), options, os.path.abspath(t))
@@ -110,6 +123,7 @@ def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool, *, walked
         if progress is not None:
             progress.close()
         return 1
+    interrupted = False
     try:
         records = _records(cluster, pending, jobs if args.shared_palette else None, args)
         for record in records:
@@ -118,11 +132,16 @@ def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool, *, walked
             if progress is not None:
                 progress.advance(ok=record["status"] == "ok")
             reporter.add(record)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         if progress is not None:
             progress.close()
         if cluster is not None:
             cluster.close()
+        if interrupted:
+            remove_partial_files(pending)  # a worker stopped mid-write leaves its temporary file; outputs stay
     if walked and manifest is not None:
         written = sum(1 for r in reporter.records if r["status"] == "ok")
         print(
@@ -238,6 +257,8 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inpu
         parser.error(f"-o {args.output}: outputs are PNG files, so its name must end in .png")
     if args.frames == "all" and args.shared_palette:
         parser.error("--frames all and --shared-palette don't go together yet: an animation gets its own palette")
+    if args.frame_palettes and args.frames != "all":
+        parser.error("--frame-palettes gives each frame of an animation its palette: add --frames all")
     if args.resume and (args.output is None or one_file):
         parser.error("--resume reads OUT/manifest.jsonl: give -o OUT, a folder")
     if args.shared_palette and METHODS[args.method].is_baseline:
@@ -275,9 +296,8 @@ def _plan(inputs: list[Input], args: argparse.Namespace) -> list[tuple[Input, Pa
 
 
 def _suffix(source: Input, args: argparse.Namespace) -> str:
-    """An output's extension: .gif for a GIF with --frames all (it stays animated), .png otherwise."""
-    is_gif = source.path is not None and source.path.suffix.lower() == ".gif"
-    return ".gif" if args.frames == "all" and is_gif else ".png"
+    """An output's extension: .gif for an animation with --frames all (it stays animated), .png otherwise."""
+    return ".gif" if args.frames == "all" and source.path is not None and keeps_frames(source.path) else ".png"
 
 
 def _clashes(targets: list[tuple[Input, Path]]) -> dict[Path, list[str]]:
@@ -351,9 +371,9 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--jobs",
         type=int,
-        default=_cores(),
+        default=cores(),
         metavar="N",
-        help=f"local Dask worker processes, one thread each (default: one per core, here {_cores()}); "
+        help=f"local Dask worker processes, one thread each (default: one per core, here {cores()}); "
         "1 runs every image in this process, without Dask",
     )
     batch.add_argument(
@@ -383,16 +403,17 @@ def _parser() -> argparse.ArgumentParser:
         "--frames",
         choices=("first", "all"),
         default="first",
-        help="animated GIFs: quantize the first frame to a PNG (default), or all of them, "
+        help="animated GIF, WebP and PNG: quantize the first frame to a PNG (default), or all of them, "
         "with one palette, to an animated GIF",
+    )
+    parser.add_argument(
+        "--frame-palettes",
+        action="store_true",
+        help="with --frames all: a palette of its own for each frame (more colors, but they may flicker)",
     )
     parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
     parser.add_argument("--list-methods", action="store_true", help="list the palette methods and exit")
     return parser
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _metric_list(text: str) -> tuple[str, ...]:
