@@ -50,17 +50,25 @@ def make_images(count: int) -> Path:
 
     from .images import generated_photo, load
 
-    folder = FOLDER / "in"
-    folder.mkdir(parents=True, exist_ok=True)
+    made = FOLDER / "in"
+    made.mkdir(parents=True, exist_ok=True)
     bases = {}
     for index in range(count):
-        path = folder / f"photo{index:02d}.png"
+        path = made / f"photo{index:02d}.png"
         if not path.exists():
             name = BASES[index % len(BASES)]
             if name not in bases:
                 bases[name] = load(name)
             rgb = generated_photo(bases[name], *SIZE, seed=100 + index)
             Image.fromarray(rgb).save(path, compress_level=1)
+    if count == len(list(made.glob("*.png"))):
+        return made
+    # Fewer than were made before (--images 8): a folder of links to the first `count`.
+    folder = FOLDER / f"in-{count}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for index in range(count):
+        (folder / f"photo{index:02d}.png").symlink_to(made / f"photo{index:02d}.png")
     return folder
 
 
@@ -112,7 +120,9 @@ def child_dask(workers: int, images: Path, out: Path, k: int, memory: str) -> di
         started = time.perf_counter()
         records = list(batch.run_on_dask(client, jobs))
         seconds = time.perf_counter() - started
-        cpu = sum(client.run(_cpu_seconds).values()) - sum(cpu_before.values())
+        cpu_after = client.run(_cpu_seconds)
+        user = sum(after[0] - cpu_before[w][0] for w, after in cpu_after.items())
+        system = sum(after[1] - cpu_before[w][1] for w, after in cpu_after.items())
         peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     finally:
         cluster.close()
@@ -125,7 +135,8 @@ def child_dask(workers: int, images: Path, out: Path, k: int, memory: str) -> di
         "ok": ok,
         "seconds": round(seconds, 2),
         "images_per_s": round(ok / seconds, 3),
-        "cpu_s_per_image": round(cpu / max(ok, 1), 3),
+        "cpu_s_per_image": round((user + system) / max(ok, 1), 3),
+        "system_s_per_image": round(system / max(ok, 1), 3),
         "peak_mb_per_worker": sorted(round(v) for v in peaks.values()),
         "per_worker": {w: sum(r["worker"] == w for r in records) for w in peaks},
         "load_before": load_before,
@@ -133,12 +144,12 @@ def child_dask(workers: int, images: Path, out: Path, k: int, memory: str) -> di
     }
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU of this worker process, all its threads."""
+def _cpu_seconds() -> tuple[float, float]:
+    """User and system CPU of this worker process, all its threads."""
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
 
 
 def _warm(job):
@@ -237,6 +248,10 @@ def run_external(images: Path, k: int) -> dict:
                  "--no-dashboard"]
     worker = [python, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
               "--nworkers", "1", "--no-dashboard", "--memory-limit", "2GB"]
+    # What README's cluster recipe gives a worker, and `quant.batch` its local ones: glibc's default malloc
+    # (the nanny's MALLOC_TRIM_THRESHOLD_ costs ~0.1 s of page faults per image), numba on one thread each.
+    env = {**_env(), "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}",
+           "NUMBA_NUM_THREADS": "1"}
     logs = FOLDER / "external-logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: list[subprocess.Popen] = []
@@ -244,7 +259,7 @@ def run_external(images: Path, k: int) -> dict:
         try:
             for argv, log in ((scheduler, "scheduler"), (worker, "worker0"), (worker, "worker1")):
                 stderr = files.enter_context(open(logs / f"{log}.log", "w"))
-                children.append(subprocess.Popen(argv, cwd=ROOT.parent, env=_env(), stdout=subprocess.DEVNULL,
+                children.append(subprocess.Popen(argv, cwd=ROOT.parent, env=env, stdout=subprocess.DEVNULL,
                                                  stderr=stderr))
                 if log == "scheduler":
                     time.sleep(1.0)  # workers retry until the scheduler listens; this only saves them a retry
@@ -319,7 +334,7 @@ def report(section: dict) -> list[str]:
         f"Load average (1, 5, 15 min) before: {info['load_before']}; after: {info['load_after']} "
         f"({info['nproc']} cores, shared).",
         "",
-        "| run | images/s | seconds | CPU s per image | peak MB per worker | load before → after | outputs |",
+        "| run | images/s | seconds | CPU s per image (system) | peak MB per worker | load before → after | outputs |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in runs:
@@ -328,6 +343,8 @@ def report(section: dict) -> list[str]:
             continue
         peaks = ", ".join(map(str, r.get("peak_mb_per_worker", []))) or "–"
         cpu = f"{r['cpu_s_per_image']:.2f}" if "cpu_s_per_image" in r else "–"
+        if "system_s_per_image" in r:
+            cpu += f" ({r['system_s_per_image']:.2f})"
         lines.append(f"| {r['run']} | {r['images_per_s']:.2f} | {r['seconds']:.1f} | {cpu} | {peaks} | "
                      f"{r['load_before'][0]} → {r['load_after'][0]} | {r.get('digest', '–')} |")
     one, two = by.get("dask 1 worker"), by.get("dask 2 workers")

@@ -1,21 +1,25 @@
-"""Animated GIFs, every frame: one palette for the whole animation, written back as an animated GIF.
+"""Animations, every frame: one palette for the whole animation, written back as an animated GIF.
 
-``quant anim.gif --frames all`` comes here (through `quant.batch.quantize_file`).
-The frames are counted into one set of color counts (`quant.batch.merge_counts`),
-one palette is clustered from them, exactly as ``--shared-palette`` does for a
-set of files, and each frame is mapped to it (`quant.assign_palette`). One
-global palette keeps colors from flickering between frames.
+``quant anim.gif --frames all`` comes here (through `quant.batch.quantize_file`),
+and so do animated WebP and PNG (APNG) files: GIF is the one animated format
+with palettes. The frames are counted into one set of color counts
+(`quant.batch.merge_counts`), one palette is clustered from them, exactly as
+``--shared-palette`` does for a set of files, and each frame is mapped to it
+(`quant.assign_palette`). One global palette keeps colors from flickering
+between frames; ``--frame-palettes`` clusters each frame on its own instead
+(each frame gets a local color table).
 
 The first frame goes through `quant.load_image`, so a bad file is refused
 with the same messages as anywhere else; the others are read with Pillow,
-already composited (Pillow applies each frame's disposal), and the
-animation's frame times and loop count are kept.
+already composited (Pillow applies each frame's disposal and blending), and
+the animation's frame times and loop count are kept.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +30,24 @@ from .load import ALPHA_THRESHOLD, LoadedImage, from_array, load_image
 
 if TYPE_CHECKING:
     from .batch import Options
+
+#: Formats that may hold an animation. A GIF with --frames all is always written as a GIF (even with one
+#: frame, as before); a WebP or PNG only when it has more than one frame: a still stays a PNG.
+ANIMATED_SUFFIXES = (".gif", ".webp", ".png", ".apng")
+
+
+def keeps_frames(path: Path) -> bool:
+    """Whether ``--frames all`` writes `path` as an animated GIF: a GIF, or a WebP or PNG of several frames."""
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        return True
+    if suffix not in ANIMATED_SUFFIXES:
+        return False
+    try:
+        with Image.open(path) as opened:  # reads the header only
+            return getattr(opened, "n_frames", 1) > 1
+    except Exception:  # noqa: BLE001 — unreadable: treated as a still, and refused with the usual message later
+        return False
 
 
 @dataclass(frozen=True)
@@ -38,7 +60,7 @@ class Animation:
 
 
 def load_animation(path: str, *, max_pixels: int) -> Animation:
-    """Every frame of the GIF at `path`; `max_pixels` bounds all frames together (they are all held at once)."""
+    """Every frame of the animation at `path`; `max_pixels` bounds all frames together (they are all held at once)."""
     load_image(path, max_pixels=max_pixels)  # the same checks and refusals as a single image
     try:
         with Image.open(path) as opened:
@@ -53,7 +75,7 @@ def load_animation(path: str, *, max_pixels: int) -> Animation:
             for frame in ImageSequence.Iterator(opened):
                 rgba = np.asarray(frame.convert("RGBA"))
                 frames.append(from_array(np.ascontiguousarray(rgba[..., :3]), rgba[..., 3] >= ALPHA_THRESHOLD))
-                durations.append(int(frame.info.get("duration", 100)))
+                durations.append(round(frame.info.get("duration", 100)))
             loop = opened.info.get("loop")
     except ImageError:
         raise
@@ -64,15 +86,23 @@ def load_animation(path: str, *, max_pixels: int) -> Animation:
 
 @dataclass(frozen=True)
 class QuantizedAnimation:
+    """The animated GIF, the palette of each frame (the same array for all, unless one per frame), its frame count."""
+
     gif: bytes
-    colors: np.ndarray
+    palettes: tuple[np.ndarray, ...]
     frames: int
+
+    @property
+    def colors(self) -> int:
+        """Distinct palette colors over all frames."""
+        return len(np.unique(np.vstack(self.palettes), axis=0))
 
 
 def quantize_animation(animation: Animation, options: Options) -> QuantizedAnimation:
     """Every frame mapped to one palette of at most `options.k` colors clustered from all frames' colors.
 
-    With `options.palette`, every frame is mapped to those colors instead (nothing is clustered).
+    With `options.frame_palettes`, each frame is clustered on its own into at most `options.k`
+    colors; with `options.palette`, every frame is mapped to those colors instead (nothing is clustered).
     """
     from .batch import ColorCounts, merge_counts, palette_from_counts
     from .histogram import build_histogram, pack_rgb
@@ -86,28 +116,38 @@ def quantize_animation(animation: Animation, options: Options) -> QuantizedAnima
     params = chosen.resolve_params(None)
     weigh = getattr(chosen, "weigh", None)
     hists = [build_histogram(frame) for frame in animation.frames]
-    merged: ColorCounts | None = None
+    counted = []
     for frame, hist in zip(animation.frames, hists, strict=True):
         weights = hist.counts.astype(np.float64) if weigh is None else np.asarray(weigh(frame, hist, **params))
         codes = pack_rgb(hist.colors[None])[0].astype(np.uint32)
-        counts = ColorCounts(codes, hist.counts, weights.astype(np.float64), frame.opaque is not None)
-        merged = counts if merged is None else merge_counts(merged, counts)
-    assert merged is not None, "an animation has at least one frame"
-    colors = as_colors(options.palette) if options.palette else palette_from_counts(merged, options)
-    if merged.transparent and len(colors) >= 256:
+        counted.append(ColorCounts(codes, hist.counts, weights.astype(np.float64), frame.opaque is not None))
+    transparent = any(counts.transparent for counts in counted)
+    if options.palette:
+        palettes = (as_colors(options.palette),) * len(counted)
+    elif options.frame_palettes:
+        palettes = tuple(palette_from_counts(_with_transparency(counts, transparent), options) for counts in counted)
+    else:
+        merged = counted[0]
+        for counts in counted[1:]:
+            merged = merge_counts(merged, counts)
+        palettes = (palette_from_counts(merged, options),) * len(counted)
+    # One transparent slot for every frame, after the longest palette (a palette keeps room for it).
+    slot = max(len(colors) for colors in palettes)
+    if transparent and slot >= 256:
         raise ValueError("the animation has transparent pixels: a GIF palette for it holds at most 255 colors")
-    transparent = len(colors)
-    slots = colors if len(colors) >= 256 else np.vstack([colors, np.zeros((1, 3), np.uint8)])
     pictures = []
-    for hist in hists:
+    for hist, colors in zip(hists, palettes, strict=True):
         indices = remap(hist, assign_palette(hist, colors, space=space))
+        indices[indices == len(colors)] = slot
         picture = Image.frombytes("P", indices.shape[::-1], np.ascontiguousarray(indices, np.uint8).tobytes())
-        picture.putpalette(slots.ravel().tolist())
+        picture.putpalette(_slots(colors, slot).ravel().tolist())
         pictures.append(picture)
     buffer = io.BytesIO()
-    extra = {} if animation.loop is None else {"loop": animation.loop}
-    if merged.transparent:
-        extra["transparency"] = transparent
+    extra: dict = {} if animation.loop is None else {"loop": animation.loop}
+    if transparent:
+        extra["transparency"] = slot
+    if not options.frame_palettes:
+        extra["palette"] = _slots(palettes[0], slot).tobytes()  # one global color table, no local ones
     pictures[0].save(
         buffer,
         format="GIF",
@@ -115,8 +155,21 @@ def quantize_animation(animation: Animation, options: Options) -> QuantizedAnima
         append_images=pictures[1:],
         duration=list(animation.durations),
         disposal=2,  # each frame is whole: clear to the background before the next
-        optimize=False,  # keep the palette as it is: every frame shares it
-        palette=slots.tobytes(),  # one global color table, and no frame gets a local one
+        optimize=False,  # keep each palette as it is
         **extra,
     )
-    return QuantizedAnimation(buffer.getvalue(), colors, len(pictures))
+    return QuantizedAnimation(buffer.getvalue(), palettes, len(pictures))
+
+
+def _slots(colors: np.ndarray, slot: int) -> np.ndarray:
+    """`colors` padded to `slot` + 1 entries (black), the last one the transparent slot, when there is room."""
+    if slot >= 256:
+        return colors
+    return np.vstack([colors, np.zeros((slot + 1 - len(colors), 3), np.uint8)])
+
+
+def _with_transparency(counts, transparent: bool):
+    """`counts` marked as transparent if any frame is, so every frame's palette leaves the same slot free."""
+    from dataclasses import replace
+
+    return replace(counts, transparent=transparent)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .animation import keeps_frames
 from .batch import (
     IMAGE_EXTENSIONS,
     MANIFEST,
@@ -23,7 +24,9 @@ from .batch import (
     Job,
     Manifest,
     Options,
+    cores,
     failed_record,
+    remove_partial_files,
     run_in_process,
     run_on_dask,
     shared_palette_in_process,
@@ -103,6 +106,8 @@ def _main(argv: list[str] | None) -> int:
         order=args.sort,
         dither=args.dither,
         dither_strength=args.dither_strength,
+        shared_palette=args.shared_palette,
+        frame_palettes=args.frame_palettes,
     )
     # Workers get absolute paths: a remote worker's working directory is not this one.
     jobs = [
@@ -139,6 +144,7 @@ def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool, *, walked
         if progress is not None:
             progress.close()
         return 1
+    interrupted = False
     try:
         records = _records(cluster, pending, jobs if args.shared_palette else None, args)
         for record in records:
@@ -147,11 +153,16 @@ def _run(jobs: list[Job], args: argparse.Namespace, into_folder: bool, *, walked
             if progress is not None:
                 progress.advance(ok=record["status"] == "ok")
             reporter.add(record)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         if progress is not None:
             progress.close()
         if cluster is not None:
             cluster.close()
+        if interrupted:
+            remove_partial_files(pending)  # a worker stopped mid-write leaves its temporary file; outputs stay
     if walked and manifest is not None:
         written = sum(1 for r in reporter.records if r["status"] == "ok")
         print(
@@ -271,6 +282,8 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inpu
         parser.error("--frames all and --shared-palette don't go together yet: an animation gets its own palette")
     if args.frames == "all" and args.dither != "none":
         parser.error("--frames all and --dither don't go together yet: an animation's frames are not dithered")
+    if args.frame_palettes and args.frames != "all":
+        parser.error("--frame-palettes gives each frame of an animation its palette: add --frames all")
     if args.resume and (args.output is None or one_file):
         parser.error("--resume reads OUT/manifest.jsonl: give -o OUT, a folder")
     if args.palette is not None and (args.lock or args.shared_palette):
@@ -312,9 +325,8 @@ def _plan(inputs: list[Input], args: argparse.Namespace) -> list[tuple[Input, Pa
 
 
 def _suffix(source: Input, args: argparse.Namespace) -> str:
-    """An output's extension: .gif for a GIF with --frames all (it stays animated), .png otherwise."""
-    is_gif = source.path is not None and source.path.suffix.lower() == ".gif"
-    return ".gif" if args.frames == "all" and is_gif else ".png"
+    """An output's extension: .gif for an animation with --frames all (it stays animated), .png otherwise."""
+    return ".gif" if args.frames == "all" and source.path is not None and keeps_frames(source.path) else ".png"
 
 
 def _clashes(targets: list[tuple[Input, Path]]) -> dict[Path, list[str]]:
@@ -424,9 +436,9 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--jobs",
         type=int,
-        default=_cores(),
+        default=cores(),
         metavar="N",
-        help=f"local Dask worker processes, one thread each (default: one per core, here {_cores()}); "
+        help=f"local Dask worker processes, one thread each (default: one per core, here {cores()}); "
         "1 runs every image in this process, without Dask",
     )
     batch.add_argument(
@@ -456,18 +468,19 @@ def _parser() -> argparse.ArgumentParser:
         "--frames",
         choices=("first", "all"),
         default="first",
-        help="animated GIFs: quantize the first frame to a PNG (default), or all of them, "
+        help="animated GIF, WebP and PNG: quantize the first frame to a PNG (default), or all of them, "
         "with one palette, to an animated GIF",
+    )
+    parser.add_argument(
+        "--frame-palettes",
+        action="store_true",
+        help="with --frames all: a palette of its own for each frame (more colors, but they may flicker)",
     )
     parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
     parser.add_argument(
         "--list-methods", action="store_true", help="list the palette methods and the dither kinds, and exit"
     )
     return parser
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _metric_list(text: str) -> tuple[str, ...]:

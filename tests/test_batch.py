@@ -266,3 +266,228 @@ def test_a_line_cut_short_by_a_crash_costs_only_itself(tmp_path):
         handle.write('{"input": "b.png", "sta')  # the run was killed mid-write
     manifest.append({"input": "c.png", "status": "ok"})
     assert [record["input"] for record in manifest.records()] == ["a.png", "c.png"]
+
+
+# --- faults: a worker killed from outside, a worker over its memory limit, Ctrl-C ----------------
+
+
+def photo_jobs(folder: Path, count: int, options: batch.Options, size=(40, 50)) -> list[batch.Job]:
+    jobs = []
+    for seed in range(count):
+        Image.fromarray(photo(*size, seed=seed)).save(folder / f"photo{seed}.png")
+        jobs.append(batch.Job(f"photo{seed}.png", str(folder / f"photo{seed}.png"),
+                              str(folder / "out" / f"photo{seed}.png"), options))
+    return jobs
+
+
+def assert_every_image_written_as_alone(records: dict, jobs: list[batch.Job], k: int) -> None:
+    assert set(records) == {job.name for job in jobs}
+    for job in jobs:
+        assert records[job.name]["status"] == "ok", records[job.name]
+        assert Path(job.target).read_bytes() == quant.quantize(quant.load_image(job.source), k).png
+
+
+def wait_for_killing(job, palette=None):
+    """For photo1, the first time: say which process runs it, then wait to be killed from outside."""
+    import time
+
+    pid_file = Path(job.source).with_suffix(".pid")
+    if job.source.endswith("photo1.png") and not pid_file.exists():
+        pid_file.write_text(str(os.getpid()))
+        time.sleep(60)
+        raise AssertionError("the worker was not killed")
+    return batch.quantize_file(job, palette)
+
+
+def test_a_worker_process_killed_from_outside_mid_task_costs_no_image(tmp_path, cluster):
+    import signal
+    import threading
+    import time
+
+    jobs = photo_jobs(tmp_path, 5, batch.Options(k=8))
+    pid_file = tmp_path / "photo1.pid"
+
+    def kill_when_running():
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_running)
+    killer.start()
+    records = {r["input"]: r for r in batch.run_on_dask(cluster.client, jobs, task=wait_for_killing)}
+    killer.join()
+    assert pid_file.exists()  # the task did start, and was killed with its worker
+    assert_every_image_written_as_alone(records, jobs, 8)
+
+
+def over_memory_once(job, palette=None):
+    """For photo2, the first time: grow past the worker's 1 GB limit and hold it until the nanny kills the worker."""
+    import time
+
+    marker = Path(job.source).with_suffix(".grew")
+    if job.source.endswith("photo2.png") and not marker.exists():
+        marker.touch()
+        hog = np.ones(1_300_000_000, np.uint8)  # touched, so resident
+        time.sleep(60)
+        raise AssertionError(f"the worker was not stopped at its memory limit ({hog.sum()})")
+    return batch.quantize_file(job, palette)
+
+
+def test_a_worker_over_its_memory_limit_mid_run_costs_no_image(tmp_path, cluster):
+    jobs = photo_jobs(tmp_path, 5, batch.Options(k=8))
+    records = {r["input"]: r for r in batch.run_on_dask(cluster.client, jobs, task=over_memory_once)}
+    assert (tmp_path / "photo2.grew").exists()
+    assert_every_image_written_as_alone(records, jobs, 8)
+
+
+def test_ctrl_c_during_a_dask_run_prints_one_line_and_leaves_no_partial_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_cli import ROOT
+
+    (tmp_path / "in").mkdir()
+    for seed in range(8):
+        Image.fromarray(photo(500, 700, seed=seed)).save(tmp_path / "in" / f"photo{seed}.png")
+    # Its own session, so that SIGINT goes to its whole process group, workers included, as a terminal's Ctrl-C does.
+    run = subprocess.Popen([sys.executable, "-m", "quant", "in", "-o", "out", "-k", "64", "--jobs", "2"],
+                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines = tmp_path / "out" / "manifest.jsonl"
+    deadline = time.monotonic() + 180
+    while not (lines.exists() and lines.read_text().count("\n") >= 1) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert run.poll() is None, run.communicate()  # interrupted mid-run: images are left
+    os.killpg(run.pid, signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr
+    assert [line for line in stderr.splitlines() if "%" not in line] == ["quant: interrupted"]
+    records = manifest(tmp_path / "out")  # every line whole
+    assert 1 <= len(records) < 8
+    left = {path.name for path in (tmp_path / "out").iterdir()} - {"manifest.jsonl"}
+    recorded = {Path(r["output"]).name for r in records if r["status"] == "ok"}
+    # Every file left is a whole output: those recorded, and maybe some a worker finished as the run was stopped
+    # (written by rename, so whole; --resume does them again). No temporary .part file.
+    assert recorded <= left <= {f"photo{seed}.k64.kmeans.png" for seed in range(8)}
+    for name in left:
+        Image.open(tmp_path / "out" / name).verify()
+
+
+# --- a shared palette that loses a worker; --resume and the options of the recorded outputs ------
+
+
+def count_or_die(job):
+    if job.source.endswith("photo1.png"):
+        os._exit(1)  # every time: Dask gives up on counting it after ALLOWED_FAILURES retries
+    return batch.count_colors(job)
+
+
+def test_a_worker_dying_while_counting_a_shared_palette_fails_that_input_only(tmp_path, cluster):
+    options = batch.Options(k=8, shared_palette=True)
+    jobs = photo_jobs(tmp_path, 4, options)
+    palette, errors = batch.shared_palette_on_dask(cluster.client, jobs, options, count=count_or_die)
+    assert set(errors) == {"photo1.png"} and "worker died" in errors["photo1.png"]
+    others = [job for job in jobs if job.name != "photo1.png"]
+    expected, _ = batch.shared_palette_in_process(others, options)
+    np.testing.assert_array_equal(palette, expected)  # the palette of the inputs that could be counted
+
+
+def test_resume_redoes_an_output_made_with_other_options(tmp_path):
+    for seed in range(2):
+        Image.fromarray(photo(40, 50, seed=seed)).save(tmp_path / f"im{seed}.png")
+    frames = [Image.fromarray(photo(30, 40, seed=seed)) for seed in range(3)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    common = ["im0.png", "im1.png", "clip.gif", "-o", "out", "-k", "8", "--jobs", "1", "--resume"]
+
+    def statuses(*extra):
+        lines = len(manifest(tmp_path / "out")) if (tmp_path / "out" / "manifest.jsonl").exists() else 0
+        done = run_cli(*common, *extra, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return {Path(r["output"]).name: r["status"] for r in manifest(tmp_path / "out")[lines:]}
+
+    assert set(statuses().values()) == {"ok"}
+    assert set(statuses().values()) == {"skipped"}
+    shared = statuses("--shared-palette")
+    assert shared == {"im0.k8.kmeans.png": "ok", "im1.k8.kmeans.png": "ok", "clip.k8.kmeans.png": "ok"}
+    assert set(statuses("--shared-palette").values()) == {"skipped"}
+    # --frames all: the GIF becomes an animation (another output); the stills are redone, made with other options
+    assert statuses("--frames", "all") == {"im0.k8.kmeans.png": "ok", "im1.k8.kmeans.png": "ok",
+                                           "clip.k8.kmeans.gif": "ok"}
+    assert statuses("--frames", "all", "--frame-palettes") == {
+        "im0.k8.kmeans.png": "ok", "im1.k8.kmeans.png": "ok", "clip.k8.kmeans.gif": "ok"}
+    assert set(statuses("--frames", "all", "--frame-palettes").values()) == {"skipped"}
+
+
+def test_a_manifest_line_from_before_the_options_were_recorded_counts_as_their_defaults(tmp_path):
+    job = batch.Job("a.png", str(tmp_path / "a.png"), str(tmp_path / "a.k8.png"), batch.Options(k=8))
+    record = batch.failed_record(job, None, status="ok")
+    old = {name: value for name, value in record.items() if name not in ("frames", "shared_palette", "frame_palettes")}
+    assert batch.Manifest.key(old) == batch.Manifest.key(record)
+    shared = batch.failed_record(batch.Job(job.name, job.source, job.target, batch.Options(k=8, shared_palette=True)),
+                                 None)
+    assert batch.Manifest.key(old) != batch.Manifest.key(shared)
+
+
+# --- animations: WebP and PNG in, per-frame palettes --------------------------------------------
+
+
+def read_gif(path: Path) -> list[tuple[str, tuple, int]]:
+    """Each frame of a GIF as (mode, palette, duration), its palettes as stored (not converted to RGB)."""
+    from PIL import GifImagePlugin, ImageSequence
+
+    strategy = GifImagePlugin.LOADING_STRATEGY
+    GifImagePlugin.LOADING_STRATEGY = GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY
+    try:
+        with Image.open(path) as out:
+            return [(frame.mode, tuple(frame.getpalette()), frame.info["duration"])
+                    for frame in ImageSequence.Iterator(out)]
+    finally:
+        GifImagePlugin.LOADING_STRATEGY = strategy
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".png"])
+def test_an_animated_webp_or_png_becomes_an_animated_gif_keeping_frames_durations_and_loop(tmp_path, suffix):
+    frames = [Image.fromarray(photo(30, 40, seed=seed)) for seed in range(4)]
+    frames[0].save(tmp_path / f"clip{suffix}", save_all=True, append_images=frames[1:], duration=[40, 50, 60, 70],
+                   loop=3, **({"lossless": True} if suffix == ".webp" else {}))
+    Image.fromarray(photo(30, 40, seed=9)).save(tmp_path / f"still{suffix}", **({"lossless": True} if suffix == ".webp" else {}))
+    done = run_cli(f"clip{suffix}", f"still{suffix}", "-o", "out", "-k", "8", "--frames", "all", "--jobs", "1",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "still.k8.kmeans.png").is_file()  # a still stays a still
+    read = read_gif(tmp_path / "out" / "clip.k8.kmeans.gif")
+    assert [duration for _, _, duration in read] == [40, 50, 60, 70]
+    assert len({palette for _, palette, _ in read}) == 1
+    with Image.open(tmp_path / "out" / "clip.k8.kmeans.gif") as out:
+        assert out.info["loop"] == 3
+
+
+def test_frame_palettes_give_each_frame_its_own_palette(tmp_path):
+    # Frames of different colors: one reddish, one greenish, one bluish.
+    frames = []
+    for channel in range(3):
+        rgb = photo(30, 40, seed=channel)
+        rgb[..., channel] = 255
+        frames.append(Image.fromarray(rgb))
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=[30, 40, 50], loop=0)
+    done = run_cli("clip.gif", "-k", "8", "--frames", "all", "--frame-palettes", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "3 frames, a palette per frame" in done.stderr
+    from PIL import ImageSequence
+
+    with Image.open(tmp_path / "clip.k8.kmeans.gif") as out:
+        shown = [(np.unique(np.asarray(frame.convert("RGB")).reshape(-1, 3), axis=0), frame.info["duration"])
+                 for frame in ImageSequence.Iterator(out)]
+    assert [duration for _, duration in shown] == [30, 40, 50]
+    for (colors, _), channel in zip(shown, range(3), strict=True):
+        assert len(colors) <= 8
+        assert (colors[:, channel] >= 250).all()  # each frame's palette is clustered from its own colors
+    assert len(np.unique(np.vstack([colors for colors, _ in shown]), axis=0)) > 8  # so 3 palettes, not 1
+    assert json.loads(done.stdout)["colors"] > 8
+    alone = run_cli("clip.gif", "-k", "8", "--frame-palettes", cwd=tmp_path)
+    assert alone.returncode == 2 and "add --frames all" in alone.stderr

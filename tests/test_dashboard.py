@@ -106,7 +106,7 @@ def test_card_titles_are_whole_and_escaped():
 
 
 def test_metric_values_never_wrap_into_their_labels():
-    text = metrics_html({"ssim": 0.83, "psnr": 28.0, "delta_e": 4.5, "png_kb": 23.2, "ratio": 9.5, "seconds": 1.3})
+    text = metrics_html({"ssim": 0.83, "psnr": 28.0, "delta_e": 4.5, "blurred_delta_e": 3.1, "png_kb": 23.2, "ratio": 9.5, "seconds": 1.3})
     assert "grid-template-columns:minmax(0,1fr) auto" in text
     assert text.count("white-space:nowrap") == len(COLUMNS)
 
