@@ -151,4 +151,11 @@ def view_area() -> DeltaGenerator:
     current = upload.file_id if upload is not None else None
     changed = st.session_state.get("drawn_upload", current) != current
     st.session_state.drawn_upload = current
-    return st.empty().container() if changed else st.container()
+    # The view has two places and moves to the other one when the image changes. Replacing it where
+    # it stands doesn't clear it: the browser lets a new container inherit the children of the one it
+    # replaces, and Streamlit's message queue folds an st.empty() into the container that follows it.
+    # The place left behind gets an empty element, which drops the old results as soon as it arrives.
+    place = int(st.session_state.get("view_place", 0)) ^ changed
+    st.session_state.view_place = place
+    places = [st.empty(), st.empty()]
+    return places[place].container()
