@@ -15,11 +15,11 @@ from dashboard.model.formatting import (
     card_title_html, download_name, escape_markdown, file_stem, human_size, metrics_html, swatches_html,
 )
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, compression_ratio, metric_row, metrics_table
-from dashboard.model.outcomes import Done, Failed, describe_failure, original_png, preview_png, run_method
+from dashboard.model.outcomes import Done, Failed, Recipe, describe_failure, original_png, preview_png, run_method
 
 
 def test_run_method_gives_everything_a_column_shows(image, hist):
-    outcome = run_method(image, hist, 8, "kmeans", space="lab", seed=3)
+    outcome = run_method(image, hist, 8, "kmeans", Recipe(space="lab", seed=3))
     assert isinstance(outcome, Done) and outcome.ok
     assert 2 <= len(outcome.colors) <= 8
     assert outcome.pixel_counts.sum() == image.pixel_count
@@ -33,7 +33,7 @@ def test_run_method_gives_everything_a_column_shows(image, hist):
 
 
 def test_a_failing_method_becomes_an_error_not_an_exception(image, hist):
-    outcome = run_method(image, hist, 999, "kmeans", space="rgb", seed=0)
+    outcome = run_method(image, hist, 999, "kmeans", Recipe())
     assert isinstance(outcome, Failed) and not outcome.ok
     assert outcome.error.startswith("ValueError: k must be")
     assert not hasattr(outcome, "png") and not hasattr(outcome, "metrics")  # a failure carries no result
@@ -73,8 +73,8 @@ def test_compression_ratio():
 
 
 def test_metrics_table_and_row(image, hist):
-    good = run_method(image, hist, 4, "octree", space="rgb", seed=0)
-    bad = run_method(image, hist, 4, "no-such-method", space="rgb", seed=0)
+    good = run_method(image, hist, 4, "octree", Recipe())
+    bad = run_method(image, hist, 4, "no-such-method", Recipe())
     rows = metrics_table([good, bad], original_bytes=40_000)
     assert len(rows) == 1
     row = rows[0]
@@ -106,7 +106,8 @@ def test_card_titles_are_whole_and_escaped():
 
 
 def test_metric_values_never_wrap_into_their_labels():
-    text = metrics_html({"ssim": 0.83, "psnr": 28.0, "delta_e": 4.5, "png_kb": 23.2, "ratio": 9.5, "seconds": 1.3})
+    text = metrics_html({"ssim": 0.83, "psnr": 28.0, "delta_e": 4.5, "blurred_delta_e": 3.9, "png_kb": 23.2,
+                         "ratio": 9.5, "seconds": 1.3})
     assert "grid-template-columns:minmax(0,1fr) auto" in text
     assert text.count("white-space:nowrap") == len(COLUMNS)
 

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import quant
 from dashboard.model import viewer
-from dashboard.model.outcomes import PREVIEW_WIDTH, measure
+from dashboard.model.outcomes import PREVIEW_WIDTH, Recipe, measure
 from dashboard.model.viewer import Crop, crop_from_request
 from quant.ciede2000 import ciede2000
 from quant.colorspace import rgb_to_lab
@@ -40,7 +40,7 @@ def translucent() -> quant.LoadedImage:
 @pytest.fixture(scope="module")
 def done(translucent):
     hist = quant.build_histogram(translucent)
-    return hist, measure(translucent, hist, 8, quant.METHODS["kmeans"], space="rgb", seed=0)
+    return hist, measure(translucent, hist, 8, quant.METHODS["kmeans"], Recipe())
 
 
 def decoded_rgba(png: bytes) -> np.ndarray:
@@ -309,7 +309,7 @@ def test_a_fully_transparent_image_is_inspected_without_error():
 def test_a_fully_transparent_image_renders_every_layer_transparent():
     clear = quant.load_image(encode(Image.fromarray(np.zeros((20, 30, 4), np.uint8))))
     hist = quant.build_histogram(clear)
-    outcome = measure(clear, hist, 4, quant.METHODS["octree"], space="rgb", seed=0)
+    outcome = measure(clear, hist, 4, quant.METHODS["octree"], Recipe())
     delta_e = viewer.delta_e_per_entry(hist, outcome.palette)
     crop = Crop(0, 0, 30, 20, 30, 20)
     for layer in (
