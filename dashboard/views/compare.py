@@ -149,11 +149,14 @@ def result_card(page: Page, outcome: Outcome) -> None:
             st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
             return
         st.image(outcome.preview, width="stretch", output_format="PNG")  # a wide preview is RGB: no JPEG
-        swatches = swatches_html(outcome.colors, outcome.pixel_counts, locked=outcome.palette.locked)
+        custom = outcome.method == quant.CUSTOM.name  # every color of your own palette is "locked": no ring
+        swatches = swatches_html(
+            outcome.colors, outcome.pixel_counts, locked=None if custom else outcome.palette.locked
+        )
         metrics = metrics_html(metric_row(outcome, len(page.original_png)))
         remember_shown(page, outcome, swatches, metrics)
         st.html(swatches)
-        if outcome.method != quant.CUSTOM.name:  # your own palette is all yours: nothing to lock
+        if not custom:  # your own palette is all yours: nothing to lock
             lock_chooser(outcome)
         with st.expander("Hex codes"):
             st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)
