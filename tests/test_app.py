@@ -15,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 import quant
 from dashboard.model.formatting import escape_markdown
+from dashboard.model.settings import Settings
+from dashboard.views.cache import run_key
 from tests import faulty
 from tests.conftest import encode
 
@@ -340,7 +342,8 @@ def test_results_are_shown_losslessly(upload_png):
 def test_a_stopped_run_keeps_what_finished_and_resume_computes_the_rest():
     at = open_app(methods="octree", k="5")
     # As if Stop was pressed while octree and k-means computed at k = 5: octree had finished.
-    at.session_state["halted"] = (f"sample:{quant.DEFAULT_SAMPLE}", ("octree", "kmeans"), 5, "rgb", 0)
+    stopped = Settings(methods=("octree", "kmeans"), k=5, view="compare")
+    at.session_state["halted"] = run_key(f"sample:{quant.DEFAULT_SAMPLE}", stopped)
     at.multiselect(key="methods").set_value(["octree", "kmeans"]).run()
     assert_healthy(at)
     assert card_titles(at) == ["Original", "Octree (Pillow) · baseline", "k-means"]

@@ -156,7 +156,7 @@ class Computation:
 
     def __init__(self, source: Source, hist: quant.Histogram, settings: Settings, *, only_cached: bool = False):
         self.settings = settings
-        self.key = run_key(source, settings)
+        self.key = run_key(source.key, settings)
         self._loop = asyncio.new_event_loop()
         self._tasks = {
             method: self._loop.create_task(self._outcome(source, hist, method, only_cached))
@@ -241,14 +241,16 @@ def _outcome_of(task: asyncio.Task) -> Outcome | None:
     return None if task.cancelled() else task.result()
 
 
-def run_key(source: Source, settings: Settings) -> tuple:
-    """What a run computes: the image and the settings that change outcomes (not the view)."""
-    return (source.key, *(outcome_key(source.key, method, settings) for method in run_methods(settings)))
+def run_key(image_key: str, settings: Settings) -> tuple:
+    """What a run computes: the image and every outcome's key (the settings that change outcomes, not the view)."""
+    return (image_key, *(outcome_key(image_key, method, settings) for method in run_methods(settings)))
 
 
 def compute(source: Source, hist: quant.Histogram, settings: Settings) -> Computation:
     """The outcomes of this run's settings; after a Stop, only the cached ones until a setting changes."""
-    return Computation(source, hist, settings, only_cached=st.session_state.get("halted") == run_key(source, settings))
+    return Computation(
+        source, hist, settings, only_cached=st.session_state.get("halted") == run_key(source.key, settings)
+    )
 
 
 @st.cache_resource(max_entries=8, ttl=UPLOAD_TTL, show_spinner=False)
