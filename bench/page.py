@@ -303,7 +303,7 @@ def engine_in_child() -> dict:
 def engine() -> dict:
     """The engine's own time for each step's work, in this process, with the load beside each."""
     import quant
-    from dashboard.model.outcomes import measure, original_png, preview_png
+    from dashboard.model.outcomes import Recipe, measure, original_png, preview_png
     from quant import embed, sweep
 
     image = quant.sample_image()
@@ -320,7 +320,7 @@ def engine() -> dict:
         hist = quant.build_histogram(image)
         preview_png(original_png(image))
         for method in methods:
-            measure(image, hist, k, method, space="rgb", seed=0)
+            measure(image, hist, k, method, Recipe())
 
     open_page(8)  # imports, numba's on-disk cache: the server has them loaded by the time a user waits
     timed("open", lambda: open_page(8))

@@ -15,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 import quant
 from dashboard.model.formatting import escape_markdown
+from dashboard.model.settings import Settings
+from dashboard.views.cache import run_key
 from tests import faulty
 from tests.conftest import encode
 
@@ -64,7 +66,8 @@ def test_first_sight_is_the_sample_with_the_study_results():
     assert len(at.main.download_button) == 3 * 3
     assert not at.warning and not at.error
     assert at.query_params == {"methods": "kmeans,gmm,agglomerative", "k": "8", "space": "rgb",
-                               "seed": "0", "view": "compare", "image": "sample"}
+                               "seed": "0", "view": "compare", "dither": "none", "strength": "1",
+                               "order": "frequency", "lock": "", "palette": "", "image": "sample"}
 
 
 def test_uploading_a_png_gives_results_for_that_image(upload_png):
@@ -339,7 +342,8 @@ def test_results_are_shown_losslessly(upload_png):
 def test_a_stopped_run_keeps_what_finished_and_resume_computes_the_rest():
     at = open_app(methods="octree", k="5")
     # As if Stop was pressed while octree and k-means computed at k = 5: octree had finished.
-    at.session_state["halted"] = (f"sample:{quant.DEFAULT_SAMPLE}", ("octree", "kmeans"), 5, "rgb", 0)
+    stopped = Settings(methods=("octree", "kmeans"), k=5, view="compare")
+    at.session_state["halted"] = run_key(f"sample:{quant.DEFAULT_SAMPLE}", stopped)
     at.multiselect(key="methods").set_value(["octree", "kmeans"]).run()
     assert_healthy(at)
     assert card_titles(at) == ["Original", "Octree (Pillow) · baseline", "k-means"]
@@ -358,3 +362,113 @@ def test_a_one_second_budget_is_enough_for_a_fast_method(monkeypatch):
     assert_healthy(at)
     assert not at.main.error
     assert metrics(at).loc["Octree (Pillow)", "seconds"] < 1
+
+
+# ---- dithering, your own palette, locked colors, palette order ------------------------------------------
+
+
+def card_hex_codes(at: AppTest) -> dict[str, list[str]]:
+    """Each result card's palette, from its "Hex codes" expander, by card title (in column order)."""
+    titles = card_titles(at)[1:]
+    return {title: code.value.split() for title, code in zip(titles, at.main.code, strict=True)}
+
+
+def test_picking_a_dither_recomputes_every_card_with_it_and_puts_it_in_the_link():
+    at = open_app(methods="kmeans,octree")
+    before = metrics(at)
+    assert not at.sidebar.slider  # no strength without dithering
+    at.selectbox(key="dither").set_value("floyd-steinberg").run()
+    assert_healthy(at)
+    after = metrics(at)
+    assert (after["blurred_delta_e"] != before["blurred_delta_e"]).all()
+    assert (after["blurred_delta_e"] < before["blurred_delta_e"]).all()  # dithering's point, at k = 8
+    assert at.slider(key="strength").value == 1.0
+    at.slider(key="strength").set_value(0.5).run()
+    assert_healthy(at)
+    assert (metrics(at)["blurred_delta_e"] != after["blurred_delta_e"]).all()
+    assert at.query_params["dither"] == "floyd-steinberg" and at.query_params["strength"] == "0.5"
+    at.selectbox(key="dither").set_value("none").run()  # back: the cached undithered results, unchanged
+    assert metrics(at)["blurred_delta_e"].equals(before["blurred_delta_e"])
+
+
+def test_a_pasted_palette_gives_a_card_with_exactly_those_colors():
+    at = open_app(methods="kmeans")
+    at.text_area(key="palette_text").set_value("#000000, #FFFFFF\n#e30613 3366cc").run()
+    assert_healthy(at)
+    assert card_titles(at) == ["Original", "k-means", quant.CUSTOM.label]
+    assert sorted(card_hex_codes(at)[quant.CUSTOM.label]) == ["#000000", "#3366cc", "#e30613", "#ffffff"]
+    assert metrics(at).loc[quant.CUSTOM.label, "colors"] == 4
+    assert at.query_params["palette"] == "000000,ffffff,e30613,3366cc"
+    assert not at.error
+
+
+def test_a_bad_palette_shows_an_error_and_keeps_the_previous_cards():
+    at = open_app(methods="kmeans", palette="000000,ffffff")
+    assert card_titles(at)[-1] == quant.CUSTOM.label
+    before = metrics(at)
+    at.text_area(key="palette_text").set_value("#000000, #nothex").run()
+    assert_healthy(at)
+    assert len(at.error) == 1 and "nothex" in at.error[0].value and "previous palette" in at.error[0].value
+    assert card_titles(at) == ["Original", "k-means", quant.CUSTOM.label]
+    assert metrics(at).equals(before)
+    assert sorted(card_hex_codes(at)[quant.CUSTOM.label]) == ["#000000", "#ffffff"]
+
+
+def test_a_palette_file_fills_the_box_and_a_bad_one_is_refused_by_name():
+    at = open_app(methods="octree")
+    gpl = b"GIMP Palette\nName: brand\n#\n  0   0   0 black\n255 255 255 white\n227   6  19 red\n"
+    at.file_uploader(key="palette_upload").set_value(("brand.gpl", gpl, "text/plain")).run()
+    assert_healthy(at)
+    assert at.text_area(key="palette_text").value == "#000000, #ffffff, #e30613"
+    assert sorted(card_hex_codes(at)[quant.CUSTOM.label]) == ["#000000", "#e30613", "#ffffff"]
+    at.file_uploader(key="palette_upload").set_value(("empty.gpl", b"   ", "text/plain")).run()
+    assert_healthy(at)
+    assert any("is empty" in e.value and escape_markdown("empty.gpl") in e.value for e in at.error)
+    assert card_titles(at)[-1] == quant.CUSTOM.label  # the previous palette stays
+
+
+def test_a_locked_swatch_stays_in_the_palette_at_another_k_and_unlocks():
+    at = open_app(methods="kmeans,gmm")
+    chosen = card_hex_codes(at)["k-means"][-1]  # its rarest color
+    lock = next(m for m in at.main.multiselect if m.key.startswith("lock-kmeans-"))
+    lock.set_value([chosen]).run()
+    assert_healthy(at)
+    assert at.session_state["locked_colors"] == [chosen]
+    assert at.query_params["lock"] == chosen.removeprefix("#")
+    at.number_input(key="k").set_value(16).run()
+    assert_healthy(at)
+    for title, codes in card_hex_codes(at).items():
+        assert chosen in codes and len(codes) <= 16, title  # every clustering method keeps it
+    assert any(chosen + " locked" in h.proto.body for h in at.main.get("html"))
+    sidebar_lock = next(m for m in at.sidebar.multiselect if m.key.startswith("locked-"))
+    sidebar_lock.set_value([]).run()
+    assert_healthy(at)
+    assert at.session_state["locked_colors"] == [] and at.query_params["lock"] == ""
+
+
+def test_palette_order_applies_to_every_card():
+    at = open_app(methods="kmeans,octree", order="lightness")
+    assert at.selectbox(key="order").value == "lightness"
+    for codes in card_hex_codes(at).values():
+        lightness = quant.colorspace.to_space(np.array([quant_rgb(c) for c in codes], np.uint8), "lab")[:, 0]
+        assert (np.diff(lightness) >= 0).all()
+
+
+def quant_rgb(code: str) -> tuple[int, int, int]:
+    return int(code[1:3], 16), int(code[3:5], 16), int(code[5:7], 16)
+
+
+def test_a_link_restores_dithering_order_locks_and_palette_and_bad_values_get_a_notice():
+    at = open_app(methods="kmeans", dither="atkinson", strength="0.4", order="hue", lock="e30613",
+                  palette="000000,ffffff")
+    assert_healthy(at)
+    assert at.selectbox(key="dither").value == "atkinson" and at.slider(key="strength").value == 0.4
+    assert at.selectbox(key="order").value == "hue"
+    assert at.session_state["locked_colors"] == ["#e30613"]
+    assert at.text_area(key="palette_text").value == "#000000, #ffffff"
+    assert "#e30613" in card_hex_codes(at)["k-means"]
+    assert not at.warning
+    bad = open_app(methods="kmeans", dither="wobble", palette="nothex")
+    assert_healthy(bad)
+    assert "wobble" in bad.warning[0].value and "custom palette" in bad.warning[0].value
+    assert card_titles(bad) == ["Original", "k-means"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import re
@@ -12,14 +13,19 @@ from PIL import Image
 
 import quant
 from dashboard.model.formatting import (
-    card_title_html, download_name, escape_markdown, file_stem, human_size, metrics_html, swatches_html,
+    LOCKED_RING, card_title_html, download_name, escape_markdown, file_stem, human_size, method_label, metrics_html,
+    swatches_html,
 )
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, compression_ratio, metric_row, metrics_table
-from dashboard.model.outcomes import Done, Failed, describe_failure, original_png, preview_png, run_method
+from dashboard.model.outcomes import (
+    Done, Failed, Recipe, describe_failure, original_png, outcome_key, preview_png, run_method, run_methods,
+)
+from dashboard.model.selection import method_palette_label
+from dashboard.model.settings import Settings
 
 
 def test_run_method_gives_everything_a_column_shows(image, hist):
-    outcome = run_method(image, hist, 8, "kmeans", space="lab", seed=3)
+    outcome = run_method(image, hist, 8, "kmeans", Recipe(space="lab", seed=3))
     assert isinstance(outcome, Done) and outcome.ok
     assert 2 <= len(outcome.colors) <= 8
     assert outcome.pixel_counts.sum() == image.pixel_count
@@ -33,7 +39,7 @@ def test_run_method_gives_everything_a_column_shows(image, hist):
 
 
 def test_a_failing_method_becomes_an_error_not_an_exception(image, hist):
-    outcome = run_method(image, hist, 999, "kmeans", space="rgb", seed=0)
+    outcome = run_method(image, hist, 999, "kmeans", Recipe())
     assert isinstance(outcome, Failed) and not outcome.ok
     assert outcome.error.startswith("ValueError: k must be")
     assert not hasattr(outcome, "png") and not hasattr(outcome, "metrics")  # a failure carries no result
@@ -73,8 +79,8 @@ def test_compression_ratio():
 
 
 def test_metrics_table_and_row(image, hist):
-    good = run_method(image, hist, 4, "octree", space="rgb", seed=0)
-    bad = run_method(image, hist, 4, "no-such-method", space="rgb", seed=0)
+    good = run_method(image, hist, 4, "octree", Recipe())
+    bad = run_method(image, hist, 4, "no-such-method", Recipe())
     rows = metrics_table([good, bad], original_bytes=40_000)
     assert len(rows) == 1
     row = rows[0]
@@ -106,7 +112,8 @@ def test_card_titles_are_whole_and_escaped():
 
 
 def test_metric_values_never_wrap_into_their_labels():
-    text = metrics_html({"ssim": 0.83, "psnr": 28.0, "delta_e": 4.5, "blurred_delta_e": 3.1, "png_kb": 23.2, "ratio": 9.5, "seconds": 1.3})
+    text = metrics_html({"ssim": 0.83, "psnr": 28.0, "delta_e": 4.5, "blurred_delta_e": 3.9, "png_kb": 23.2,
+                         "ratio": 9.5, "seconds": 1.3})
     assert "grid-template-columns:minmax(0,1fr) auto" in text
     assert text.count("white-space:nowrap") == len(COLUMNS)
 
@@ -151,3 +158,92 @@ def test_escape_markdown_stops_bare_urls_and_addresses_becoming_links():
     for pattern in (r"https?://", r"www\.", r"[\w.+-]@"):
         assert not re.search(pattern, visible, re.IGNORECASE), (pattern, visible)
     assert visible.replace("\u200b", "") == original
+
+
+# ---- dithering, locked colors, palette order and your own palette ------------------------------------
+
+
+def settings(**changes) -> Settings:
+    return dataclasses.replace(Settings(view="compare"), **changes)
+
+
+def test_an_outcome_for_another_dither_lock_order_or_palette_has_another_key():
+    base = outcome_key("sample:chelsea", "kmeans", settings())
+    for changed in (
+        settings(dither="floyd-steinberg"),
+        settings(dither="floyd-steinberg", strength=0.5),
+        settings(lock=("#000000",)),
+        settings(order="hue"),
+        settings(space="lab"),
+        settings(seed=1),
+        settings(k=16),
+    ):
+        assert outcome_key("sample:chelsea", "kmeans", changed) != base, changed
+    assert outcome_key("upload", "kmeans", settings()) != base
+    # What a method doesn't use doesn't split the cache: a strength without dithering, a palette for k-means.
+    assert outcome_key("sample:chelsea", "kmeans", settings(strength=0.3, palette=("#000000", "#ffffff"))) == base
+
+
+def test_the_custom_palette_s_key_follows_its_colors_not_k_or_the_locks():
+    palette = ("#000000", "#ffffff", "#e30613")
+    key = outcome_key("img", quant.CUSTOM.name, settings(palette=palette))
+    assert key[3] == 3  # k is the palette's size
+    assert outcome_key("img", quant.CUSTOM.name, settings(palette=palette, k=64, lock=("#00ff00",))) == key
+    assert outcome_key("img", quant.CUSTOM.name, settings(palette=palette[:2])) != key
+    assert outcome_key("img", quant.CUSTOM.name, settings(palette=palette, dither="bayer8")) != key
+
+
+def test_a_run_adds_the_custom_palette_after_the_chosen_methods_only_when_one_is_given():
+    assert run_methods(settings(methods=("gmm", "kmeans", "gmm"))) == ("gmm", "kmeans")
+    assert run_methods(settings(methods=("octree",), palette=("#000000", "#ffffff"))) == ("octree", "custom")
+    assert run_methods(settings(methods=(), palette=("#000000", "#ffffff"))) == ("custom",)
+
+
+def test_a_custom_palette_outcome_has_exactly_its_colors(image, hist):
+    colors = ("#000000", "#ffffff", "#e30613", "#3366cc")
+    outcome = run_method(image, hist, 8, quant.CUSTOM.name, Recipe(palette=colors, order="given"))
+    assert isinstance(outcome, Done), outcome
+    assert quant.hex_colors(outcome.colors) == list(colors)
+    assert outcome.palette.locked is not None and outcome.palette.locked.all()
+    assert outcome.metrics.colors == 4 and Image.open(io.BytesIO(outcome.png)).size == (image.width, image.height)
+
+
+def test_locked_colors_stay_in_a_clustering_palette_at_any_k(image, hist):
+    for k in (4, 16):
+        outcome = run_method(image, hist, k, "kmeans", Recipe(lock=("#e30613",)))
+        assert isinstance(outcome, Done)
+        codes = quant.hex_colors(outcome.colors)
+        assert "#e30613" in codes and len(codes) <= k
+        assert outcome.palette.locked[codes.index("#e30613")] and outcome.palette.locked.sum() == 1
+
+
+def test_a_dithered_outcome_records_its_dither_and_differs_from_the_undithered(image, hist):
+    plain = run_method(image, hist, 8, "kmeans", Recipe())
+    dithered = run_method(image, hist, 8, "kmeans", Recipe(dither="floyd-steinberg", strength=1.0))
+    assert isinstance(plain, Done) and isinstance(dithered, Done)
+    assert (plain.dither, dithered.dither) == ("none", "floyd-steinberg")
+    assert np.array_equal(plain.colors, dithered.colors)  # dithering happens after the palette
+    assert dithered.metrics.blurred_delta_e != plain.metrics.blurred_delta_e
+    assert dithered.png != plain.png
+    assert Recipe(dither="atkinson", strength=0.4).undithered == Recipe()
+
+
+def test_palette_order_reaches_the_outcome(image, hist):
+    outcome = run_method(image, hist, 8, "kmeans", Recipe(order="lightness"))
+    assert isinstance(outcome, Done) and outcome.palette.order == "lightness"
+    lightness = quant.colorspace.to_space(outcome.colors, "lab")[:, 0]
+    assert (np.diff(lightness) >= 0).all()
+
+
+def test_the_custom_method_has_a_label_everywhere_the_page_looks_one_up(image, hist):
+    outcome = run_method(image, hist, 8, quant.CUSTOM.name, Recipe(palette=("#000000", "#ffffff")))
+    assert method_label("custom") == method_palette_label("custom") == quant.CUSTOM.label
+    row = metrics_table([outcome], 10_000)[0]
+    assert row["method"] == quant.CUSTOM.label and row["baseline"] is False
+
+
+def test_locked_swatches_are_ringed_and_named():
+    colors = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
+    text = swatches_html(colors, np.array([3, 1]), locked=np.array([False, True]))
+    assert re.findall(r'aria-label="([^"]+)"', text) == ["#ff0000", "#0000ff locked"]
+    assert text.count(LOCKED_RING) == 1 and "locked" in re.findall(r'title="([^"]+)"', text)[1]

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 import quant
-from dashboard.model.settings import DEFAULT_K, K_PICKS, SEED_MAX, Settings, settings_from_query, settings_to_query
+from dashboard.model.settings import (
+    DEFAULT_K, K_PICKS, SEED_MAX, STRENGTH_STEP, Settings, hex_codes, settings_from_query, settings_to_query,
+)
 
 VIEWS = ["compare", "color-space"]
 
@@ -80,7 +82,57 @@ def test_quick_picks_are_the_powers_of_two_in_range():
     space=st.sampled_from(list(quant.SPACES)),
     seed=st.integers(0, SEED_MAX),
     view=st.sampled_from(VIEWS),
+    dither=st.sampled_from(list(quant.DITHERS)),
+    steps=st.integers(0, 20),
+    order=st.sampled_from(quant.ORDERS),
+    lock=st.lists(st.integers(0, 0xFFFFFF), max_size=4, unique=True),
+    palette=st.lists(st.integers(0, 0xFFFFFF), max_size=256, unique=True),
 )
-def test_settings_round_trip_through_the_query(methods, k, space, seed, view):
-    settings = Settings(tuple(methods), k, space, seed, view)
+def test_settings_round_trip_through_the_query(methods, k, space, seed, view, dither, steps, order, lock, palette):
+    settings = Settings(
+        tuple(methods), k, space, seed, view, dither, round(steps * STRENGTH_STEP, 2), order, hexes(lock), hexes(palette)
+    )
     assert settings_from_query(settings_to_query(settings), views=VIEWS) == (settings, [])
+
+
+def hexes(codes: list[int]) -> tuple[str, ...]:
+    return tuple(f"#{code:06x}" for code in codes)
+
+
+def test_dithering_order_locks_and_a_custom_palette_are_restored():
+    settings, notices = parse(dither="floyd-steinberg", strength="0.6", order="hue", lock="000,FFFFFF",
+                              palette=["e30613", "#00ff00,0000ff"])
+    assert (settings.dither, settings.strength, settings.order) == ("floyd-steinberg", 0.6, "hue")
+    assert settings.lock == ("#000000", "#ffffff")
+    assert settings.palette == ("#e30613", "#00ff00", "#0000ff")
+    assert settings.dithers and notices == []
+    query = settings_to_query(settings)
+    assert query["lock"] == "000000,ffffff" and "#" not in query["palette"]  # a "#" would end the URL's query
+
+
+def test_a_link_s_strength_is_rounded_to_the_slider_s_step():
+    assert parse(strength="0.33")[0].strength == 0.35
+    assert parse(strength="0")[0].strength == 0.0 and not parse(dither="atkinson", strength="0")[0].dithers
+
+
+@pytest.mark.parametrize("key, value", [
+    ("dither", "floyd"), ("dither", ""), ("strength", "1.5"), ("strength", "-0.1"), ("strength", "nan"),
+    ("strength", "inf"), ("strength", "half"), ("strength", "1" * 40), ("order", "random"),
+    ("lock", "#zzzzzz"), ("lock", "000,000"), ("palette", "red,green"), ("palette", ",".join(["abc"] * 2)),
+    ("palette", ",".join(f"{i:06x}" for i in range(257))),
+])
+def test_bad_dithering_order_or_colors_fall_back_with_a_notice(key, value):
+    settings, notices = parse(**{key: value})
+    assert settings == Settings(view="compare")
+    assert len(notices) == 1 and len(notices[0]) < 200 and "\n" not in notices[0]
+
+
+def test_an_empty_palette_or_lock_in_a_link_means_none():
+    assert parse(palette="", lock="") == (Settings(view="compare"), [])
+
+
+def test_hex_codes_are_normalized_and_blank_text_is_no_palette():
+    assert hex_codes(" #ABC\n00ff00 ; brand green") == ("#aabbcc", "#00ff00")
+    assert hex_codes("  \n ") == ()
+    with pytest.raises(quant.PaletteError, match="not a hex color"):
+        hex_codes("#12345g")

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import quant
 from dashboard.model import viewer
-from dashboard.model.outcomes import PREVIEW_WIDTH, measure
+from dashboard.model.outcomes import PREVIEW_WIDTH, Recipe, measure
 from dashboard.model.viewer import Crop, crop_from_request
 from quant.ciede2000 import ciede2000
 from quant.colorspace import rgb_to_lab
@@ -40,7 +40,7 @@ def translucent() -> quant.LoadedImage:
 @pytest.fixture(scope="module")
 def done(translucent):
     hist = quant.build_histogram(translucent)
-    return hist, measure(translucent, hist, 8, quant.METHODS["kmeans"], space="rgb", seed=0)
+    return hist, measure(translucent, hist, 8, quant.METHODS["kmeans"], Recipe())
 
 
 def decoded_rgba(png: bytes) -> np.ndarray:
@@ -309,7 +309,7 @@ def test_a_fully_transparent_image_is_inspected_without_error():
 def test_a_fully_transparent_image_renders_every_layer_transparent():
     clear = quant.load_image(encode(Image.fromarray(np.zeros((20, 30, 4), np.uint8))))
     hist = quant.build_histogram(clear)
-    outcome = measure(clear, hist, 4, quant.METHODS["octree"], space="rgb", seed=0)
+    outcome = measure(clear, hist, 4, quant.METHODS["octree"], Recipe())
     delta_e = viewer.delta_e_per_entry(hist, outcome.palette)
     crop = Crop(0, 0, 30, 20, 30, 20)
     for layer in (
@@ -339,3 +339,64 @@ def test_the_viewer_s_request_brings_a_full_resolution_crop_of_every_panel():
     original = data["crop"]["sources"][0].removeprefix("data:image/png;base64,")
     pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(original))).convert("RGB"))
     np.testing.assert_array_equal(pixels, quant.sample_image(quant.DEFAULT_SAMPLE).rgb[50:98, 100:164])
+
+
+# ---- dithered results: decoded from their PNG, with their undithered twin -------------------------------
+
+
+@pytest.fixture(scope="module")
+def dithered(translucent):
+    hist = quant.build_histogram(translucent)
+    return hist, measure(translucent, hist, 8, quant.METHODS["kmeans"], Recipe(dither="floyd-steinberg"))
+
+
+def test_a_dithered_result_s_layer_is_its_png_s_pixels(dithered):
+    hist, outcome = dithered
+    crop = Crop(35, 25, 80, 60, 45, 35)
+    layer = viewer.DecodedLayer.from_png(outcome.png)
+    assert layer.size == (120, 90)
+    np.testing.assert_array_equal(layer.render(crop), decoded_rgba(outcome.png)[25:60, 35:80])
+    # The lookup through the palette's labels is the same palette undithered: not the PNG's pixels.
+    undithered = viewer.ResultLayer(hist, outcome.palette).render(crop)
+    assert not np.array_equal(undithered, layer.render(crop))
+
+
+def test_a_dithered_difference_map_is_each_pixel_s_delta_e(translucent, dithered):
+    _, outcome = dithered
+    crop = Crop(0, 0, 120, 90, 120, 90)
+    rendered = viewer.PixelDeltaELayer(translucent, viewer.DecodedLayer.from_png(outcome.png), 10.0).render(crop)
+    result = decoded_rgba(outcome.png)[..., :3]
+    visible = translucent.opaque
+    per_pixel = ciede2000(rgb_to_lab(translucent.rgb[visible]), rgb_to_lab(result[visible]))
+    np.testing.assert_array_equal(rendered[visible, :3], viewer.heat_colors(per_pixel, 10.0))
+    assert (rendered[~visible, 3] == 0).all() and (rendered[visible, 3] == 255).all()
+    assert per_pixel.mean() == pytest.approx(outcome.metrics.delta_e, rel=1e-4)  # the card's mean ΔE
+
+
+def test_with_dithering_the_viewer_shows_each_result_dithered_and_undithered():
+    at = open_inspect(methods="kmeans", dither="atkinson", palette="000000,ffffff")
+    assert_healthy(at)
+    labels = [p["label"] for p in sent_data(at)["panels"]]
+    assert labels == ["Original", "k-means · Atkinson", "k-means · undithered",
+                      "Your own palette · Atkinson", "Your own palette · undithered"]
+    assert len({p["id"] for p in sent_data(at)["panels"]}) == 5
+    at.segmented_control(key="inspect_mode").set_value("difference").run()
+    assert_healthy(at)
+    labels = [p["label"] for p in sent_data(at)["panels"]]
+    assert labels == ["Original", "k-means · dithered ΔE", "k-means · undithered ΔE",
+                      "Your own palette · dithered ΔE", "Your own palette · undithered ΔE"]
+    at.toggle(key="inspect_undithered").set_value(False).run()
+    assert [p["label"] for p in sent_data(at)["panels"]] == [
+        "Original", "k-means · dithered ΔE", "Your own palette · dithered ΔE"]
+    at.segmented_control(key="inspect_mode").set_value("split").run()
+    assert_healthy(at)
+    at.toggle(key="inspect_undithered").set_value(True).run()
+    at.selectbox(key="inspect_left").set_value("kmeans").run()
+    at.selectbox(key="inspect_right").set_value("kmeans:undithered").run()
+    assert [p["label"] for p in sent_data(at)["panels"]] == ["k-means · Atkinson", "k-means · undithered"]
+
+
+def test_without_dithering_there_is_no_undithered_toggle():
+    at = open_inspect(methods="kmeans")
+    assert not [t for t in at.main.toggle if t.key == "inspect_undithered"]
+    assert [p["label"] for p in sent_data(at)["panels"]] == ["Original", "k-means"]

@@ -126,7 +126,7 @@ def test_with_a_one_second_budget_octree_on_the_sample_succeeds():
     hist = quant.build_histogram(image)
     pool = outcomes.method_pool()
     assert pool.wait_until_warm(120)
-    done = outcomes.submit(pool, image, hist, 8, "octree", space="rgb", seed=0, budget=Budget(1, 4000)).result()
+    done = outcomes.submit(pool, image, hist, 8, "octree", outcomes.Recipe(), budget=Budget(1, 4000)).result()
     assert isinstance(done, outcomes.Done)
     assert done.seconds < 1
     assert len(done.colors) == 8

@@ -14,7 +14,7 @@ import numpy as np
 
 from quant.colorspace import SPACES
 from quant.export import hex_colors
-from quant.methods import METHODS
+from quant.methods import get_method
 
 # human_size lives with the metrics, whose PNG sizes it writes; the page imports it from here too.
 from .metric_display import COLUMNS
@@ -22,8 +22,8 @@ from .metric_display import human_size as human_size
 
 
 def method_label(name: str) -> str:
-    """A method's display label, marked when it is a baseline."""
-    method = METHODS[name]
+    """A method's display label, marked when it is a baseline (`quant.CUSTOM` included: "Your own palette")."""
+    method = get_method(name)
     return f"{method.label} · baseline" if method.is_baseline else method.label
 
 
@@ -58,19 +58,28 @@ def metrics_html(row: dict[str, float]) -> str:
     )
 
 
-def swatches_html(colors: np.ndarray, pixel_counts: np.ndarray | None = None) -> str:
-    """A strip of palette swatches, each showing its hex code (and share of pixels) on hover."""
+#: How a locked swatch stands out: a dark ring inside a light one, visible on any color and background.
+LOCKED_RING = "box-shadow:0 0 0 2px #fff,0 0 0 4px #1f2937"
+
+
+def swatches_html(
+    colors: np.ndarray, pixel_counts: np.ndarray | None = None, *, locked: np.ndarray | None = None
+) -> str:
+    """A strip of palette swatches, each showing its hex code (and share of pixels) on hover; locked ones ringed."""
     total = float(pixel_counts.sum()) if pixel_counts is not None and len(pixel_counts) else 0.0
     shares = pixel_counts / total if pixel_counts is not None and total else None
     swatches = []
     for i, hex_code in enumerate(hex_colors(colors)):
         tip = hex_code if shares is None else f"{hex_code} · {100 * shares[i]:.1f}% of pixels"
+        is_locked = locked is not None and bool(locked[i])
+        ring = LOCKED_RING if is_locked else "box-shadow:inset 0 0 0 1px rgba(0,0,0,.15)"
+        name = f"{hex_code} locked" if is_locked else hex_code
         swatches.append(
-            f'<span title="{html.escape(tip)}" aria-label="{html.escape(hex_code)}" '
+            f'<span title="{html.escape(tip + (" · locked" if is_locked else ""))}" aria-label="{html.escape(name)}" '
             f'style="display:inline-block;width:20px;height:20px;border-radius:3px;'
-            f'background:{html.escape(hex_code)};box-shadow:inset 0 0 0 1px rgba(0,0,0,.15)"></span>'
+            f'background:{html.escape(hex_code)};{ring}{";margin:0 3px" if is_locked else ""}"></span>'
         )
-    return f'<div style="display:flex;flex-wrap:wrap;gap:3px">{"".join(swatches)}</div>'
+    return f'<div style="display:flex;flex-wrap:wrap;gap:3px;padding:2px">{"".join(swatches)}</div>'
 
 
 # --- text from users: file names ------------------------------------------------------------

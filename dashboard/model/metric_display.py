@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from quant.methods import METHODS
+from quant.methods import get_method
 
 from .outcomes import Done, Outcome
 
@@ -118,8 +118,8 @@ def metrics_table(outcomes: list[Outcome], original_bytes: int) -> list[dict[str
     """One row per successful outcome: the method's label, whether it is a baseline, colors used, every metric."""
     return [
         {
-            "method": METHODS[o.method].label,
-            "baseline": METHODS[o.method].is_baseline,
+            "method": get_method(o.method).label,  # quant.CUSTOM too
+            "baseline": get_method(o.method).is_baseline,
             "colors": o.metrics.colors,
             **metric_row(o, original_bytes),
         }

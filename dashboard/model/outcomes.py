@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -24,11 +24,12 @@ from PIL import Image
 from quant.errors import shorten
 from quant.histogram import Histogram
 from quant.load import LoadedImage
-from quant.methods import Method, get_method
+from quant.methods import CUSTOM, Method, get_method
 from quant.metrics import Metrics
 from quant.palette import Palette
 from quant.pipeline import prepare
 
+from .settings import Settings
 from .workers import Budget, BudgetExceeded, WorkerPool, WorkFailed, clock_off, shared_pool
 
 #: Widest image the page shows: Streamlit resizes anything wider on every
@@ -62,6 +63,9 @@ class Done:
     preview : bytes
         A PNG at most `PREVIEW_WIDTH` wide, for the page.
     notices : tuple of str
+    dither : str
+        How the remap dithered (a key of `quant.DITHERS`).
+    dither_strength : float
     """
 
     method: str
@@ -72,6 +76,8 @@ class Done:
     png: bytes
     preview: bytes
     notices: tuple[str, ...] = ()
+    dither: str = "none"
+    dither_strength: float = 1.0
     ok: ClassVar[bool] = True
 
     @property
@@ -92,14 +98,84 @@ class Failed:
 Outcome = Done | Failed
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """Everything besides the image, the method and k that decides an outcome: part of its cache key.
+
+    Only what the method uses is kept (`for_method`), so two settings that
+    give the same result share one key: the custom palette ignores locks and
+    k, the clustering methods ignore the custom palette, and an undithered
+    remap ignores the strength.
+
+    Attributes
+    ----------
+    space : str
+    seed : int
+    dither : str
+        A key of `quant.DITHERS`.
+    strength : float
+        0 … 1.
+    order : str
+        One of `quant.ORDERS`.
+    lock : tuple of str
+        Locked colors (``#rrggbb``) for a clustering method.
+    palette : tuple of str
+        The custom palette's colors, for `quant.CUSTOM` only.
+    """
+
+    space: str = "rgb"
+    seed: int = 0
+    dither: str = "none"
+    strength: float = 1.0
+    order: str = "frequency"
+    lock: tuple[str, ...] = ()
+    palette: tuple[str, ...] = ()
+
+    @classmethod
+    def for_method(cls, settings: Settings, method: str) -> Recipe:
+        custom = method == CUSTOM.name
+        return cls(
+            space=settings.space,
+            seed=settings.seed,
+            dither=settings.dither if settings.dithers else "none",
+            strength=settings.strength if settings.dithers else 1.0,
+            order=settings.order,
+            lock=() if custom else settings.lock,
+            palette=settings.palette if custom else (),
+        )
+
+    @property
+    def undithered(self) -> Recipe:
+        """The same recipe without dithering: the same palette, every pixel to its nearest color."""
+        return replace(self, dither="none", strength=1.0)
+
+
+def outcome_k(settings: Settings, method: str) -> int:
+    """The k an outcome is computed at: the custom palette's own size for it, else the settings' k."""
+    return len(settings.palette) if method == CUSTOM.name else settings.k
+
+
+def outcome_key(image_key: str, method: str, settings: Settings) -> tuple[str, str, str, int, Recipe]:
+    """One outcome's cache key: ``("outcome", image, method, k, recipe)``.
+
+    A result for another dither, lock, order or custom palette has another
+    key, so the page never shows one computed for other settings.
+    """
+    return ("outcome", image_key, method, outcome_k(settings, method), Recipe.for_method(settings, method))
+
+
+def run_methods(settings: Settings) -> tuple[str, ...]:
+    """The methods a run computes, in column order: the chosen ones, then the custom palette if one is given."""
+    return tuple(dict.fromkeys(settings.methods)) + ((CUSTOM.name,) if settings.palette else ())
+
+
 def run_method(
     image: LoadedImage,
     hist: Histogram,
     k: int,
     method: str,
+    recipe: Recipe,
     *,
-    space: str,
-    seed: int,
     budget: Budget | None = None,
 ) -> Outcome:
     """Quantize `image` with one method; any failure comes back as `Failed`, never raised.
@@ -112,8 +188,8 @@ def run_method(
     try:
         chosen = get_method(method)
         if budget is None:
-            return measure(image, hist, k, chosen, space=space, seed=seed)
-        return budget.call(measure, image, hist, k, chosen, space=space, seed=seed)
+            return measure(image, hist, k, chosen, recipe)
+        return budget.call(measure, image, hist, k, chosen, recipe)
     except Exception as exc:  # noqa: BLE001 — the boundary that keeps tracebacks off the page
         return Failed(method, describe_failure(exc))
 
@@ -124,9 +200,8 @@ def submit(
     hist: Histogram,
     k: int,
     method: str,
+    recipe: Recipe,
     *,
-    space: str,
-    seed: int,
     budget: Budget,
 ) -> Future:
     """Start one method in `pool`; the future gives a `Done`, or raises what `describe_failure` reads.
@@ -139,7 +214,7 @@ def submit(
         failed: Future = Future()
         failed.set_exception(exc)
         return failed
-    return pool.submit(budget, measure, image, hist, k, chosen, space=space, seed=seed)
+    return pool.submit(budget, measure, image, hist, k, chosen, recipe)
 
 
 class InFlight:
@@ -216,7 +291,7 @@ def warm_up() -> Iterator[str]:
     hist = build_histogram(tiny)
     for name in sorted(METHODS, key=lambda name: name not in STUDY_METHODS):
         for space in ("rgb", "lab", "oklab") if name == "kmeans" else ("rgb",):
-            measure(tiny, hist, 4, METHODS[name], space=space, seed=0)
+            measure(tiny, hist, 4, METHODS[name], Recipe(space=space))
             yield name
     from quant.dither import DITHERS
     from quant.pipeline import evaluate, prepare
@@ -227,15 +302,24 @@ def warm_up() -> Iterator[str]:
         yield dither
 
 
-def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, space: str, seed: int) -> Done:
+def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe: Recipe) -> Done:
     """Quantize, encode and score one method: everything a result card shows.
 
     The page's only call to the engine's quantize: the result encodes its
     PNG once, and its metrics reuse it. In a budgeted worker, the time budget
     covers the quantization (`Done.seconds`); encoding and scoring follow
-    under their own allowance (`workers.clock_off`).
+    under their own allowance (`workers.clock_off`). `quant.CUSTOM` maps to
+    `recipe.palette` (k is its size); the others cluster, keeping `recipe.lock`.
     """
-    result = prepare(image, method, space=space, hist=hist).quantize(k, seed=seed)
+    custom = method.name == CUSTOM.name  # compared by name: a worker gets a pickled copy
+    if custom:
+        prepared = prepare(image, space=recipe.space, hist=hist, palette=list(recipe.palette), order=recipe.order)
+    else:
+        lock = list(recipe.lock) or None
+        prepared = prepare(image, method, space=recipe.space, hist=hist, lock=lock, order=recipe.order)
+    result = prepared.quantize(
+        None if custom else k, seed=recipe.seed, dither=recipe.dither, dither_strength=recipe.strength
+    )
     clock_off()
     return Done(
         method.name,
@@ -246,6 +330,8 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, *, spac
         result.png,
         preview_png(result.png),
         result.notices,
+        result.dither,
+        result.dither_strength,
     )
 
 

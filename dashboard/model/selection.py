@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from quant.methods import METHODS
+from quant.methods import get_method
 from quant.numeric import is_integer
 
 #: Legend group of every trace whose points are sampled pixels.
@@ -57,7 +57,7 @@ def method_palette_label(method: str) -> str:
     "libimagequant · baseline", would put the bars in a group no palette is
     filed under, and a click on a baseline's color would select nothing.
     """
-    return METHODS[method].label
+    return get_method(method).label  # quant.CUSTOM too
 
 
 def palette_label(group: str) -> str | None:

@@ -1,7 +1,8 @@
 """Dashboard settings and their round trip through a URL query string.
 
 A shared link carries the settings, never the image: opening it restores the
-methods, k, color space, seed and view on the sample image. A link is typed,
+methods, k, color space, seed, dithering, palette order, locked colors, your
+own palette and the view on the sample image. A link is typed,
 pasted and edited by people, so every value is checked here, and a bad one
 falls back to its default with a notice that says what happened.
 
@@ -10,13 +11,17 @@ This module knows nothing about Streamlit, so it is tested on its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from quant.colorspace import SPACES
+from quant.dither import DITHERS
 from quant.errors import shorten
+from quant.export import hex_colors
 from quant.methods import METHODS, STUDY_METHODS
-from quant.palette import DOUBLING_KS, K_MAX, K_MIN
+from quant.palette import DOUBLING_KS, K_MAX, K_MIN, ORDERS
+from quant.palette_file import PaletteError, parse_colors
 from quant.pipeline import SEED_MAX
 
 #: The study's palette size, and what the dashboard opens with.
@@ -43,6 +48,16 @@ class Settings:
         0 … `SEED_MAX`.
     view : str
         The dashboard view shown; an empty string means the first one.
+    dither : str
+        A key of `quant.DITHERS`, applied to every method; ``"none"`` by default.
+    strength : float
+        The dithering's strength, 0 … 1 in steps of `STRENGTH_STEP`.
+    order : str
+        The palettes' order, one of `quant.ORDERS`.
+    lock : tuple of str
+        Colors (``#rrggbb``) every clustering method's palette keeps.
+    palette : tuple of str
+        Your own palette (``#rrggbb``); when given, a "Custom palette" card maps to exactly these colors.
     """
 
     methods: tuple[str, ...] = STUDY_METHODS
@@ -50,6 +65,20 @@ class Settings:
     space: str = "rgb"
     seed: int = 0
     view: str = ""
+    dither: str = "none"
+    strength: float = 1.0
+    order: str = "frequency"
+    lock: tuple[str, ...] = ()
+    palette: tuple[str, ...] = ()
+
+    @property
+    def dithers(self) -> bool:
+        """Whether the remap dithers: a kind other than none, at a strength above 0."""
+        return self.dither != "none" and self.strength > 0
+
+
+#: The strength slider's step; a link's strength is rounded to it.
+STRENGTH_STEP = 0.05
 
 
 def settings_from_query(query: Mapping[str, QueryValue], *, views: Sequence[str]) -> tuple[Settings, list[str]]:
@@ -82,6 +111,11 @@ def settings_from_query(query: Mapping[str, QueryValue], *, views: Sequence[str]
         space=_read_choice(query, "space", tuple(SPACES), defaults.space, notices, what="color space"),
         seed=_read_int(query, "seed", 0, SEED_MAX, defaults.seed, notices),
         view=_read_choice(query, "view", tuple(views), defaults.view, notices, what="view"),
+        dither=_read_choice(query, "dither", tuple(DITHERS), defaults.dither, notices, what="dithering"),
+        strength=_read_strength(query, defaults.strength, notices),
+        order=_read_choice(query, "order", ORDERS, defaults.order, notices, what="palette order"),
+        lock=_read_colors(query, "lock", notices, what="locked colors"),
+        palette=_read_colors(query, "palette", notices, what="custom palette"),
     )
     return settings, notices
 
@@ -98,7 +132,23 @@ def settings_to_query(settings: Settings) -> dict[str, str]:
         "space": settings.space,
         "seed": str(settings.seed),
         "view": settings.view,
+        "dither": settings.dither,
+        "strength": f"{settings.strength:g}",
+        "order": settings.order,
+        "lock": ",".join(code.removeprefix("#") for code in settings.lock),
+        "palette": ",".join(code.removeprefix("#") for code in settings.palette),
     }
+
+
+def hex_codes(text: str) -> tuple[str, ...]:
+    """Hex codes typed, pasted or read from a link, as ``#rrggbb`` in their order; () for blank text.
+
+    Raises
+    ------
+    quant.PaletteError
+        For a bad code (naming it), duplicates or more than 256 colors.
+    """
+    return tuple(hex_colors(parse_colors(text))) if text.strip() else ()
 
 
 def _parse_methods(values: list[str]) -> tuple[tuple[str, ...], list[str]]:
@@ -134,6 +184,31 @@ def _read_choice(
         return value
     notices.append(f"unknown {what} {_quote(value)}; using {default}")
     return default
+
+
+def _read_strength(query: Mapping[str, QueryValue], default: float, notices: list[str]) -> float:
+    if "strength" not in query:
+        return default
+    text = _last(query["strength"]).strip()
+    try:
+        value = float(text) if len(text) <= 20 else math.nan
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # NaN fails this too
+        notices.append(f"strength={_quote(text)} is not a number from 0 to 1; using strength={default:g}")
+        return default
+    return round(round(value / STRENGTH_STEP) * STRENGTH_STEP, 2)
+
+
+def _read_colors(query: Mapping[str, QueryValue], key: str, notices: list[str], *, what: str) -> tuple[str, ...]:
+    if key not in query:
+        return ()
+    text = ",".join(_values(query[key]))
+    try:
+        return hex_codes(text)
+    except PaletteError as refusal:
+        notices.append(f"{what} left out: {shorten(str(refusal), 100)}")
+        return ()
 
 
 def _parse_int(text: str, low: int, high: int) -> int | None:

@@ -7,10 +7,14 @@ is drawn at. Each panel (the original, a result, a result's ΔE map) is a
 bytes sent grow with the pixels on screen, never with the image: a 12 MP
 photo costs what its visible part costs.
 
-A result's pixels are not decoded from its PNG: the histogram's per-pixel
-index and the palette's label per entry give them by lookup (what the remap
-stage did to write that PNG), and a ΔE map looks up a ΔE2000 computed once
-per distinct color, the histogram's working set, not once per pixel.
+An undithered result's pixels are not decoded from its PNG: the histogram's
+per-pixel index and the palette's label per entry give them by lookup (what
+the remap stage did to write that PNG), and a ΔE map looks up a ΔE2000
+computed once per distinct color, the histogram's working set, not once per
+pixel. A dithered result sends pixels of one color to different palette
+colors, so its pixels are decoded from its PNG once (`DecodedLayer`), and its
+ΔE map is computed per pixel of each crop (`PixelDeltaELayer`). The same
+palette's lookup is then the undithered result, for side by side.
 
 This module knows nothing about Streamlit, so it is tested on its own.
 """
@@ -202,6 +206,48 @@ class DeltaELayer(_Indexed):
         values = np.zeros(entries.shape, np.float32)
         values[visible] = self.delta_e[entries[visible]]
         return _rgba(heat_colors(values, self.limit), visible)
+
+
+@dataclass(frozen=True)
+class DecodedLayer:
+    """A result's pixels as its PNG holds them: what a dithered result needs (see the module docstring)."""
+
+    rgba: np.ndarray
+
+    @classmethod
+    def from_png(cls, png: bytes) -> DecodedLayer:
+        return cls(np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        height, width = self.rgba.shape[:2]
+        return width, height
+
+    def render(self, crop: Crop) -> np.ndarray:
+        return self.rgba[np.ix_(crop.rows(), crop.columns())]
+
+
+@dataclass(frozen=True)
+class PixelDeltaELayer:
+    """A decoded result's ΔE2000 to the original, computed pixel by pixel for each crop, on ``0 … limit``."""
+
+    image: LoadedImage
+    result: DecodedLayer
+    limit: float
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.width, self.image.height
+
+    def render(self, crop: Crop) -> np.ndarray:
+        from quant.ciede2000 import ciede2000
+        from quant.colorspace import rgb_to_lab
+
+        original = self.image.rgb[np.ix_(crop.rows(), crop.columns())].reshape(-1, 3)
+        rendered = self.result.render(crop)
+        values = ciede2000(rgb_to_lab(original), rgb_to_lab(rendered[..., :3].reshape(-1, 3)))
+        visible = rendered[..., 3] > 0
+        return _rgba(heat_colors(values.reshape(visible.shape), self.limit), visible)
 
 
 def _rgba(rgb: np.ndarray, opaque: np.ndarray | None) -> np.ndarray:

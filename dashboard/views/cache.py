@@ -29,7 +29,17 @@ import streamlit as st
 import quant
 from dashboard.model import outcomes
 from dashboard.model.memory import BoundedCache, cache_bytes_from_env
-from dashboard.model.outcomes import Done, Failed, Outcome, describe_failure, original_png, preview_png
+from dashboard.model.outcomes import (
+    Done,
+    Failed,
+    Outcome,
+    Recipe,
+    describe_failure,
+    original_png,
+    outcome_key,
+    preview_png,
+    run_methods,
+)
 from dashboard.model.settings import Settings
 from dashboard.model.workers import Budget, WorkerPool
 from quant import embed, sweep
@@ -106,7 +116,7 @@ def worker_pool() -> WorkerPool:
 
 
 async def computed_outcome(
-    key: tuple, image: quant.LoadedImage, hist: quant.Histogram, method: str, k: int, space: str, seed: int
+    key: tuple, image: quant.LoadedImage, hist: quant.Histogram, method: str, k: int, recipe: Recipe
 ) -> Outcome:
     """One method's outcome, computed in a worker; sessions asking for the same one at once share it.
 
@@ -114,9 +124,7 @@ async def computed_outcome(
     unless another session still waits for it (`IN_FLIGHT`).
     """
     pool = worker_pool()
-    job = IN_FLIGHT.job(
-        key, lambda: outcomes.submit(pool, image, hist, k, method, space=space, seed=seed, budget=method_budget())
-    )
+    job = IN_FLIGHT.job(key, lambda: outcomes.submit(pool, image, hist, k, method, recipe, budget=method_budget()))
     try:
         # Shielded: cancelling this session's wait must not cancel a queued job other sessions wait for.
         outcome = await asyncio.shield(asyncio.wrap_future(job))
@@ -148,11 +156,11 @@ class Computation:
 
     def __init__(self, source: Source, hist: quant.Histogram, settings: Settings, *, only_cached: bool = False):
         self.settings = settings
-        self.key = run_key(source, settings)
+        self.key = run_key(source.key, settings)
         self._loop = asyncio.new_event_loop()
         self._tasks = {
             method: self._loop.create_task(self._outcome(source, hist, method, only_cached))
-            for method in dict.fromkeys(settings.methods)
+            for method in run_methods(settings)
         }
         self._yielded: set[str] = set()
         self._loop.run_until_complete(asyncio.sleep(0))  # cached outcomes resolve, the others are submitted
@@ -162,12 +170,12 @@ class Computation:
 
         A failure is not kept: a time-out on a busy server deserves another try next run.
         """
-        s = self.settings
-        key = ("outcome", source.key, method, s.k, s.space, s.seed)
+        key = outcome_key(source.key, method, self.settings)
+        _, _, _, k, recipe = key
         if (outcome := PER_IMAGE.get(key)) is not None or only_cached:
             return outcome
         with IN_FLIGHT.waiting(key):
-            outcome = await computed_outcome(key, source.image, hist, method, s.k, s.space, s.seed)
+            outcome = await computed_outcome(key, source.image, hist, method, k, recipe)
         if isinstance(outcome, Done):
             PER_IMAGE.put(key, outcome)
         return outcome
@@ -233,14 +241,16 @@ def _outcome_of(task: asyncio.Task) -> Outcome | None:
     return None if task.cancelled() else task.result()
 
 
-def run_key(source: Source, settings: Settings) -> tuple:
-    """What a run computes: the image and the settings that change outcomes (not the view)."""
-    return source.key, settings.methods, settings.k, settings.space, settings.seed
+def run_key(image_key: str, settings: Settings) -> tuple:
+    """What a run computes: the image and every outcome's key (the settings that change outcomes, not the view)."""
+    return (image_key, *(outcome_key(image_key, method, settings) for method in run_methods(settings)))
 
 
 def compute(source: Source, hist: quant.Histogram, settings: Settings) -> Computation:
     """The outcomes of this run's settings; after a Stop, only the cached ones until a setting changes."""
-    return Computation(source, hist, settings, only_cached=st.session_state.get("halted") == run_key(source, settings))
+    return Computation(
+        source, hist, settings, only_cached=st.session_state.get("halted") == run_key(source.key, settings)
+    )
 
 
 @st.cache_resource(max_entries=8, ttl=UPLOAD_TTL, show_spinner=False)

@@ -20,7 +20,7 @@ from dashboard.model.formatting import (
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table
 from dashboard.model.outcomes import Done, Failed, Outcome
 
-from .page import Page, Progress, resume, show_selected_pixels, shows_errors
+from .page import Page, Progress, keep_locked, resume, show_selected_pixels, shows_errors
 
 
 @shows_errors
@@ -121,7 +121,7 @@ def pending_card(page: Page, method: str, *, stopped: bool = False) -> None:
 def remember_shown(page: Page, outcome: Done, swatches: str, metrics: str) -> None:
     """Keep what this card shows, for this image, to show dimmed while the next settings compute."""
     s = page.settings
-    described = f"k = {s.k}, {s.space}, seed {s.seed}"
+    described = f"k = {s.k}, {s.space}, seed {s.seed}" + (f", {s.dither} {s.strength:g}" if s.dithers else "")
     st.session_state.setdefault("shown_results", {})[outcome.method] = (
         page.source.key,
         described,
@@ -142,17 +142,22 @@ def original_card(page: Page) -> None:
 
 
 def result_card(page: Page, outcome: Outcome) -> None:
-    method = quant.METHODS[outcome.method]
+    method = quant.get_method(outcome.method)  # quant.CUSTOM too
     st.markdown(card_title_html(method_label(outcome.method)), unsafe_allow_html=True, help=method.description)
     with st.container(key=f"result-{outcome.method}"):
         if isinstance(outcome, Failed):
             st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
             return
         st.image(outcome.preview, width="stretch", output_format="PNG")  # a wide preview is RGB: no JPEG
-        swatches = swatches_html(outcome.colors, outcome.pixel_counts)
+        custom = outcome.method == quant.CUSTOM.name  # every color of your own palette is "locked": no ring
+        swatches = swatches_html(
+            outcome.colors, outcome.pixel_counts, locked=None if custom else outcome.palette.locked
+        )
         metrics = metrics_html(metric_row(outcome, len(page.original_png)))
         remember_shown(page, outcome, swatches, metrics)
         st.html(swatches)
+        if not custom:  # your own palette is all yours: nothing to lock
+            lock_chooser(outcome)
         with st.expander("Hex codes"):
             st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)
         st.html(metrics)
@@ -161,10 +166,29 @@ def result_card(page: Page, outcome: Outcome) -> None:
         download_buttons(page, outcome)
 
 
+def lock_chooser(outcome: Done) -> None:
+    """Lock colors of this palette: every clustering method keeps them, at any k, until unlocked."""
+    codes = tuple(quant.hex_colors(outcome.colors))
+    locked = [code for code in st.session_state.get("locked_colors", []) if code in codes]
+    key = f"lock-{outcome.method}-{'-'.join(codes)}-{'-'.join(locked)}"  # new palette or locks: a fresh widget
+    st.multiselect(
+        "Lock colors",
+        codes,
+        default=locked,
+        key=key,
+        on_change=keep_locked,
+        args=(key, codes),
+        placeholder="Pick colors to lock",
+        label_visibility="collapsed",
+        help="Locked colors stay in every clustering method's palette, at any k (outlined in the swatches). "
+        "Remove one here or in the sidebar to unlock it.",
+    )
+
+
 def download_buttons(page: Page, outcome: Done) -> None:
     # File names come from the sanitized upload name: never the raw one.
     stem = file_stem(page.source.name) if page.source.is_upload else quant.DEFAULT_SAMPLE
-    k, method = page.settings.k, outcome.method
+    k, method = len(outcome.colors) if outcome.method == quant.CUSTOM.name else page.settings.k, outcome.method
     downloads: list[tuple[str, str | bytes, str, str, str]] = [
         ("PNG8", outcome.png, "png", "image/png", "The quantized image as a palette PNG"),
         (

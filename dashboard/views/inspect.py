@@ -1,5 +1,8 @@
 """Inspect: the original and every result zoomed and panned together, a split wipe, and ΔE2000 maps.
 
+With dithering on, each method is shown dithered and, unless turned off, undithered
+(the same palette, every pixel to its nearest color) next to it.
+
 The viewer is a components-v2 module (`frontend/viewer.js`): it runs in the
 page itself, syncs every panel's zoom and pan in the browser, and asks this
 view for full-resolution crops of what it shows (the component's state value
@@ -12,12 +15,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 import quant
 from dashboard.model import viewer
 from dashboard.model.formatting import escape_markdown, method_label
-from dashboard.model.outcomes import Done, Failed
+from dashboard.model.outcomes import Done, Failed, outcome_key
 
 from .cache import UPLOAD_TTL
 from .page import Page, shows_errors
@@ -72,7 +76,13 @@ def viewer_fragment(page: Page) -> None:
     )
     if mode not in options:  # the choice of a run that had results
         mode = "grid"
-    panels, legend = panels_for(page, done, mode)
+    undithered = page.settings.dithers and st.toggle(
+        "Undithered too",
+        value=True,
+        key="inspect_undithered",
+        help="Next to each dithered result, the same palette without dithering: every pixel to its nearest color.",
+    )
+    panels, legend = panels_for(page, done, mode, undithered=undithered)
     image = page.source.image
     state = st.session_state.get(VIEWER_KEY) or {}
     data = viewer.viewer_data(
@@ -92,37 +102,70 @@ def _no_op() -> None:
     """The request is read at the top of the next run; the callback only declares the state value."""
 
 
-def panels_for(page: Page, done: list[Done], mode: str) -> tuple[list[viewer.Panel], dict | None]:
-    """The panels a mode shows, and the difference mode's legend."""
+def panels_for(
+    page: Page, done: list[Done], mode: str, *, undithered: bool = False
+) -> tuple[list[viewer.Panel], dict | None]:
+    """The panels a mode shows, and the difference mode's legend; with `undithered`, each dithered
+    result's undithered twin follows it."""
     original = viewer.Panel(
         f"original:{page.source.key}",
         "Original",
         viewer.OriginalLayer(page.source.image),
         preview=page.original_preview,
     )
-    results = {o.method: result_panel(page, o) for o in done}
+    results: dict[str, viewer.Panel] = {}
+    for o in done:
+        results[o.method] = result_panel(page, o)
+        if undithered and is_dithered(o):
+            results[f"{o.method}:undithered"] = undithered_panel(page, o)
     if mode == "split":
         return split_pair(original, results), None
     if mode == "difference":
-        return difference_panels(page, original, done)
+        return difference_panels(page, original, done, undithered=undithered)
     return [original, *results.values()], None
 
 
 def run_id(page: Page, method: str) -> str:
-    """A short name for one method's result on this image at these settings."""
-    s = page.settings
-    key = f"{page.source.key}|{method}|{s.k}|{s.space}|{s.seed}"
+    """A short name for one method's result on this image at these settings (dither, locks, palette included)."""
+    key = repr(outcome_key(page.source.key, method, page.settings))
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def is_dithered(outcome: Done) -> bool:
+    return outcome.dither != "none" and outcome.dither_strength > 0
+
+
 def result_panel(page: Page, outcome: Done) -> viewer.Panel:
+    """A result as computed: dithered ones decoded from their PNG, the others by lookup."""
+    if not is_dithered(outcome):
+        layer: viewer.Layer = viewer.ResultLayer(page.hist, outcome.palette)
+        label = method_label(outcome.method)
+    else:
+        layer = cached_decoded(run_id(page, outcome.method), outcome.png)
+        label = f"{method_label(outcome.method)} · {quant.DITHERS[outcome.dither].label}"
     return viewer.Panel(
         f"result:{run_id(page, outcome.method)}",
-        method_label(outcome.method),
-        viewer.ResultLayer(page.hist, outcome.palette),
+        label,
+        layer,
         note=f"{len(outcome.colors)} colors",
         preview=outcome.preview,
     )
+
+
+def undithered_panel(page: Page, outcome: Done) -> viewer.Panel:
+    """A dithered result's palette without dithering: every pixel to its nearest color."""
+    return viewer.Panel(
+        f"undithered:{run_id(page, outcome.method)}",
+        f"{method_label(outcome.method)} · undithered",
+        viewer.ResultLayer(page.hist, outcome.palette),
+        note=f"{len(outcome.colors)} colors, the same palette",
+    )
+
+
+@st.cache_resource(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Decoding the dithered result…")
+def cached_decoded(run: str, _png: bytes) -> viewer.DecodedLayer:
+    """A dithered result's pixels, decoded from its PNG once (4 bytes a pixel: few are kept)."""
+    return viewer.DecodedLayer.from_png(_png)
 
 
 def split_pair(original: viewer.Panel, results: dict[str, viewer.Panel]) -> list[viewer.Panel]:
@@ -138,27 +181,48 @@ def split_pair(original: viewer.Panel, results: dict[str, viewer.Panel]) -> list
     return [choices[left], choices[right]]
 
 
-def difference_panels(page: Page, original: viewer.Panel, done: list[Done]) -> tuple[list[viewer.Panel], dict]:
-    """The original, then each result's ΔE2000 map, all on one scale."""
-    s = page.settings
-    delta_es = [cached_delta_e(page.source.key, o.method, s.k, s.space, s.seed, page.hist, o.palette) for o in done]
+def difference_panels(
+    page: Page, original: viewer.Panel, done: list[Done], *, undithered: bool = False
+) -> tuple[list[viewer.Panel], dict]:
+    """The original, then each result's ΔE2000 map, all on one scale.
+
+    The scale is set by the undithered maps (per distinct color, cheap); a
+    dithered result's map is computed per pixel of what is on screen.
+    """
+    delta_es = [cached_delta_e(run_id(page, o.method), page.hist, o.palette) for o in done]
     limit = viewer.shared_limit(delta_es, page.hist.counts)
-    panels = [
-        viewer.Panel(
-            f"delta-e:{run_id(page, o.method)}:{limit:g}",
-            f"{method_label(o.method)} · ΔE",
-            viewer.DeltaELayer(page.hist, delta_e, limit),
-            note=f"mean {o.metrics.delta_e:.2f}",
+    panels = []
+    for o, delta_e in zip(done, delta_es, strict=True):
+        run = run_id(page, o.method)
+        lookup = viewer.DeltaELayer(page.hist, delta_e, limit)
+        if not is_dithered(o):
+            panels.append(
+                viewer.Panel(f"delta-e:{run}:{limit:g}", f"{method_label(o.method)} · ΔE", lookup, note=mean_note(o))
+            )
+            continue
+        layer = viewer.PixelDeltaELayer(page.source.image, cached_decoded(run, o.png), limit)
+        panels.append(
+            viewer.Panel(f"delta-e:{run}:{limit:g}", f"{method_label(o.method)} · dithered ΔE", layer, mean_note(o))
         )
-        for o, delta_e in zip(done, delta_es, strict=True)
-    ]
+        if undithered:
+            mean = float(np.average(delta_e, weights=page.hist.counts)) if page.hist.counts.sum() else 0.0
+            panels.append(
+                viewer.Panel(
+                    f"delta-e-undithered:{run}:{limit:g}",
+                    f"{method_label(o.method)} · undithered ΔE",
+                    lookup,
+                    note=f"mean {mean:.2f}",
+                )
+            )
     return [original, *panels], viewer.heat_legend(limit)
 
 
+def mean_note(outcome: Done) -> str:
+    return f"mean {outcome.metrics.delta_e:.2f}"
+
+
 @st.cache_resource(max_entries=8, ttl=UPLOAD_TTL, show_spinner="Comparing every color to the original…")
-def cached_delta_e(
-    image_key: str, method: str, k: int, space: str, seed: int, _hist: quant.Histogram, _palette: quant.Palette
-):
+def cached_delta_e(run: str, _hist: quant.Histogram, _palette: quant.Palette):
     """ΔE2000 per histogram entry (read-only, shared: no copy per run, unlike `st.cache_data`)."""
     return viewer.delta_e_per_entry(_hist, _palette)
 

@@ -123,7 +123,7 @@ class Progress:
                     on_click=halt,
                     help="Stop computing; the results already shown stay.",
                 )
-        total = len(self.page.settings.methods)
+        total = len(self.page.computation.methods)
         names = ", ".join(method_label(method) for method in pending)
         self.bar.progress(
             (total - len(pending)) / total,
@@ -142,6 +142,13 @@ def halt() -> None:
 
 def resume() -> None:
     st.session_state.halted = None
+
+
+def keep_locked(key: str, shown: tuple[str, ...]) -> None:
+    """A lock chooser changed: the colors it shows are locked as chosen, the others stay as they were."""
+    chosen = st.session_state[key]
+    others = [code for code in st.session_state.get("locked_colors", []) if code not in shown]
+    st.session_state.locked_colors = others + [code for code in chosen if code not in others]
 
 
 def view_area() -> DeltaGenerator:

@@ -8,11 +8,11 @@ from typing import NoReturn
 import streamlit as st
 
 import quant
-from dashboard.model.formatting import escape_markdown, method_label, space_label
-from dashboard.model.settings import K_PICKS, SEED_MAX, Settings
+from dashboard.model.formatting import escape_markdown, method_label, space_label, swatches_html
+from dashboard.model.settings import K_PICKS, SEED_MAX, STRENGTH_STEP, Settings, hex_codes
 
 from .cache import cached_decode, cached_sample
-from .page import Source
+from .page import Source, keep_locked
 
 #: What the uploader's help names. The uploader itself takes any file, so that every file is judged by
 #: the engine: its refusal says what to do ("SVG is a vector format…; export it as PNG first") and
@@ -148,9 +148,134 @@ def settings_ui() -> Settings:
     seed = st.number_input(
         "Seed", min_value=0, max_value=SEED_MAX, step=1, key="seed", help="The same seed gives the same palette."
     )
+    seed_from_link()
+    dither, strength = dither_ui()
+    order = st.selectbox(
+        "Palette order",
+        quant.ORDERS,
+        key="order",
+        format_func=ORDER_LABELS.__getitem__,
+        help="How every palette's colors are ordered: in the swatches, the PNG and the downloads.",
+    )
+    lock = locked_colors_ui()
+    palette = custom_palette_ui()
     st.caption("Change one setting and only what depends on it is computed again.")
     assert space is not None, "required=True: a segmented control always has a choice"
-    return Settings(tuple(methods), int(k), space, int(seed), st.session_state.view)
+    return Settings(
+        tuple(methods), int(k), space, int(seed), st.session_state.view, dither, strength, order, lock, palette
+    )
+
+
+ORDER_LABELS = {
+    "frequency": "By frequency (most pixels first)",
+    "lightness": "By lightness (dark to light)",
+    "hue": "By hue (grays first)",
+    "given": "As given (your palette, locked colors first)",
+}
+
+
+def seed_from_link() -> None:
+    """On a session's first run, the settings `link.restore_settings` doesn't seed: dithering, order, palettes."""
+    if st.session_state.get("link_seeded_more"):
+        return
+    url = st.session_state.get("url_settings") or Settings()
+    st.session_state.update(
+        link_seeded_more=True,
+        dither=url.dither,
+        strength=url.strength,
+        order=url.order,
+        locked_colors=list(url.lock),
+        palette_text=", ".join(url.palette),
+        good_palette=url.palette,
+    )
+
+
+def dither_ui() -> tuple[str, float]:
+    """The dithering every method's remap uses, and its strength (asked only when it dithers)."""
+    dither = st.selectbox(
+        "Dithering",
+        list(quant.DITHERS),
+        key="dither",
+        format_func=lambda name: quant.DITHERS[name].label,
+        help="Applies to every method, after its palette: error diffusion, ordered (Bayer, blue noise) or "
+        "edge-aware. It trades bands in gradients for a fine grain; judge it by the blurred ΔE2000.",
+    )
+    if dither == "none":
+        return "none", 1.0
+    st.caption(escape_markdown(quant.DITHERS[dither].description))
+    st.session_state.setdefault("strength", 1.0)  # a hidden slider's value is dropped: it comes back at full
+    strength = st.slider("Strength", 0.0, 1.0, step=STRENGTH_STEP, key="strength", help="0 is no dithering at all.")
+    return dither, round(float(strength), 2)
+
+
+def locked_colors_ui() -> tuple[str, ...]:
+    """The colors every clustering palette keeps (locked on the cards); unlock them here or there."""
+    locked = tuple(st.session_state.get("locked_colors", ()))
+    if not locked:
+        return ()
+    st.html(swatches_html(quant.parse_colors(" ".join(locked))))
+    st.multiselect(
+        "Locked colors",
+        locked,
+        default=locked,
+        key=f"locked-{'-'.join(locked)}",  # a new widget for every set: no stale choice survives a change
+        on_change=keep_locked,
+        args=(f"locked-{'-'.join(locked)}", locked),
+        help="Every clustering method's palette keeps these exactly. Remove one to unlock it; "
+        "lock more from a card's palette.",
+    )
+    return locked
+
+
+def custom_palette_ui() -> tuple[str, ...]:
+    """Your own palette, pasted or from a file: a "Your own palette" card maps to exactly these colors.
+
+    A bad palette is refused with its message, and the last good one stays in use.
+    """
+    st.subheader("Your own palette", anchor=False)
+    st.file_uploader(
+        "Palette file",
+        type=["gpl", "json", "txt", "hex", "png", "gif", "bmp", "webp"],
+        key="palette_upload",
+        on_change=read_palette_file,
+        help="A GIMP .gpl, a JSON or text list of hex codes, or an image (a palette image's colors, or its "
+        "distinct colors, up to 256). Its colors fill the box below.",
+    )
+    text = st.text_area(
+        "Hex codes",
+        key="palette_text",
+        placeholder="#000000, #ffffff, #e30613",
+        height=80,
+        help="Separated by commas, spaces or new lines; up to 256. Every pixel goes to the nearest of them; "
+        "the link carries them. Empty the box to remove the card.",
+    )
+    if refusal := st.session_state.get("palette_file_error"):
+        st.error(refusal, icon=":material/palette:")
+    try:
+        palette = hex_codes(text)
+    except quant.PaletteError as refusal:
+        kept = st.session_state.get("good_palette", ())
+        still = " The previous palette is still used." if kept else ""
+        st.error(f"This palette can't be used: {escape_markdown(str(refusal))}.{still}", icon=":material/palette:")
+        return kept
+    st.session_state.good_palette = palette
+    return palette
+
+
+def read_palette_file() -> None:
+    """A palette file arrived: its colors replace the box's, or its refusal is shown."""
+    upload = st.session_state.get("palette_upload")
+    st.session_state.palette_file_error = None
+    if upload is None:
+        return
+    try:
+        colors = quant.read_palette(upload.getvalue())
+    except quant.PaletteError as refusal:
+        st.session_state.palette_file_error = (
+            f"This palette file can't be used: {escape_markdown(str(refusal))}. ({escape_markdown(upload.name)})"
+        )
+        return
+    st.session_state.palette_text = ", ".join(quant.hex_colors(colors))
 
 
 def apply_k_pick() -> None:

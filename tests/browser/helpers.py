@@ -22,7 +22,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 
-UPLOADER = '[data-testid="stFileUploader"] input[type="file"]'
+UPLOADER = '[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]'
 #: The result cards' titles on the default page: the study's three methods.
 STUDY_TITLES = ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
 EXCEPTION = '[data-testid="stException"]'

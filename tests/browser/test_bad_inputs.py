@@ -53,7 +53,7 @@ def show_base(page: Page) -> None:
 
 def show_sample(page: Page) -> None:
     """Remove whatever file the uploader holds, as a user would, and wait for the sample's results."""
-    remove = page.get_by_test_id("stFileUploader").get_by_role("button", name=re.compile("^Remove "))
+    remove = page.get_by_test_id("stMain").get_by_test_id("stFileUploader").get_by_role("button", name=re.compile("^Remove "))
     for left in range(remove.count(), 0, -1):  # a file the uploader turned down keeps its own chip
         remove.first.click()
         expect(remove).to_have_count(left - 1)
@@ -110,7 +110,7 @@ def test_a_refused_file_shows_the_engines_message_and_keeps_the_previous_results
     if accepted is not None and f".{suffix.lower()}" not in accepted:
         # The uploader turns the file down by its extension before the server sees it...
         upload(page, case.filename, data)
-        expect(page.get_by_test_id("stFileUploader").get_by_role("alert")).to_contain_text(
+        expect(page.get_by_test_id("stMain").get_by_test_id("stFileUploader").get_by_role("alert")).to_contain_text(
             "files are not allowed")
         assert_sample_still_shown_and_usable(page)
         expect(page.get_by_test_id(ERROR)).to_have_count(0)
@@ -222,9 +222,9 @@ def test_a_file_over_the_upload_limit_is_refused_with_a_clear_message(shared_pag
     show_sample(page)
     # Playwright passes files over 50 MB by path, not as an in-memory buffer.
     page.locator(UPLOADER).set_input_files(file_over_the_limit)
-    expect(page.get_by_test_id("stFileUploader").get_by_role("alert")).to_contain_text(
+    expect(page.get_by_test_id("stMain").get_by_test_id("stFileUploader").get_by_role("alert")).to_contain_text(
         re.compile(rf"must be {upload_limit_mb}(\.0)?\s*MB or smaller"))
-    expect(page.get_by_test_id("stFileUploader")).to_contain_text("too-big.png")
+    expect(page.get_by_test_id("stMain").get_by_test_id("stFileUploader")).to_contain_text("too-big.png")
     page.screenshot(path=artifacts / "robustness-over-upload-limit.png")
     assert_sample_still_shown_and_usable(page)
     expect(page.get_by_test_id(ERROR)).to_have_count(0)

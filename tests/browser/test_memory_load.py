@@ -77,7 +77,7 @@ def test_twenty_12_mp_uploads_keep_the_server_under_2_gb(fresh_server, artifacts
             for i in range(1, UPLOADS + 1):
                 data, name = photo_jpeg(i), f"photo-{i:02}.jpg"
                 started = time.monotonic()
-                page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+                page.locator('[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]').set_input_files(
                     {"name": name, "mimeType": "image/jpeg", "buffer": data})
                 wait_for_image(page, name, WIDTH, HEIGHT)
                 server_mb, children_mb = memory_mb(pid)

@@ -34,7 +34,7 @@ def test_the_page_opens_on_the_sample_results(page: Page, app_url, artifacts):
 
 def test_uploading_a_file_gives_new_results(page: Page, app_url, artifacts, photo_file):
     open_page(page, app_url)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(photo_file)
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]').set_input_files(photo_file)
     expect(size_caption(page)).to_contain_text("128 × 96 px")
     wait_for_results(page, 5)
     expect(page.get_by_test_id("stCaptionContainer").get_by_text("holiday photo.png")).to_be_visible()
@@ -47,7 +47,7 @@ def test_a_bad_file_shows_an_error_and_keeps_the_previous_results(page: Page, ap
     open_page(page, app_url)
     garbage = tmp_path / "broken.png"
     garbage.write_bytes(np.random.default_rng(0).bytes(4000))
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(garbage)
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]').set_input_files(garbage)
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("can't be used")
     wait_for_results(page, 5)
     expect(size_caption(page)).to_contain_text("451 × 300 px")
@@ -151,7 +151,7 @@ def test_a_big_upload_never_shows_the_previous_images_results_under_its_name(pag
     smooth = np.stack([x * 255 // 3999, y * 255 // 2999, (x + y) * 255 // 6998], axis=-1).astype(np.uint8)
     path = tmp_path / "big holiday.png"
     Image.fromarray(smooth).save(path, compress_level=1)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(path)
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]').set_input_files(path)
     # The rerun the upload starts clears the old results first, long before 12 MP are read and counted.
     page.wait_for_function(
         "old => ![...document.querySelectorAll('[data-testid=\"stMain\"] [data-testid=\"stImage\"] img')]"

@@ -1,0 +1,71 @@
+"""Dithering, your own palette and locked colors in headless Chromium, as a user drives them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import assert_no_exception, swatches, wait_for_query, wait_for_results
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+BRAND = ["#000000", "#ffffff", "#e30613", "#3366cc"]
+#: Where the screenshots are also copied for a person to look at: never into the repository.
+LOOK_AT = Path("/tmp/quant-screenshots")
+
+
+def card_titles(page: Page) -> list[str]:
+    return page.locator('[data-testid="stMain"] [class*="st-key-card-"] strong').all_inner_texts()
+
+
+def test_a_link_with_dithering_and_a_palette_shows_the_custom_card(page: Page, app_url, artifacts):
+    query = "methods=kmeans,octree&dither=floyd-steinberg&strength=0.8&palette=" + ",".join(
+        code[1:] for code in BRAND
+    )
+    page.goto(f"{app_url}/?{query}")
+    expect(page.get_by_text("Quality across methods")).to_be_visible()
+    wait_for_results(page, 5)  # the original, three results, the full-size view
+    assert card_titles(page) == ["Original", "k-means", "Octree (Pillow) · baseline", "Your own palette"]
+    assert sorted(swatches(page)[-1]) == sorted(BRAND)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Strength")).to_be_visible()
+    expect(sidebar.get_by_test_id("stTextArea").locator("textarea")).to_have_value(", ".join(BRAND))
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1440, "height": 1500})
+    page.screenshot(path=artifacts / "dither-and-palette.png")
+    LOOK_AT.mkdir(exist_ok=True)
+    shutil.copy(artifacts / "dither-and-palette.png", LOOK_AT)
+
+    box = sidebar.get_by_test_id("stTextArea").locator("textarea")
+    box.fill("#000000, #notahex")
+    box.press("Control+Enter")
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("notahex")
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("previous palette is still used")
+    wait_for_results(page, 5)
+    assert card_titles(page)[-1] == "Your own palette" and sorted(swatches(page)[-1]) == sorted(BRAND)
+    assert_no_exception(page)
+
+
+def test_locking_a_swatch_keeps_it_at_another_k(page: Page, app_url, artifacts):
+    page.goto(f"{app_url}/?methods=kmeans,gmm&k=8")
+    expect(page.get_by_text("Quality across methods")).to_be_visible()
+    wait_for_results(page, 4)
+    chosen = swatches(page)[0][-1]
+    card = page.locator('[class*="st-key-result-kmeans"]')
+    card.get_by_test_id("stMultiSelect").click()
+    page.get_by_role("option", name=chosen, exact=True).click()
+    page.keyboard.press("Escape")
+    wait_for_query(page, "lock", chosen[1:])
+    page.goto(page.url.replace("k=8", "k=16"))  # the link carries the lock
+    expect(page.get_by_text("Quality across methods")).to_be_visible()
+    wait_for_results(page, 4)
+    for palette in swatches(page):
+        assert f"{chosen} locked" in palette and len(palette) <= 16
+    expect(page.get_by_test_id("stSidebar").get_by_text("Locked colors")).to_be_visible()
+    assert_no_exception(page)
+    page.screenshot(path=artifacts / "locked.png")
+    LOOK_AT.mkdir(exist_ok=True)
+    shutil.copy(artifacts / "locked.png", LOOK_AT)
