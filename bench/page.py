@@ -87,7 +87,7 @@ _NEW_CARDS_AT = f"""([old, count]) => {{
     return cards.filter(i => !old.includes(i.src) && i.complete && i.naturalWidth > 0).length >= count
         && performance.now();
 }}"""
-_SIDEBAR_AT = """() => document.querySelector('[data-testid="stSidebar"] [data-testid="stFileUploader"]')
+_SIDEBAR_AT = """() => document.querySelector('[data-testid="stSidebar"] [data-testid="stMultiSelect"]')
     && performance.now()"""
 #: performance.now() once the cluster map is drawn and captioned, and the script is done.
 _MAP_AT = f"""() => {{
