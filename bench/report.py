@@ -243,7 +243,7 @@ def page_section(page) -> list[str]:
     """The page-latency steps, each beside the engine's own time for the same work, with the load."""
     from .page import STEPS, verdicts
 
-    out = ["", "## Page latency (`streamlit run app.py` in Chromium)", "",
+    out = ["", "## Page latency (`streamlit run serve.py` in Chromium)", "",
            f"Status: {page.get('status')}. Load average (1, 5, 15 min) before: {_load(page.get('load_before'))}; "
            f"after: {_load(page.get('load_after'))} (2 cores). Page times are on the browser's clock; the engine's "
            "are the same work in a fresh process, without Streamlit (see bench/page.py). "
