@@ -195,7 +195,7 @@ def test_report_judges_the_page_latency_targets(tmp_path):
     assert "| page: cold open: sidebar's first paint → first results | 3.50 s |  | ≤ 4.0 s | yes |" in text
     assert "| page: k change 8 → 16: click → first new card | 1.50 s |  | ≤ 1.0 s | **no** |" in text
     assert "| page: warm UMAP map (seed 1, results cached): open → map | not measured in this run |" in text
-    assert "## Page latency (`streamlit run app.py` in Chromium)" in text
+    assert "## Page latency (`streamlit run serve.py` in Chromium)" in text
     assert "| first UMAP map after server start: click → map | 12.00 | ≤ 20 s | yes | 7.00 |" in text
     assert "| gmm quality vs k, k = 2…256: open → gallery | 9.00 |  | – |" in text
     assert "clicked_after_server_start 30.0" in text
