@@ -48,6 +48,14 @@ def pool():
     workers.shutdown()
 
 
+@pytest.fixture
+def single():
+    """A pool of one worker, for the tests that kill, replace or starve it."""
+    workers = WorkerPool(1)
+    yield workers
+    workers.shutdown()
+
+
 def test_two_workers_run_two_tasks_at_once(pool):
     started = time.perf_counter()
     tasks = [pool.submit(PLENTY, sleep_for, 1.5) for _ in range(2)]
@@ -63,44 +71,33 @@ def replaced_once(pool: WorkerPool) -> bool:
     return pool.processes_started == 2
 
 
-def test_stopping_a_running_task_kills_its_worker_and_a_fresh_one_takes_over():
-    single = WorkerPool(1)
-    try:
-        task = single.submit(PLENTY, sleep_for, 30)
-        time.sleep(0.5)
-        started = time.perf_counter()
-        single.stop(task)
-        with pytest.raises(Stopped):
-            task.result(timeout=10)
-        assert time.perf_counter() - started < 2
-        assert single.submit(PLENTY, sleep_for, 0).result(timeout=60) == "woke"
-        assert replaced_once(single)
-    finally:
-        single.shutdown()
+def test_stopping_a_running_task_kills_its_worker_and_a_fresh_one_takes_over(single):
+    task = single.submit(PLENTY, sleep_for, 30)
+    while not task.running():  # started, so stopping it must kill its worker rather than drop it
+        time.sleep(0.05)
+    started = time.perf_counter()
+    single.stop(task)
+    with pytest.raises(Stopped):
+        task.result(timeout=10)
+    assert time.perf_counter() - started < 2
+    assert single.submit(PLENTY, sleep_for, 0).result(timeout=60) == "woke"
+    assert replaced_once(single)
 
 
-def test_stopping_a_queued_task_drops_it():
-    single = WorkerPool(1)
-    try:
-        busy = single.submit(PLENTY, sleep_for, 1)
-        queued = single.submit(PLENTY, sleep_for, 30)
-        single.stop(queued)
-        with pytest.raises(CancelledError):
-            queued.result()
-        assert busy.result(timeout=30) == "woke"
-        assert single.processes_started == 1  # nothing was killed
-    finally:
-        single.shutdown()
+def test_stopping_a_queued_task_drops_it(single):
+    busy = single.submit(PLENTY, sleep_for, 1)
+    queued = single.submit(PLENTY, sleep_for, 30)
+    single.stop(queued)
+    with pytest.raises(CancelledError):
+        queued.result()
+    assert busy.result(timeout=30) == "woke"
+    assert single.processes_started == 1  # nothing was killed
 
 
-def test_time_spent_waiting_in_the_queue_is_not_charged():
-    single = WorkerPool(1)
-    try:
-        first = single.submit(PLENTY, sleep_for, 1.5)
-        second = single.submit(Budget(1), sleep_for, 0.3)  # waits 1.5 s, then runs 0.3 s of its 1 s
-        assert first.result(timeout=30) == second.result(timeout=30) == "woke"
-    finally:
-        single.shutdown()
+def test_time_spent_waiting_in_the_queue_is_not_charged(single):
+    first = single.submit(PLENTY, sleep_for, 1.5)
+    second = single.submit(Budget(1), sleep_for, 0.3)  # waits 1.5 s, then runs 0.3 s of its 1 s
+    assert first.result(timeout=30) == second.result(timeout=30) == "woke"
 
 
 def test_the_budget_ends_where_the_work_calls_clock_off(pool):
@@ -109,15 +106,11 @@ def test_the_budget_ends_where_the_work_calls_clock_off(pool):
         pool.submit(Budget(0.5), sleep_for, 1.0).result(timeout=30)
 
 
-def test_a_worker_that_ran_out_of_memory_is_replaced():
-    single = WorkerPool(1)
-    try:
-        with pytest.raises(BudgetExceeded, match="200 MB memory budget"):
-            single.submit(Budget(60, 200), allocate, 1000).result(timeout=60)
-        assert single.submit(Budget(60, 200), allocate, 50).result(timeout=60) == 50 * 2**20
-        assert replaced_once(single)
-    finally:
-        single.shutdown()
+def test_a_worker_that_ran_out_of_memory_is_replaced(single):
+    with pytest.raises(BudgetExceeded, match="200 MB memory budget"):
+        single.submit(Budget(60, 200), allocate, 1000).result(timeout=60)
+    assert single.submit(Budget(60, 200), allocate, 50).result(timeout=60) == 50 * 2**20
+    assert replaced_once(single)
 
 
 def test_with_a_one_second_budget_octree_on_the_sample_succeeds():
@@ -160,19 +153,15 @@ def test_a_worker_started_while_streamlit_runs_the_page_imports_none_of_it(monke
         single.shutdown()
 
 
-def test_budgets_set_to_zero_lift_the_limits_but_work_can_still_be_stopped():
+def test_budgets_set_to_zero_lift_the_limits_but_work_can_still_be_stopped(single):
     unlimited = Budget.from_env({"QUANT_METHOD_SECONDS": "0", "QUANT_METHOD_MEMORY_MB": "0"})
     assert unlimited == Budget(math.inf, None)
-    single = WorkerPool(1)
-    try:
-        task = single.submit(unlimited, sleep_for, 30)
-        while not task.running():
-            time.sleep(0.05)
-        single.stop(task)
-        with pytest.raises(Stopped):
-            task.result(timeout=30)
-    finally:
-        single.shutdown()
+    task = single.submit(unlimited, sleep_for, 30)
+    while not task.running():
+        time.sleep(0.05)
+    single.stop(task)
+    with pytest.raises(Stopped):
+        task.result(timeout=30)
 
 
 def test_one_session_giving_up_stops_shared_work_only_when_no_other_session_waits():
