@@ -149,7 +149,7 @@ def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quan
     started = time.perf_counter()
     record: dict[str, Any] = {"input": job.name, "output": job.target, "method": options.method, "k": options.k}
     if options.frames == "all" and job.target.lower().endswith(".gif") and job.source is not None:
-        return _quantize_animation(job, started)
+        return _quantize_animation(job, record, started)
     try:
         image = _load(job)
         result = _quantize(image, options, palette, quantize)
@@ -168,16 +168,14 @@ def quantize_file(job: Job, palette: np.ndarray | None = None, *, quantize: Quan
     return record
 
 
-def _quantize_animation(job: Job, started: float) -> dict[str, Any]:
+def _quantize_animation(job: Job, record: dict[str, Any], started: float) -> dict[str, Any]:
     """`quantize_file` for every frame of an animation: an animated GIF out. Metrics are not computed."""
     from .animation import load_animation, quantize_animation
 
     options = job.options
     assert job.source is not None
-    record: dict[str, Any] = {"input": job.name, "output": job.target, "method": options.method, "k": options.k}
     try:
-        if _resolved(job.output_path) == _resolved(Path(job.source)):
-            raise ValueError(f"refusing to overwrite the input file {job.target}")
+        _refuse_to_overwrite_the_input(job, job.source)
         animation = load_animation(job.source, max_pixels=options.max_pixels)
         done = quantize_animation(animation, options)
         write_atomically(job.output_path, done.gif)
@@ -215,9 +213,13 @@ def _load(job: Job) -> LoadedImage:
         from .samples import DEFAULT_SAMPLE, sample_image
 
         return sample_image(job.name.removeprefix("sample:") or DEFAULT_SAMPLE)
-    if _resolved(job.output_path) == _resolved(Path(job.source)):
-        raise ValueError(f"refusing to overwrite the input file {job.target}")
+    _refuse_to_overwrite_the_input(job, job.source)
     return load_image(job.source, max_pixels=job.options.max_pixels)
+
+
+def _refuse_to_overwrite_the_input(job: Job, source: str) -> None:
+    if _resolved(job.output_path) == _resolved(Path(source)):
+        raise ValueError(f"refusing to overwrite the input file {job.target}")
 
 
 def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None, quantize: Quantizer | None):

@@ -232,6 +232,8 @@ class _Search:
     """A palette in the working space, with its nearest-color grid over `low` … `high` (see `build_grid`)."""
 
     colors: np.ndarray
+    #: (2, 3) float32: the palette's box widened by `OVERSHOOT`, the farthest a diffused color may go.
+    bounds: np.ndarray
     low: np.ndarray
     high: np.ndarray
     cell: float
@@ -251,7 +253,7 @@ class _Search:
         from .dither_kernels import build_grid
 
         start, members = build_grid(palette.astype(np.float64), low.astype(np.float64), cell, shape)
-        return cls(palette, low.astype(np.float64), high.astype(np.float64), cell, shape, start, members)
+        return cls(palette, bounds, low.astype(np.float64), high.astype(np.float64), cell, shape, start, members)
 
     @property
     def grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
@@ -326,15 +328,13 @@ def dither_points(
         limits = np.array([INVISIBLE_ERROR**2, _large_error2(colors, palette, search)], np.float32)
     else:
         flatness, limits = np.zeros((0, 0), np.uint8), np.zeros(2, np.float32)
-    bounds = _bounds(palette, OVERSHOOT)
-    return diffuse(pixel_index, colors, *search.grid, shifts, weights, np.float32(strength), flatness, limits, bounds)
+    strength32 = np.float32(strength)
+    return diffuse(pixel_index, colors, *search.grid, shifts, weights, strength32, flatness, limits, search.bounds)
 
 
 def _large_error2(colors: np.ndarray, palette: np.ndarray, search: _Search) -> float:
     """The squared error beyond which edge-aware dithering damps: `LARGE_ERROR`² × the undithered mean
     squared error (over the distinct colors, a cheap stand-in for the pixels), at least a JND²."""
-    if not len(colors):
-        return 0.02**2
     from .dither_kernels import nearest_all
 
     nearest = nearest_all(colors, *search.grid)

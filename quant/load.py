@@ -237,16 +237,24 @@ def _read_bytes(source: Source) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            raise ImageError("this is a folder, not an image file")
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise ImageError("no such file") from None
-        except OSError as exc:
-            raise ImageError(f"cannot read the file ({exc.strerror or exc})") from None
+        return read_file(source, ImageError, "an image file")
     return source.read()
+
+
+def read_file(path: str | os.PathLike, refusal: type[ValueError], what: str) -> bytes:
+    """The bytes of the file at `path`; a folder, a missing or an unreadable file raises `refusal`.
+
+    `what` names the file that was expected, e.g. ``"an image file"``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise refusal(f"this is a folder, not {what}")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise refusal("no such file") from None
+    except OSError as exc:
+        raise refusal(f"cannot read the file ({exc.strerror or exc})") from None
 
 
 def _format_of(data: bytes) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ImageError, shorten
+from .load import read_file
 
 #: A palette has at most this many colors: a PNG8 index is one byte.
 MAX_COLORS = 256
@@ -241,15 +242,7 @@ def _read_bytes(source: str | os.PathLike | bytes) -> bytes:
         return bytes(source)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a path or bytes, not {type(source).__name__}")
-    path = Path(source)
-    if path.is_dir():
-        raise PaletteError("this is a folder, not a palette file")
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise PaletteError("no such file") from None
-    except OSError as exc:
-        raise PaletteError(f"cannot read the file ({exc.strerror or exc})") from None
+    return read_file(source, PaletteError, "a palette file")
 
 
 def _as_text(data: bytes) -> str | None:

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from .ciede2000 import _difference
+from .colorspace import _LINEAR_OF_BYTE  # sRGB byte → linear light: one table for the package
 
 _K1, _K2, _DATA_RANGE = 0.01, 0.03, 255.0
 
@@ -126,11 +127,6 @@ _XYZ_FROM_RGB = np.array(
     [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
 )
 _WHITE = np.array([0.95047, 1.0, 1.08883])
-_LINEAR_OF_BYTE = np.where(
-    np.arange(256) / 255.0 <= 0.04045,
-    np.arange(256) / 255.0 / 12.92,
-    ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4,
-)
 
 
 def gaussian_weights(sigma: float = BLUR_SIGMA) -> np.ndarray:
