@@ -18,7 +18,7 @@ from dashboard.model.formatting import (
     swatches_html,
 )
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table
-from dashboard.model.outcomes import Done, Failed, Outcome
+from dashboard.model.outcomes import Done, Failed, Outcome, outcome_k
 
 from .page import Page, Progress, keep_locked, resume, show_selected_pixels, shows_errors
 
@@ -188,7 +188,7 @@ def lock_chooser(outcome: Done) -> None:
 def download_buttons(page: Page, outcome: Done) -> None:
     # File names come from the sanitized upload name: never the raw one.
     stem = file_stem(page.source.name) if page.source.is_upload else quant.DEFAULT_SAMPLE
-    k, method = len(outcome.colors) if outcome.method == quant.CUSTOM.name else page.settings.k, outcome.method
+    k, method = outcome_k(page.settings, outcome.method), outcome.method
     downloads: list[tuple[str, str | bytes, str, str, str]] = [
         ("PNG8", outcome.png, "png", "image/png", "The quantized image as a palette PNG"),
         (

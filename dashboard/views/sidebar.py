@@ -56,10 +56,11 @@ def image_ui() -> Source:
         source = st.session_state.get("last_upload") if refusal is not None else None
         source = source or sample_source()
     else:
-        decoded = decode(upload)
+        digest = upload_digest(upload)  # once: a 12 MP file takes a while to hash, on every rerun
+        decoded = cached_decode(digest, upload.getvalue())
         if isinstance(decoded, quant.ImageError):
             refuse(upload.name, decoded)
-        source = Source(f"sha256:{upload_digest(upload)}", upload.name, decoded)
+        source = Source(f"sha256:{digest}", upload.name, decoded)
         # Only uploads are remembered: replacing a file reruns once with no file at all, and that
         # passing sample must not displace the upload a refused file falls back to.
         st.session_state.last_upload = source
@@ -97,10 +98,6 @@ def refuse(name: str, refusal: quant.ImageError) -> NoReturn:
 
 def upload_digest(upload) -> str:
     return hashlib.sha256(upload.getvalue()).hexdigest()
-
-
-def decode(upload) -> quant.LoadedImage | quant.ImageError:
-    return cached_decode(upload_digest(upload), upload.getvalue())
 
 
 def refusal_message(name: str, refusal: quant.ImageError) -> str:
