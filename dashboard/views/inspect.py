@@ -189,11 +189,11 @@ def difference_panels(
     The scale is set by the undithered maps (per distinct color, cheap); a
     dithered result's map is computed per pixel of what is on screen.
     """
-    delta_es = [cached_delta_e(run_id(page, o.method), page.hist, o.palette) for o in done]
-    limit = viewer.shared_limit(delta_es, page.hist.counts)
+    runs = tuple(run_id(page, o.method) for o in done)
+    delta_es = [cached_delta_e(run, page.hist, o.palette) for run, o in zip(runs, done, strict=True)]
+    limit = cached_shared_limit(runs, delta_es, page.hist.counts)
     panels = []
-    for o, delta_e in zip(done, delta_es, strict=True):
-        run = run_id(page, o.method)
+    for run, o, delta_e in zip(runs, done, delta_es, strict=True):
         lookup = viewer.DeltaELayer(page.hist, delta_e, limit)
         if not is_dithered(o):
             panels.append(
@@ -225,6 +225,13 @@ def mean_note(outcome: Done) -> str:
 def cached_delta_e(run: str, _hist: quant.Histogram, _palette: quant.Palette):
     """ΔE2000 per histogram entry (read-only, shared: no copy per run, unlike `st.cache_data`)."""
     return viewer.delta_e_per_entry(_hist, _palette)
+
+
+@st.cache_data(max_entries=8, ttl=UPLOAD_TTL, show_spinner=False)
+def cached_shared_limit(runs: tuple[str, ...], _delta_es: list, _counts) -> float:
+    """The maps' shared scale, once per set of results: every pan or zoom reruns the view, and the
+    quantile sorts every histogram entry of every map (millions on a photo)."""
+    return viewer.shared_limit(_delta_es, _counts)
 
 
 def preview_png(panel: viewer.Panel) -> bytes:
