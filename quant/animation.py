@@ -104,8 +104,8 @@ def quantize_animation(animation: Animation, options: Options) -> QuantizedAnima
     With `options.frame_palettes`, each frame is clustered on its own into at most `options.k`
     colors; with `options.palette`, every frame is mapped to those colors instead (nothing is clustered).
     """
-    from .batch import ColorCounts, merge_counts, palette_from_counts
-    from .histogram import build_histogram, pack_rgb
+    from .batch import color_counts, merge_counts, palette_from_counts
+    from .histogram import build_histogram
     from .methods import CUSTOM, get_method
     from .palette import assign_palette
     from .palette_file import as_colors
@@ -113,14 +113,8 @@ def quantize_animation(animation: Animation, options: Options) -> QuantizedAnima
 
     space = options.space
     chosen = CUSTOM if options.palette else get_method(options.method)
-    params = chosen.resolve_params(None)
-    weigh = getattr(chosen, "weigh", None)
     hists = [build_histogram(frame) for frame in animation.frames]
-    counted = []
-    for frame, hist in zip(animation.frames, hists, strict=True):
-        weights = hist.counts.astype(np.float64) if weigh is None else np.asarray(weigh(frame, hist, **params))
-        codes = pack_rgb(hist.colors[None])[0].astype(np.uint32)
-        counted.append(ColorCounts(codes, hist.counts, weights.astype(np.float64), frame.opaque is not None))
+    counted = [color_counts(frame, hist, chosen) for frame, hist in zip(animation.frames, hists, strict=True)]
     transparent = any(counts.transparent for counts in counted)
     if options.palette:
         palettes = (as_colors(options.palette),) * len(counted)

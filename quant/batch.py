@@ -32,12 +32,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ImageError
 from .load import LoadedImage, load_image
+
+if TYPE_CHECKING:  # the CLI imports this module: the engine's heavier modules load when work starts
+    from .histogram import Histogram
+    from .methods import Method
 
 #: File extensions a folder is walked for (lower case; matched case-insensitively).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -279,21 +283,26 @@ class ColorCounts:
 
 def count_colors(job: Job) -> ColorCounts:
     """`job`'s input as color counts, weighted as its method weighs them (kmeans: by flatness)."""
-    from .histogram import build_histogram, pack_rgb
+    from .histogram import build_histogram
     from .methods import get_method
 
     try:
         image = _load(job)
-        hist = build_histogram(image)
-        method = get_method(job.options.method)
-        weigh = getattr(method, "weigh", None)
-        params = method.resolve_params(None)
-        weights = hist.counts.astype(np.float64) if weigh is None else np.asarray(weigh(image, hist, **params))
-        codes = pack_rgb(hist.colors[None])[0].astype(np.uint32)
-        return ColorCounts(codes, hist.counts, weights.astype(np.float64), image.opaque is not None)
+        return color_counts(image, build_histogram(image), get_method(job.options.method))
     except Exception as exc:  # noqa: BLE001 — recorded against the input, as quantize_file does
         empty = np.zeros(0)
         return ColorCounts(empty.astype(np.uint32), empty.astype(np.int64), empty, error=describe(exc))
+
+
+def color_counts(image: LoadedImage, hist: Histogram, method: Method) -> ColorCounts:
+    """`image`'s colors with their pixel counts, and weighted as `method` weighs them (kmeans: by flatness)."""
+    from .histogram import pack_rgb
+
+    weigh = getattr(method, "weigh", None)
+    params = method.resolve_params(None)
+    weights = hist.counts.astype(np.float64) if weigh is None else np.asarray(weigh(image, hist, **params))
+    codes = pack_rgb(hist.colors[None])[0].astype(np.uint32)
+    return ColorCounts(codes, hist.counts, weights.astype(np.float64), image.opaque is not None)
 
 
 def merge_counts(a: ColorCounts, b: ColorCounts) -> ColorCounts:
