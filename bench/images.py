@@ -23,11 +23,15 @@ import numpy as np
 from PIL import Image
 
 TUNE = ("chelsea", "astronaut", "coffee", "rocket", "immunohistochemistry")
+#: Dark, low-key and gray scientific photos to tune on, none of them held out: a microscope's cells,
+#: coins, the cameraman, and three tuning samples made low-key.
+TUNE_HARD = ("cell", "coins", "camera", "chelsea-lowkey", "coffee-lowkey", "astronaut-lowkey")
 #: Dark, low-key and scientific photos: long smooth gradients in few levels, where quantizers band.
 HARD = ("hubble_deep_field", "moon", "retina", "china-lowkey")
 HOLDOUT = ("china", "flower", "gen12mp", *HARD)
 #: Low-key photos made from a sample: its light in linear terms scaled down to a fifth.
-LOW_KEY = {"china-lowkey": "china"}
+LOW_KEY = {"china-lowkey": "china", "chelsea-lowkey": "chelsea", "coffee-lowkey": "coffee",
+           "astronaut-lowkey": "astronaut"}
 #: Sizes of the generated photos, (width, height).
 GENERATED = {"gen12mp": ((4000, 3000), "flower", 12), "gen1mp": ((1152, 864), "china", 1),
              "gen50mp": ((8160, 6120), "china", 50)}

@@ -42,7 +42,15 @@ from numba import njit, prange
 from .numeric import weighted_means
 from .parallel import LAUNCH
 
-__all__ = ["weighted_kmeans", "nearest", "split_init", "kmeanspp_init", "grid_reduce", "WORKING_POINTS"]
+__all__ = [
+    "weighted_kmeans",
+    "nearest",
+    "split_init",
+    "kmeanspp_init",
+    "grid_reduce",
+    "geometric_medians",
+    "WORKING_POINTS",
+]
 
 
 # --- nearest center --------------------------------------------------------------------------
@@ -228,6 +236,23 @@ def lloyd(points, weights, centers, *, max_iter: int, tol: float, fixed: int = 0
         if shift <= tol:
             break
     return centers, labels, float((weights * dist).sum())
+
+
+def geometric_medians(
+    points: np.ndarray, weights: np.ndarray, labels: np.ndarray, n_labels: int, *, steps: int, floor: float
+) -> np.ndarray:
+    """Each label's weighted geometric median (the point of least summed distance), approximately.
+
+    `steps` Weiszfeld iterations from the weighted mean: each point is
+    re-weighted by 1 / its distance to its label's current center (at least
+    `floor`, so that a point on the center doesn't take all the weight).
+    Zero for a label no point has, like `weighted_means`.
+    """
+    centers, _ = weighted_means(points, weights, labels, n_labels)
+    for _ in range(steps):
+        distance = np.sqrt(((points - centers[labels]) ** 2).sum(axis=1))
+        centers, _ = weighted_means(points, weights / np.maximum(distance, floor), labels, n_labels)
+    return centers
 
 
 # --- starts -----------------------------------------------------------------------------------

@@ -124,11 +124,17 @@ class ClusteringMethod(Method):
         ``precompute(points, weights, **cluster_kwargs) -> dict``: work that
         doesn't depend on k, done once per preparation (`quant.prepare`); its
         entries are passed to every `cluster` call as extra keyword arguments.
+    colors : callable, optional
+        ``colors(points, weights, labels, n_labels, *, lock, **cluster_kwargs)
+        -> (colors, labels)``: the palette (uint8 RGB, one row per label, the
+        L `lock` colors as the first rows, as they are) and, possibly
+        revised, the labels. None means each cluster's weighted mean color.
     """
 
     cluster: Callable[..., np.ndarray]
     weigh: Callable[..., np.ndarray] | None = None
     precompute: Callable[..., dict] | None = None
+    colors: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +213,39 @@ def _kmeans(
         fixed=fixed,
     )
     return labels
+
+
+#: Weiszfeld steps from each cluster's mean towards its geometric median (`_kmeans_colors`).
+MEDIAN_STEPS = 3
+
+
+def _kmeans_colors(points, weights, labels, n_labels, *, lock, space, oklab_weight, features=None, **_):
+    """kmeans' palette: each cluster's geometric median, and every color labelled with its nearest palette color.
+
+    Mean ΔE2000 is a mean of distances, which the geometric median minimises
+    and the mean (the squared error's minimum) does not: the mean is pulled
+    towards a cluster's far colors. Once rounded to 8 bits, a color may lie
+    nearer another cluster's palette color than its own, so the labels follow
+    (nearest in kmeans' own metric, the chosen space plus the Oklab term).
+    On the tuning photos (bench.images.TUNE and TUNE_HARD, k = 16, 64, 256)
+    this lowered mean ΔE2000 by 0.4 % on average against libimagequant's and
+    raised SSIM.
+    """
+    from .colorspace import SCALES, blend_with_oklab, to_rgb8, to_space
+    from .kmeans import geometric_medians, nearest
+
+    # The floor: about half an 8-bit level, in the space's units.
+    medians = geometric_medians(points, weights, labels, n_labels, steps=MEDIAN_STEPS, floor=0.002 * SCALES[space])
+    colors = to_rgb8(medians, space)
+    colors[: len(lock)] = lock
+    used = np.bincount(labels, minlength=n_labels) > 0
+    used[: len(lock)] = True
+    rows = np.flatnonzero(used)
+    clustered = blend_with_oklab(points, space, oklab_weight) if features is None else features
+    palette_features = blend_with_oklab(to_space(colors[rows], space), space, oklab_weight)
+    guess = np.searchsorted(rows, labels)  # every label is a used row
+    nearest_rows = nearest(clustered, palette_features, guess)[0]
+    return colors, rows[nearest_rows]
 
 
 def _sklearn_kmeans(points, weights, k, *, seed, n_init, max_iter):
@@ -412,6 +451,7 @@ METHODS: dict[str, Method] = {
             "the other k − L start as usual and follow Lloyd's iterations around them",
             weigh=_kmeans_weights,
             precompute=_kmeans_precompute,
+            colors=_kmeans_colors,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
         ),

@@ -266,15 +266,22 @@ class PaletteWork(ComputedOnce):
         if len(lock) and takes(method, "fixed"):
             fixed = to_space(lock, self.space)
             labels = method.cluster(self.points, working.weights, k, seed=seed, fixed=fixed, **self.cluster_args)
-            means, _ = weighted_means(self.points, working.weights, labels, k)
-            return np.vstack([lock, to_rgb8(means[len(lock) :], self.space)]), labels
+            return self._colors(labels, k, lock)
         labels = method.cluster(self.points, working.weights, free, seed=seed, **self.cluster_args)
-        means, _ = weighted_means(self.points, working.weights, labels)
-        colors = to_rgb8(means, self.space)
+        colors, labels = self._colors(labels, int(labels.max()) + 1, lock[:0])
         if not len(lock):
             return colors, labels
         colors = np.vstack([lock, colors])
         return colors, _nearest(colors, working.colors, self.space)
+
+    def _colors(self, labels: np.ndarray, n_labels: int, lock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The clusters' colors (the `lock` colors first, as they are) and the labels: the method's way, or means."""
+        method = self.method
+        assert isinstance(method, ClusteringMethod)
+        if method.colors is not None:
+            return method.colors(self.points, self.working.weights, labels, n_labels, lock=lock, **self.cluster_args)
+        means, _ = weighted_means(self.points, self.working.weights, labels, n_labels)
+        return np.vstack([lock, to_rgb8(means[len(lock) :], self.space)]), labels
 
     def _reduce(self) -> WeightedColors:
         weigh = getattr(self.method, "weigh", None)
