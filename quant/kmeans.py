@@ -342,29 +342,48 @@ def _best_cut_numba(p, w):
 
 
 def kmeanspp_init(points: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Greedy weighted k-means++ (as scikit-learn: 2 + log k candidates per step)."""
-    n = len(points)
+    """Greedy weighted k-means++ (as scikit-learn: 2 + log k candidates per step, the best kept).
+
+    Fewer than k centers when every point already coincides with one.
+    """
     trials = 2 + int(np.log(k))
-    centers = np.empty((k, points.shape[1]))
-    p = weights / weights.sum()
-    centers[0] = points[rng.choice(n, p=p)]
-    closest = ((points - centers[0]) ** 2).sum(axis=1)
+    first = rng.choice(len(points), p=weights / weights.sum())
+    draws = rng.random((k - 1, trials))
+    return _kmeanspp(np.ascontiguousarray(points, dtype=np.float64), weights, first, draws)
+
+
+@njit(cache=True, nogil=True)
+def _kmeanspp(points, weights, first, draws):
+    """k-means++ from center `first`: step c draws candidates at `draws[c - 1]` × the total potential."""
+    n, dims = points.shape
+    k, trials = draws.shape[0] + 1, draws.shape[1]
+    centers = np.empty((k, dims))
+    centers[0] = points[first]
+    closest = np.empty(n)
+    for i in range(n):
+        closest[i] = _squared_distance(points, i, centers, 0)
+    candidate = np.empty(n)
+    best = np.empty(n)
+    cumulative = np.empty(n)
     for c in range(1, k):
-        pot = weights * closest
-        total = pot.sum()
+        total = 0.0
+        for i in range(n):
+            total += weights[i] * closest[i]
+            cumulative[i] = total
         if total <= 0:
-            centers = centers[:c]
-            break
-        candidates = np.searchsorted(np.cumsum(pot), rng.random(trials) * total)
-        candidates = np.minimum(candidates, n - 1)
-        best, best_pot, best_closest = None, np.inf, None
-        for cand in candidates:
-            d = np.minimum(closest, ((points - points[cand]) ** 2).sum(axis=1))
-            cand_pot = float(np.dot(weights, d))
-            if cand_pot < best_pot:
-                best, best_pot, best_closest = cand, cand_pot, d
-        centers[c] = points[best]
-        closest = best_closest
+            return centers[:c]
+        best_potential, best_index = np.inf, 0
+        for t in range(trials):
+            index = min(np.searchsorted(cumulative, draws[c - 1, t] * total), n - 1)
+            potential = 0.0
+            for i in range(n):
+                candidate[i] = min(closest[i], _squared_distance(points, i, points, index))
+                potential += weights[i] * candidate[i]
+            if potential < best_potential:
+                best_potential, best_index = potential, index
+                best[:] = candidate
+        centers[c] = points[best_index]
+        closest[:] = best
     return centers
 
 

@@ -10,11 +10,11 @@ from typing import Any, Self, TypeVar
 
 import numpy as np
 
-from .colorspace import to_rgb8, to_space
+from .colorspace import to_space
 from .histogram import Histogram, WeightedColors, reduce_histogram
 from .load import LoadedImage
-from .methods import CUSTOM, BaselineMethod, ClusteringMethod, Method, takes
-from .numeric import is_integer, weighted_means
+from .methods import CUSTOM, BaselineMethod, ClusteringMethod, Method, cluster_means, takes
+from .numeric import is_integer
 
 T = TypeVar("T")
 
@@ -264,15 +264,43 @@ class PaletteWork(ComputedOnce):
             return colors, _nearest(colors, working.colors, "rgb")
         assert isinstance(method, ClusteringMethod)
         if len(lock) and takes(method, "fixed"):
-            fixed = to_space(lock, self.space)
-            labels = method.cluster(self.points, working.weights, k, seed=seed, fixed=fixed, **self.cluster_args)
-            return self._colors(labels, k, lock)
-        labels = method.cluster(self.points, working.weights, free, seed=seed, **self.cluster_args)
-        colors, labels = self._colors(labels, int(labels.max()) + 1, lock[:0])
+            return self._cluster(k, seed, lock, fixed=to_space(lock, self.space))
+        colors, labels = self._cluster(free, seed, lock[:0])
         if not len(lock):
             return colors, labels
         colors = np.vstack([lock, colors])
         return colors, _nearest(colors, working.colors, self.space)
+
+    def _cluster(
+        self, k: int, seed: int, lock: np.ndarray, fixed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Colors and labels from the method's `cluster` (with `fixed` centers if given): the best of its starts."""
+        method = self.method
+        assert isinstance(method, ClusteringMethod)
+        starts = [{}] if method.starts is None else method.starts(k, seed, **self.params)
+        extra = {} if fixed is None else {"fixed": fixed}
+        best: tuple[float, np.ndarray, np.ndarray] | None = None
+        for overrides in starts:
+            args = {"seed": seed, **self.cluster_args, **extra, **overrides}
+            labels = method.cluster(self.points, self.working.weights, k, **args)
+            colors, labels = self._colors(labels, k if fixed is not None else int(labels.max()) + 1, lock)
+            if len(starts) == 1:
+                return colors, labels
+            error = self._summed_delta_e(colors, labels)
+            if best is None or error < best[0]:
+                best = (error, colors, labels)
+        assert best is not None
+        return best[1], best[2]
+
+    def _summed_delta_e(self, colors: np.ndarray, labels: np.ndarray) -> float:
+        """ΔE2000 summed over the image's pixels, each working color becoming its label's color.
+
+        The histogram's CIELAB colors are converted once and kept: every mean ΔE2000 of a result uses them.
+        """
+        from .ciede2000 import weighted_ciede2000_sum
+
+        hist = self.hist
+        return weighted_ciede2000_sum(hist.lab, hist.counts, to_space(colors, "lab"), labels[self.working.parent])
 
     def _colors(self, labels: np.ndarray, n_labels: int, lock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The clusters' colors (the `lock` colors first, as they are) and the labels: the method's way, or means."""
@@ -280,8 +308,7 @@ class PaletteWork(ComputedOnce):
         assert isinstance(method, ClusteringMethod)
         if method.colors is not None:
             return method.colors(self.points, self.working.weights, labels, n_labels, lock=lock, **self.cluster_args)
-        means, _ = weighted_means(self.points, self.working.weights, labels, n_labels)
-        return np.vstack([lock, to_rgb8(means[len(lock) :], self.space)]), labels
+        return cluster_means(self.points, self.working.weights, labels, n_labels, lock, self.space), labels
 
     def _reduce(self) -> WeightedColors:
         weigh = getattr(self.method, "weigh", None)

@@ -256,6 +256,60 @@ def test_kmeans_precomputed_features_match_its_own_path(image, hist):
     np.testing.assert_array_equal(by_itself, with_precomputed)
 
 
+def test_kmeans_palette_colors_are_geometric_medians_and_labels_their_nearest(image, hist):
+    """Default kmeans: each color goes to its nearest palette color in kmeans' metric (the space plus Oklab)."""
+    from quant.colorspace import blend_with_oklab
+
+    prepared = quant.prepare(image, "kmeans", hist=hist, params={"starts": 1})
+    palette = prepared.quantize(16).palette
+    weight = prepared.params["oklab_weight"]
+    colors = blend_with_oklab(hist.colors.astype(float), "rgb", weight)
+    entries = blend_with_oklab(palette.colors.astype(float), "rgb", weight)
+    distances = ((colors[:, None] - entries[None]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(distances[np.arange(len(colors)), palette.labels], distances.min(axis=1))
+
+
+def test_kmeans_with_mean_centers_and_one_start_is_textbook_kmeans(image, hist):
+    """center="mean": every palette color is the rounded weighted mean of the colors labelled with it."""
+    params = {"center": "mean", "starts": 1, "importance": "counts"}
+    palette = quant.prepare(image, "kmeans", hist=hist, params=params).quantize(16).palette
+    for row in range(len(palette.colors)):
+        members = palette.labels == row
+        mean = np.average(hist.colors[members].astype(float), axis=0, weights=hist.counts[members])
+        np.testing.assert_array_equal(palette.colors[row], np.clip(np.rint(mean), 0, 255))
+
+
+@pytest.mark.parametrize("k", [4, 16, 64])
+def test_more_kmeans_starts_never_raise_mean_delta_e(image, hist, k):
+    """The first start is the single start's palette; the others are kept only when their ΔE2000 is lower."""
+    errors = [quant.prepare(image, "kmeans", hist=hist, params={"starts": n}).quantize(k).delta_e for n in (1, 2, 4)]
+    assert errors[0] >= errors[1] >= errors[2]
+
+
+def test_kmeans_tries_its_extra_starts_only_at_small_k():
+    from quant.methods import MULTI_START_MAX_K, _kmeans_starts
+
+    assert len(_kmeans_starts(MULTI_START_MAX_K, 3, starts=4)) == 4
+    assert _kmeans_starts(MULTI_START_MAX_K, 3, starts=4)[1] == {"init": "kmeans++", "n_init": 1, "seed": 4}
+    assert _kmeans_starts(MULTI_START_MAX_K + 1, 3, starts=4) == [{}]
+
+
+def test_geometric_medians_by_hand():
+    """Three points on a line, the middle one heaviest: the median moves from the mean (1.0) to the middle (0.5)."""
+    from quant.kmeans import geometric_medians
+
+    points = np.array([[0.0, 0, 0], [0.5, 0, 0], [3.0, 0, 0], [9.0, 9, 9]])
+    weights = np.array([1.0, 2.0, 1.0, 5.0])
+    labels = np.array([0, 0, 0, 2])
+    medians = geometric_medians(points, weights, labels, 3, steps=50, floor=1e-9)
+    np.testing.assert_allclose(medians[0], [0.5, 0, 0], atol=1e-3)
+    np.testing.assert_array_equal(medians[1], [0, 0, 0])  # no member: zero, as weighted_means
+    np.testing.assert_array_equal(medians[2], [9, 9, 9])
+    one_step = geometric_medians(points, weights, labels, 3, steps=1, floor=1e-9)
+    # One Weiszfeld step from the mean 1.0: weights 1/1, 2/0.5, 1/2 → (0 + 2 + 1.5) / 5.5.
+    np.testing.assert_allclose(one_step[0], [3.5 / 5.5, 0, 0])
+
+
 def test_a_histogram_of_another_image_is_refused(photo, image, hist):
     other = image_of(photo[:50].copy())
     with pytest.raises(ValueError, match="not this image's histogram"):
