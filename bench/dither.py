@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -246,7 +245,23 @@ def report(section: dict) -> list[str]:
     return lines
 
 
-if __name__ == "__main__":
-    result = bench_dither(images=sys.argv[1:] or HOLDOUT)
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from .images import GENERATED, TUNE, TUNE_HARD
+
+    known = sorted({*TUNE, *TUNE_HARD, *HOLDOUT, *GENERATED})
+    parser = argparse.ArgumentParser(prog="python -m bench.dither", description=__doc__.split("\n\n")[0])
+    parser.add_argument("images", nargs="*", metavar="IMAGE",
+                        help=f"benchmark images (default: the held-out set); one of: {', '.join(known)}")
+    images = parser.parse_args(argv).images or list(HOLDOUT)
+    unknown = [name for name in images if name not in known]
+    if unknown:
+        parser.error(f"unknown image {', '.join(unknown)}; choose from: {', '.join(known)}")
+    result = bench_dither(images=images)
     print(json.dumps(result))
     print("\n".join(report(result)))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from bench.report import write_report
 
 
@@ -207,3 +209,15 @@ def test_the_page_section_says_why_it_did_not_run(tmp_path):
     text = (tmp_path / "results.md").read_text()
     assert "Status: skipped: no Chromium at /nowhere" in text
     assert "| cold open: sidebar's first paint → first results | not measured |" in text
+
+
+def test_the_dither_section_takes_help_and_refuses_unknown_images(capsys):
+    """`python -m bench.dither --help` prints usage (it once ran "--help" as an image name)."""
+    from bench import dither
+
+    with pytest.raises(SystemExit) as stopped:
+        dither.main(["--help"])
+    assert stopped.value.code == 0 and "IMAGE" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        dither.main(["no-such-image"])
+    assert stopped.value.code == 2 and "unknown image no-such-image" in capsys.readouterr().err
