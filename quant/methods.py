@@ -4,7 +4,9 @@ Two kinds of method live here:
 
 * **clustering** methods group the weighted histogram colors in a color space
   and return a cluster label per color; the pipeline turns each cluster into
-  its weighted mean color. They see only the histogram, never the pixels.
+  its weighted mean color, unless the method says how (`ClusteringMethod.colors`),
+  and keeps the best of the method's starts (`ClusteringMethod.starts`). They
+  see only the histogram, never the pixels.
 * **baseline** methods are the classical quantizers quant is measured
   against (Pillow's median cut and octree, libimagequant). They build a
   palette from the image their own way; the pipeline then labels each
@@ -110,7 +112,7 @@ class Method:
 
 @dataclass(frozen=True, kw_only=True)
 class ClusteringMethod(Method):
-    """Groups the weighted histogram colors; each cluster becomes its weighted mean color.
+    """Groups the weighted histogram colors; each cluster becomes a palette color (by default its weighted mean).
 
     Attributes
     ----------
