@@ -336,6 +336,23 @@ def test_blurred_delta_e_matches_a_gaussian_blur_then_ciede2000():
     assert blurred_delta_e(a, b, np.ones(a.shape[:2], bool)) == pytest.approx(expected, rel=1e-6)
 
 
+def test_the_blurred_delta_e_has_the_same_bits_on_one_core_or_all():
+    """Large images sum their strips in parallel; the serial build, used when another thread holds the cores, agrees."""
+    from quant import similarity
+    from quant.parallel import LAUNCH
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (601, 480, 3), dtype=np.uint8)  # over the parallel threshold; a partial last strip
+    b = (a // 32 * 32).astype(np.uint8)
+    visible = rng.random(a.shape[:2]) < 0.9
+    assert a.shape[0] * a.shape[1] >= similarity._PARALLEL_PIXELS
+    parallel = blurred_delta_e(a, b, visible)
+    with LAUNCH:
+        serial = blurred_delta_e(a, b, visible)
+    assert parallel == serial
+    assert parallel == pytest.approx(blurred_delta_e(a[:300], b[:300], visible[:300]), rel=0.05)
+
+
 def test_the_blurred_delta_e_favours_dithering_where_per_pixel_delta_e_does_not():
     prepared = quant.prepare(quant.from_array(gradient()), "kmeans")
     plain, dithered = prepared.quantize(8), prepared.quantize(8, dither="floyd-steinberg")
