@@ -240,6 +240,6 @@ def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: fl
     else:  # small, or another thread's parallel kernel runs (see `quant.parallel`): the serial build
         totals = _strip_totals_serial(*arguments)
     total = 0.0
-    for strip_total in totals:  # in order, whichever build summed the strips
+    for strip_total in totals.tolist():  # in order, whichever build summed the strips
         total += strip_total
     return total / count

@@ -287,4 +287,5 @@ BAD_DITHER_OPTIONS = [
     ("floyd-steinberg", float("nan"), "dither strength must be a number from 0 to 1"),
     ("floyd-steinberg", "1", "dither strength must be a number from 0 to 1, not '1'"),
     ("floyd-steinberg", True, "dither strength must be a number from 0 to 1, not True"),
+    ("none", 2.0, "dither strength must be a number from 0 to 1, not 2.0"),  # a usage error even without a dither
 ]
