@@ -391,7 +391,7 @@ def start_cluster(scheduler: str | None, workers: int, memory_limit: str = "auto
     )
     if scheduler is not None:
         return Cluster(Client(scheduler, timeout="10s"))
-    config, environment = _local_worker_settings(workers)
+    config, environment = _local_worker_settings()
     dask.config.set(config)
     with _ctrl_c_ignored():  # the workers start with Ctrl-C ignored, and keep it so (the "preload" below)
         local = LocalCluster(
@@ -443,8 +443,8 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _local_worker_settings(workers: int) -> tuple[dict[str, Any], dict[str, str]]:
-    """Dask settings and environment that let `workers` local worker processes run as fast as a plain process.
+def _local_worker_settings() -> tuple[dict[str, Any], dict[str, str]]:
+    """Dask settings and environment that let local worker processes run as fast as a plain process, one core each.
 
     * ``MALLOC_TRIM_THRESHOLD_`` unset: Dask's nanny sets it (to 65,536) so that
       freed memory goes back to the system at once, but setting it turns off
@@ -453,14 +453,17 @@ def _local_worker_settings(workers: int) -> tuple[dict[str, Any], dict[str, str]
       1 MP image that was ~80,000 page faults and 0.12–0.17 s of system time
       per image; without it a worker runs as fast as the CLI's own process.
       Memory stays bounded by the worker's memory limit.
-    * ``NUMBA_NUM_THREADS``: the cores shared out, so that numba's parallel
-      kernels in two workers don't run four threads on two cores. Set in the
-      worker only (the nanny's ``env``): numba refuses a new thread count in a
-      process whose threads are running, such as this one. Outputs do not
-      depend on it (those kernels work point by point).
+    * ``NUMBA_NUM_THREADS=1``: every worker single-threaded, numba's parallel
+      kernels included (issue 14: one single-threaded worker per core). N
+      workers never run more than N threads, and one worker is one core's
+      throughput, the unit ``--jobs N`` multiplies, however few workers a run
+      asks for on however many cores. Set in the worker only (the nanny's
+      ``env``): numba refuses a new thread count in a process whose threads
+      are running, such as this one. Outputs do not depend on it (those
+      kernels work point by point).
     """
     config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-    return config, {"NUMBA_NUM_THREADS": str(max(1, cores() // max(workers, 1)))}
+    return config, {"NUMBA_NUM_THREADS": "1"}
 
 
 def run_on_dask(
