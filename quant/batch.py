@@ -78,6 +78,10 @@ class Options:
     #: With ``frames="all"``: a palette of its own for each frame, instead of one for the animation.
     frame_palettes: bool = False
 
+    def dither_keywords(self) -> dict[str, Any]:
+        """`Prepared.quantize`'s dither keywords: how every image (and every frame) of the run is dithered."""
+        return {"dither": self.dither, "dither_strength": self.dither_strength}
+
     def palette_keywords(self) -> dict[str, Any]:
         """`quant.quantize`'s palette, lock and order keywords, only those set (a test's quantizer may lack them)."""
         keywords = {"palette": self.palette or None, "lock": self.lock or None, "order": self.order}
@@ -227,29 +231,19 @@ def _refuse_to_overwrite_the_input(job: Job, source: str) -> None:
 
 
 def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None, quantize: Quantizer | None):
-    from .pipeline import Result
+    """`image` through the pipeline: its own palette, or (``--shared-palette``) mapped to the set's `palette`.
+
+    The set's palette is mapped to as ``--palette`` maps to your own colors
+    (the one path, with its transparency rule): kept whole, in the order it
+    was clustered in.
+    """
     from .pipeline import quantize as pipeline_quantize
 
-    if palette is None:
-        run = pipeline_quantize if quantize is None else quantize
-        return run(
-            image,
-            options.k,
-            options.method,
-            space=options.space,
-            seed=options.seed,
-            dither=options.dither,
-            dither_strength=options.dither_strength,
-            **options.palette_keywords(),
-        )
-    from .histogram import build_histogram
-    from .palette import assign_palette
-    from .remap import remap
-
-    hist = build_histogram(image)
-    assigned = assign_palette(hist, palette, space=options.space)
-    indices = remap(hist, assigned, dither=options.dither, strength=options.dither_strength)
-    return Result(image, hist, assigned, indices, assigned.seconds, options.dither, options.dither_strength)
+    run = pipeline_quantize if quantize is None else quantize
+    common = {"space": options.space, "seed": options.seed, **options.dither_keywords()}
+    if palette is not None:
+        return run(image, palette=palette, order="given", **common)
+    return run(image, options.k, options.method, **common, **options.palette_keywords())
 
 
 def worker_address() -> str:

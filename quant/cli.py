@@ -280,8 +280,6 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inpu
         parser.error(f"-o {args.output}: outputs are PNG files, so its name must end in .png")
     if args.frames == "all" and args.shared_palette:
         parser.error("--frames all and --shared-palette don't go together yet: an animation gets its own palette")
-    if args.frames == "all" and args.dither != "none":
-        parser.error("--frames all and --dither don't go together yet: an animation's frames are not dithered")
     if args.frame_palettes and args.frames != "all":
         parser.error("--frame-palettes gives each frame of an animation its palette: add --frames all")
     if args.resume and (args.output is None or one_file):
