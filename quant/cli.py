@@ -467,12 +467,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=("first", "all"),
         default="first",
         help="animated GIF, WebP and PNG: quantize the first frame to a PNG (default), or all of them, "
-        "with one palette, to an animated GIF",
+        "with one palette (and --dither), to an animated GIF",
     )
     parser.add_argument(
         "--frame-palettes",
         action="store_true",
-        help="with --frames all: a palette of its own for each frame (more colors, but they may flicker)",
+        help="with --frames all: each frame quantized on its own, as a still (more colors, but they may flicker)",
     )
     parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
     parser.add_argument(
