@@ -235,6 +235,21 @@ def test_frames_all_turns_an_animated_gif_into_an_animated_gif_with_one_palette(
     assert [duration for _, _, duration in read] == [40, 50, 60, 70]
 
 
+def numba_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+def test_a_lone_local_worker_is_single_threaded_numba_included():
+    """Issue 14: one single-threaded worker per core. A lone worker on a 2-core machine once got 2 numba threads."""
+    lone = batch.start_cluster(None, 1, "1GB")
+    try:
+        assert list(lone.client.run(numba_threads).values()) == [1]
+    finally:
+        lone.close()
+
+
 def test_scheduler_runs_on_a_cluster_that_is_already_running(tmp_path, cluster):
     for seed in range(3):
         Image.fromarray(photo(30, 40, seed=seed)).save(tmp_path / f"im{seed}.png")
