@@ -319,7 +319,11 @@ def palette_from_counts(counts: ColorCounts, options: Options) -> np.ndarray:
 
     method = get_method(options.method)
     if not isinstance(method, ClusteringMethod):
-        raise ValueError(f"a shared palette needs a clustering method; {method.name} is a baseline")
+        raise ValueError(
+            f"one palette for several images or frames is clustered from their merged colors, which the baseline "
+            f"{method.name} can't do: choose a clustering method (--method kmeans), or for an animation give each "
+            "frame its own palette (--frame-palettes)"
+        )
     if len(counts.codes) == 0:
         raise ValueError("no input could be read, so there are no colors to build a palette from")
     hist = Histogram(unpack_rgb(counts.codes), counts.counts, np.zeros((0, 0), np.int32))

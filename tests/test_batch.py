@@ -518,6 +518,18 @@ def gradient_clip(path: Path, frames: int = 4) -> None:
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=[40, 50, 60, 70][:frames], loop=2)
 
 
+def test_one_palette_for_an_animation_with_a_baseline_says_what_to_do_instead(tmp_path):
+    frames = [Image.fromarray(photo(30, 40, seed=seed)) for seed in range(2)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    refused = run_cli("clip.gif", "-k", "8", "--frames", "all", "--method", "libimagequant", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "clip.gif: " in refused.stderr and "--method kmeans" in refused.stderr
+    assert "--frame-palettes" in refused.stderr and "Traceback" not in refused.stderr
+    done = run_cli("clip.gif", "-k", "8", "--frames", "all", "--frame-palettes", "--method", "libimagequant",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
 def test_frames_all_dithers_every_frame_onto_the_one_palette_as_a_still_would_be(tmp_path):
     from quant.animation import load_animation
     from quant.metrics import blurred_delta_e
