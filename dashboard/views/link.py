@@ -62,6 +62,11 @@ def first_value(key: str, otherwise: Any) -> Any:
     return otherwise
 
 
+def value_before_drawing(key: str) -> Any:
+    """The value the widget `key` has before it is drawn in this run: the session's, or else the link's."""
+    return st.session_state[key] if key in st.session_state else st.session_state.link_values[key]
+
+
 def publish(settings: Settings, source: Source) -> None:
     """Write the settings into the URL, so the address bar is always a link to what is shown."""
     st.query_params.from_dict(settings_to_query(settings) | {"image": "upload" if source.is_upload else "sample"})

@@ -12,7 +12,7 @@ from dashboard.model.formatting import escape_markdown, method_label, space_labe
 from dashboard.model.settings import K_PICKS, SEED_MAX, STRENGTH_STEP, Settings, hex_codes
 
 from .cache import cached_decode, cached_sample
-from .link import first_value
+from .link import first_value, value_before_drawing
 from .page import Source, keep_locked
 
 #: What the uploader's help names. The uploader itself takes any file, so that every file is judged by
@@ -178,7 +178,7 @@ def k_ui() -> int:
     it is read from the picks' value and applied before the number is drawn.
     """
     number_place = st.container()
-    k_now = st.session_state.k if "k" in st.session_state else st.session_state.link_values["k"]
+    k_now = value_before_drawing("k")
     shown = k_now if k_now in K_PICKS else None
     first_drawing = "k_pick" not in st.session_state
     if not first_drawing:
