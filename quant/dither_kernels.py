@@ -311,3 +311,67 @@ def oklab_of_bytes(rgb, linear_of_byte, rgb_to_lms, lms_to_oklab):
         for c in range(3):
             out[i, c] = lms_to_oklab[c, 0] * l_ + lms_to_oklab[c, 1] * m_ + lms_to_oklab[c, 2] * s_
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def blurred_fit_terms(indices, blurred, m, taps):
+    """The normal equations of the palette whose dithered image, blurred, best matches the image blurred.
+
+    With the indices fixed, the blurred output is linear in the palette P, so
+    the squared error ‖K∗(P[indices] − image)‖² is ``P·GP − 2 P·R`` plus a
+    constant, where K is the blur and K2 = KᵀK (separable: `taps`, K's
+    weights convolved with themselves): ``G[j, l]`` sums K2 over the pairs of
+    pixels indexed j and l, and ``R[j]`` sums `blurred` (the image convolved
+    with K2, `blurred_colors`) over the pixels indexed j. Indices ``>= m``
+    (transparent) take no part. Each pair is visited once (G is symmetric).
+    Returns (G, R), (m, m) and (m, 3) float64.
+    """
+    height, width = indices.shape
+    radius = taps.shape[0] // 2
+    centre = taps[radius]
+    gram = np.zeros((m, m))
+    target = np.zeros((m, 3))
+    for y in range(height):
+        for x in range(width):
+            j = indices[y, x]
+            if j >= m:
+                continue
+            gram[j, j] += centre * centre
+            target[j, 0] += blurred[y, x, 0]
+            target[j, 1] += blurred[y, x, 1]
+            target[j, 2] += blurred[y, x, 2]
+            for dy in range(0, min(radius, height - 1 - y) + 1):  # the half of the window after (y, x)
+                wy = taps[radius + dy]
+                for dx in range(max(-radius, -x) if dy else 1, min(radius, width - 1 - x) + 1):
+                    other = indices[y + dy, x + dx]
+                    if other >= m:
+                        continue
+                    w = wy * taps[radius + dx]
+                    gram[j, other] += w
+                    gram[other, j] += w
+    return gram, target
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def blurred_colors(pixel_index, colors, taps):
+    """Each pixel's color blurred by the separable `taps`, (H, W, 3) float32; transparent pixels count as 0
+    (no color: the fit leaves them out) and the blur stops at the image's edges."""
+    height, width = pixel_index.shape
+    radius = taps.shape[0] // 2
+    across = np.zeros((height, width, 3), np.float32)
+    for y in range(height):
+        for x in range(width):
+            for dx in range(max(-radius, -x), min(radius, width - 1 - x) + 1):
+                p = pixel_index[y, x + dx]
+                if p >= 0:
+                    w = taps[radius + dx]
+                    for c in range(3):
+                        across[y, x, c] += w * colors[p, c]
+    out = np.zeros((height, width, 3), np.float32)
+    for y in range(height):
+        for dy in range(max(-radius, -y), min(radius, height - 1 - y) + 1):
+            w = taps[radius + dy]
+            for x in range(width):
+                for c in range(3):
+                    out[y, x, c] += w * across[y + dy, x, c]
+    return out
