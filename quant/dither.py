@@ -394,10 +394,12 @@ def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float)
     colors = working_colors(hist.colors)
     box = np.array([colors.min(axis=0), colors.max(axis=0)])  # all `_Search.of` needs of the colors
     kind, strength = get_dither(dither), check_strength(strength)
-    best, counts = _best_refit(_fit_sample(hist.pixel_index), colors, box, palette.colors, fixed, kind, strength)
+    best, counts, search = _best_refit(
+        _fit_sample(hist.pixel_index), colors, box, palette.colors, fixed, kind, strength
+    )
     if best is palette.colors:
         return palette
-    return _with_colors(palette, best, counts, _Search.of(working_colors(best), box), colors)
+    return _with_colors(palette, best, counts, search, colors)
 
 
 def _best_refit(
@@ -408,27 +410,29 @@ def _best_refit(
     fixed: np.ndarray,
     kind: Dither,
     strength: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The palette (uint8), of `start` and its refits, whose dithered `sample` has the least blurred error, and
-    its pixels per color there."""
+) -> tuple[np.ndarray, np.ndarray, _Search]:
+    """The palette (uint8), of `start` and its refits, whose dithered `sample` has the least blurred error, its
+    pixels per color there, and its nearest-color search."""
     from .dither_kernels import blurred_colors, blurred_fit_terms
 
     taps = _twice_blurred_taps()
     blurred = blurred_colors(sample, colors, taps)
-    best, best_error, best_counts = start, np.inf, np.zeros(len(start), np.int64)
+    best, best_error, best_counts, best_search = start, np.inf, np.zeros(len(start), np.int64), None
     candidate: np.ndarray | None = start
     for _ in range(REFITS + 1):
         if candidate is None:
             break
         points = working_colors(candidate).astype(np.float64)
-        indices = _dither_with(_Search.of(points.astype(np.float32), box), sample, colors, kind, strength)
+        search = _Search.of(points.astype(np.float32), box)
+        indices = _dither_with(search, sample, colors, kind, strength)
         gram, target = blurred_fit_terms(indices, blurred, len(points), taps)
         error = float(np.einsum("jl,jc,lc->", gram, points, points) - 2.0 * np.sum(points * target))
         if error < best_error:
-            best, best_error = candidate, error
+            best, best_error, best_search = candidate, error, search
             best_counts = np.bincount(indices.ravel(), minlength=len(points))[: len(points)]
         candidate = _solved(gram, target, points, candidate, fixed)
-    return best, best_counts
+    assert best_search is not None  # the first candidate is always tried
+    return best, best_counts, best_search
 
 
 def _with_colors(palette: Palette, colors: np.ndarray, counts: np.ndarray, search: _Search, hist_colors: np.ndarray):
@@ -482,13 +486,14 @@ def _solved(
     """The palette (uint8) solving the normal equations for the free colors, the fixed ones held; None when
     it rounds two colors onto one (a palette has no duplicates) or is `current` again (nothing moved)."""
     from .colorspace import to_rgb8
+    from .dither_kernels import solve_positive_definite
 
     free = ~fixed
     ridge = FIT_RIDGE * max(float(np.trace(gram)) / len(gram), 1e-12)
     system = gram[np.ix_(free, free)] + ridge * np.eye(int(free.sum()))
     rhs = target[free] - gram[np.ix_(free, fixed)] @ points[fixed] + ridge * points[free]
     solved = current.copy()
-    solved[free] = to_rgb8(np.linalg.solve(system, rhs), "oklab")
+    solved[free] = to_rgb8(solve_positive_definite(system, rhs), "oklab")
     if len(np.unique(solved, axis=0)) < len(solved) or np.array_equal(solved, current):
         return None
     return solved

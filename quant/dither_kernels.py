@@ -375,3 +375,34 @@ def blurred_colors(pixel_index, colors, taps):
                 for c in range(3):
                     out[y, x, c] += w * across[y + dy, x, c]
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def solve_positive_definite(a, b):
+    """x with a x = b, for a symmetric positive definite (m, m) and b (m, c), by Cholesky: the refit's small
+    solve, kept off BLAS, whose threads contend with numba's after a parallel kernel (0.13 s for m = 256, not 1 ms)."""
+    m = a.shape[0]
+    low = np.zeros((m, m))
+    for j in range(m):
+        total = a[j, j]
+        for i in range(j):
+            total -= low[j, i] * low[j, i]
+        low[j, j] = math.sqrt(max(total, 1e-300))
+        for r in range(j + 1, m):
+            total = a[r, j]
+            for i in range(j):
+                total -= low[r, i] * low[j, i]
+            low[r, j] = total / low[j, j]
+    x = b.astype(np.float64).copy()
+    for c in range(x.shape[1]):
+        for r in range(m):  # forward: low y = b
+            total = x[r, c]
+            for i in range(r):
+                total -= low[r, i] * x[i, c]
+            x[r, c] = total / low[r, r]
+        for r in range(m - 1, -1, -1):  # back: lowᵀ x = y
+            total = x[r, c]
+            for i in range(r + 1, m):
+                total -= low[i, r] * x[i, c]
+            x[r, c] = total / low[r, r]
+    return x

@@ -315,7 +315,9 @@ def test_the_fit_terms_are_the_blurred_error_s_normal_equations():
         for v, u in visible
         if abs(y - v) <= radius and abs(x - u) <= radius
     )
-    assert other_pairs == pytest.approx(np.einsum("jl,jc,lc->", gram, other, other) - 2 * np.sum(other * target) + constant)
+    assert other_pairs == pytest.approx(
+        np.einsum("jl,jc,lc->", gram, other, other) - 2 * np.sum(other * target) + constant
+    )
 
 
 @pytest.mark.parametrize("dither", ["floyd-steinberg", "atkinson", "blue-noise", "edge-aware"])
