@@ -329,26 +329,44 @@ def blurred_fit_terms(indices, blurred, m, taps):
     height, width = indices.shape
     radius = taps.shape[0] // 2
     centre = taps[radius]
-    gram = np.zeros((m, m))
+    # The half of the window after a pixel (later in the row, or in a later row), as flat offsets and weights.
+    count = radius + (2 * radius + 1) * radius
+    dys, dxs, weights = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count)
+    t = 0
+    for dy in range(radius + 1):
+        for dx in range(-radius if dy else 1, radius + 1):
+            dys[t], dxs[t], weights[t] = dy, dx, taps[radius + dy] * taps[radius + dx]
+            t += 1
+    offsets = dys * width + dxs
+    flat = indices.ravel()
+    half = np.zeros((m, m))  # each pair once: G = half + halfᵀ + the pixels' own weight
+    own = np.zeros(m)
     target = np.zeros((m, 3))
     for y in range(height):
         for x in range(width):
             j = indices[y, x]
             if j >= m:
                 continue
-            gram[j, j] += centre * centre
+            own[j] += centre * centre
             target[j, 0] += blurred[y, x, 0]
             target[j, 1] += blurred[y, x, 1]
             target[j, 2] += blurred[y, x, 2]
-            for dy in range(0, min(radius, height - 1 - y) + 1):  # the half of the window after (y, x)
-                wy = taps[radius + dy]
-                for dx in range(max(-radius, -x) if dy else 1, min(radius, width - 1 - x) + 1):
-                    other = indices[y + dy, x + dx]
-                    if other >= m:
-                        continue
-                    w = wy * taps[radius + dx]
-                    gram[j, other] += w
-                    gram[other, j] += w
+            at = y * width + x
+            if radius <= x < width - radius and y < height - radius:  # the whole half window inside
+                for t in range(count):
+                    other = flat[at + offsets[t]]
+                    if other < m:
+                        half[j, other] += weights[t]
+                continue
+            for t in range(count):
+                yy, xx = y + dys[t], x + dxs[t]
+                if yy < height and 0 <= xx < width:
+                    other = indices[yy, xx]
+                    if other < m:
+                        half[j, other] += weights[t]
+    gram = half + half.T
+    for j in range(m):
+        gram[j, j] += own[j]
     return gram, target
 
 

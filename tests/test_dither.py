@@ -278,7 +278,7 @@ def test_the_fit_terms_are_the_blurred_error_s_normal_equations():
     from quant.dither_kernels import blurred_colors, blurred_fit_terms
 
     rng = np.random.default_rng(5)
-    height, width, m = 7, 9, 3
+    height, width, m = 12, 14, 3
     pixel_index = rng.integers(0, 20, (height, width)).astype(np.int32)
     pixel_index[2, 3] = pixel_index[5, 0] = -1  # transparent: no part in the fit
     colors = rng.random((20, 3)).astype(np.float32)
@@ -318,6 +318,17 @@ def test_the_fit_terms_are_the_blurred_error_s_normal_equations():
     assert other_pairs == pytest.approx(
         np.einsum("jl,jc,lc->", gram, other, other) - 2 * np.sum(other * target) + constant
     )
+
+
+def test_the_refit_s_solve_matches_lapack():
+    from quant.dither_kernels import solve_positive_definite
+
+    rng = np.random.default_rng(8)
+    for m in (1, 3, 40):
+        a = rng.random((m, m))
+        a = a @ a.T + 0.1 * np.eye(m)
+        b = rng.random((m, 3))
+        np.testing.assert_allclose(solve_positive_definite(a, b), np.linalg.solve(a, b), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("dither", ["floyd-steinberg", "atkinson", "blue-noise", "edge-aware"])
