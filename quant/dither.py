@@ -419,7 +419,7 @@ def _best_refit(
     blurred = blurred_colors(sample, colors, taps)
     best, best_error, best_counts, best_search = start, np.inf, np.zeros(len(start), np.int64), None
     candidate: np.ndarray | None = start
-    for _ in range(REFITS + 1):
+    for refit in range(REFITS + 1):  # the first tries `start`
         if candidate is None:
             break
         points = working_colors(candidate).astype(np.float64)
@@ -430,7 +430,7 @@ def _best_refit(
         if error < best_error:
             best, best_error, best_search = candidate, error, search
             best_counts = np.bincount(indices.ravel(), minlength=len(points))[: len(points)]
-        candidate = _solved(gram, target, points, candidate, fixed)
+        candidate = _solved(gram, target, points, candidate, fixed) if refit < REFITS else None
     assert best_search is not None  # the first candidate is always tried
     return best, best_counts, best_search
 
