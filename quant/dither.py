@@ -14,6 +14,10 @@ averages out at viewing distance. Three families, one registry (`DITHERS`):
   flat areas, since dithering an edge makes it jagged and noise is dithered
   already; errors too small to see are dropped, large ones damped.
 
+Before dithering, the palette is refitted to its dithered output
+(`fit_palette`): a clustering palette is chosen for undithered error and
+sits inside the image's colors, where diffusion can't reach their extremes.
+
 Error is measured and diffused in Oklab, and the nearest color is chosen
 there too (`WORKING_SPACE`; the README's "Dithering" section says why, with
 the measurements). Transparent pixels stay transparent and carry no error.
@@ -322,7 +326,9 @@ def dither_points(
     return _dither_with(_Search.of(palette, colors), pixel_index, colors, kind, strength)
 
 
-def _dither_with(search: _Search, pixel_index: np.ndarray, colors: np.ndarray, kind: Dither, strength: float):
+def _dither_with(
+    search: _Search, pixel_index: np.ndarray, colors: np.ndarray, kind: Dither, strength: float
+) -> np.ndarray:
     """`dither_points` with the nearest-color search built (a refit builds it over the colors' box, once)."""
     from .dither_kernels import diffuse, flatness_map, ordered
 
@@ -384,8 +390,8 @@ def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float)
     Returns
     -------
     Palette
-        The refitted colors, in the palette's order (`Palette.order`, by the
-        dithered pixels' counts), each histogram color labelled with its
+        The refitted colors, in the palette's order (`Palette.order`; by the
+        dithered pixels' counts in the fitted sample), each histogram color labelled with its
         nearest one (what the palette gives undithered).
     """
     fixed = np.zeros(len(palette.colors), bool) if palette.locked is None else palette.locked
@@ -435,7 +441,9 @@ def _best_refit(
     return best, best_counts, best_search
 
 
-def _with_colors(palette: Palette, colors: np.ndarray, counts: np.ndarray, search: _Search, hist_colors: np.ndarray):
+def _with_colors(
+    palette: Palette, colors: np.ndarray, counts: np.ndarray, search: _Search, hist_colors: np.ndarray
+) -> Palette:
     """`palette` with new `colors` (the same rows locked), put in its order by `counts`, each of `hist_colors`
     (working space) labelled with its nearest color through `search`."""
     from .dither_kernels import nearest_all
@@ -472,7 +480,7 @@ def _runs(length: int, share: float) -> np.ndarray:
 
 def _twice_blurred_taps() -> np.ndarray:
     """The weights of K2 = KᵀK, the viewing blur applied twice (σ√2), cut at `FIT_RADIUS` (past it they are under
-    2 % of the centre's); float64."""
+    0.2 % of the centre's); float64."""
     from .similarity import gaussian_weights
 
     taps = np.convolve(gaussian_weights(), gaussian_weights())

@@ -398,7 +398,8 @@ def blurred_colors(pixel_index, colors, taps):
 @njit(cache=True, nogil=True, error_model="numpy")
 def solve_positive_definite(a, b):
     """x with a x = b, for a symmetric positive definite (m, m) and b (m, c), by Cholesky: the refit's small
-    solve, kept off BLAS, whose threads contend with numba's after a parallel kernel (0.13 s for m = 256, not 1 ms)."""
+    solve, kept off BLAS, which once quant's kernels had run took 0.13 s for m = 256 instead of 1 ms (its
+    threads contending on the shared 2 cores; with one BLAS thread it took 1 ms)."""
     m = a.shape[0]
     low = np.zeros((m, m))
     for j in range(m):
