@@ -19,6 +19,8 @@ from __future__ import annotations
 def main() -> None:
     # Imported here, not at the top: multiprocessing starts the method workers by importing this
     # file (Streamlit runs it as `__main__`), and they must not import Streamlit or the views.
+    import dataclasses
+
     import streamlit as st
 
     from dashboard.views import VIEWS, cache, link, sidebar
@@ -37,17 +39,21 @@ def main() -> None:
             "and judge them by SSIM, PSNR and ΔE2000."
         )
         source = sidebar.image_ui()  # on the page itself: drop a file on it, or find its button on a phone
-        link.publish(settings, source)
-        link.show_notices(settings, source)
+        notices = st.container()  # above the view switcher, which must be read first: the link carries the view
         view = st.segmented_control(
             "View",
             list(VIEWS),
             key="view",
+            default=link.first_value("view", None),
             required=True,
             format_func=lambda name: VIEWS[name].label,
             label_visibility="collapsed",
         )
-    assert view is not None, "required=True: a segmented control always has a choice"
+        assert view is not None, "required=True: a segmented control always has a choice"
+        settings = dataclasses.replace(settings, view=view)
+        with notices:
+            link.publish(settings, source)
+            link.show_notices(settings, source)
     with body:
         hist = cache.cached_histogram(source.key, source.image)
         with cache.compute(source, hist, settings) as computation:  # leaving it cancels what still computes

@@ -4,10 +4,12 @@
 and so do animated WebP and PNG (APNG) files: GIF is the one animated format
 with palettes. The frames are counted into one set of color counts
 (`quant.batch.merge_counts`), one palette is clustered from them, exactly as
-``--shared-palette`` does for a set of files, and each frame is mapped to it
-(`quant.assign_palette`). One global palette keeps colors from flickering
-between frames; ``--frame-palettes`` clusters each frame on its own instead
-(each frame gets a local color table).
+``--shared-palette`` does for a set of files, and each frame goes through the
+pipeline onto it as ``--palette`` takes a still onto your own colors
+(`quant.prepare(frame, palette=colors)`), dithered if asked. One global
+palette keeps colors from flickering between frames; ``--frame-palettes``
+quantizes each frame on its own instead, as a still of it would be (each
+frame gets a local color table).
 
 The first frame goes through `quant.load_image`, so a bad file is refused
 with the same messages as anywhere else; the others are read with Pillow,
@@ -30,6 +32,8 @@ from .load import ALPHA_THRESHOLD, LoadedImage, from_array, load_image
 
 if TYPE_CHECKING:
     from .batch import Options
+    from .histogram import Histogram
+    from .pipeline import Result
 
 #: Formats that may hold an animation. A GIF with --frames all is always written as a GIF (even with one
 #: frame, as before); a WebP or PNG only when it has more than one frame: a still stays a PNG.
@@ -57,6 +61,11 @@ class Animation:
     frames: tuple[LoadedImage, ...]
     durations: tuple[int, ...]
     loop: int | None
+
+    @property
+    def transparent(self) -> bool:
+        """Whether any frame has transparent pixels: then the GIF marks one palette index transparent."""
+        return any(frame.opaque is not None for frame in self.frames)
 
 
 def load_animation(path: str, *, max_pixels: int) -> Animation:
@@ -103,36 +112,97 @@ def quantize_animation(animation: Animation, options: Options) -> QuantizedAnima
 
     With `options.frame_palettes`, each frame is clustered on its own into at most `options.k`
     colors; with `options.palette`, every frame is mapped to those colors instead (nothing is clustered).
+    Either way each frame goes through the pipeline (`quant.prepare` → `Prepared.quantize`), dithered
+    as `options.dither` says, so a frame is what a still image of it would be with that palette.
     """
-    from .batch import color_counts, merge_counts, palette_from_counts
     from .histogram import build_histogram
-    from .methods import CUSTOM, get_method
-    from .palette import assign_palette
-    from .palette_file import as_colors
-    from .remap import remap
 
-    space = options.space
-    chosen = CUSTOM if options.palette else get_method(options.method)
     hists = [build_histogram(frame) for frame in animation.frames]
-    counted = [color_counts(frame, hist, chosen) for frame, hist in zip(animation.frames, hists, strict=True)]
-    transparent = any(counts.transparent for counts in counted)
-    if options.palette:
-        palettes = (as_colors(options.palette),) * len(counted)
-    elif options.frame_palettes:
-        palettes = tuple(palette_from_counts(_with_transparency(counts, transparent), options) for counts in counted)
+    if options.frame_palettes and not options.palette:
+        results = _with_own_palettes(animation, hists, options)
     else:
-        merged = counted[0]
-        for counts in counted[1:]:
-            merged = merge_counts(merged, counts)
-        palettes = (palette_from_counts(merged, options),) * len(counted)
-    # One transparent slot for every frame, after the longest palette (a palette keeps room for it).
+        colors = _one_palette(animation, hists, options)
+        # The palette is already in its order: each frame keeps it whole and as it is ("given").
+        results = [_mapped(frame, hist, colors, options) for frame, hist in zip(animation.frames, hists, strict=True)]
+    return QuantizedAnimation(
+        _encode(animation, results, options), tuple(r.palette.colors for r in results), len(results)
+    )
+
+
+def _one_palette(animation: Animation, hists: list[Histogram], options: Options) -> np.ndarray:
+    """The animation's one palette: your own (``--palette``) in ``--sort``'s order, or clustered from all frames."""
+    from .batch import color_counts, merge_counts, palette_from_counts
+    from .methods import get_method
+
+    if options.palette:
+        return _your_palette(animation, hists, options)
+    method = get_method(options.method)
+    counted = [color_counts(frame, hist, method) for frame, hist in zip(animation.frames, hists, strict=True)]
+    merged = counted[0]
+    for counts in counted[1:]:
+        merged = merge_counts(merged, counts)
+    return palette_from_counts(merged, options)
+
+
+def _your_palette(animation: Animation, hists: list[Histogram], options: Options) -> np.ndarray:
+    """``--palette``'s colors in ``--sort``'s order (``given`` by default), decided once for every frame.
+
+    ``frequency`` counts the pixels of every frame, as a still's counts its own.
+    """
+    from .palette import order_colors
+    from .palette_file import as_colors
+    from .pipeline import prepare
+
+    colors = as_colors(options.palette)
+    order = options.order or "given"
+    if order == "given":
+        return colors
+    pixels = np.zeros(len(colors))
+    if order == "frequency":
+        for frame, hist in zip(animation.frames, hists, strict=True):
+            mapped = prepare(frame, palette=colors, space=options.space, hist=hist).palette()
+            pixels += mapped.pixel_counts(hist.counts)
+    return colors[order_colors(colors, pixels, order)]
+
+
+def _mapped(frame: LoadedImage, hist: Histogram, colors: np.ndarray, options: Options) -> Result:
+    """`frame` mapped to `colors` by the pipeline, as ``--palette`` maps an image: nothing clustered."""
+    from .pipeline import prepare
+
+    prepared = prepare(frame, palette=colors, space=options.space, order="given", hist=hist)
+    return prepared.quantize(seed=options.seed, **options.dither_keywords())
+
+
+def _with_own_palettes(animation: Animation, hists: list[Histogram], options: Options) -> list[Result]:
+    """Each frame quantized on its own (``--frame-palettes``), as a still image of it would be.
+
+    If any frame has transparency, every frame keeps the same slot free for it (at most 255 colors),
+    since the GIF marks one index transparent for the whole animation.
+    """
+    from .palette import K_MAX
+    from .pipeline import prepare
+
+    k = min(options.k, K_MAX - 1) if animation.transparent else options.k
+    lock, order = options.lock or None, options.order
+    return [
+        prepare(frame, options.method, space=options.space, hist=hist, lock=lock, order=order).quantize(
+            k, seed=options.seed, **options.dither_keywords()
+        )
+        for frame, hist in zip(animation.frames, hists, strict=True)
+    ]
+
+
+def _encode(animation: Animation, results: list[Result], options: Options) -> bytes:
+    """The frames' indices and palettes as an animated GIF, with the animation's frame times and loop count."""
+    palettes = [result.palette.colors for result in results]
+    transparent = animation.transparent
+    # One transparent slot for every frame, after the longest palette (the pipeline kept room for it).
     slot = max(len(colors) for colors in palettes)
-    if transparent and slot >= 256:
-        raise ValueError("the animation has transparent pixels: a GIF palette for it holds at most 255 colors")
     pictures = []
-    for hist, colors in zip(hists, palettes, strict=True):
-        indices = remap(hist, assign_palette(hist, colors, space=space))
-        indices[indices == len(colors)] = slot
+    for result, colors in zip(results, palettes, strict=True):
+        indices = result.indices
+        if transparent and len(colors) < slot:
+            indices = np.where(indices == len(colors), slot, indices).astype(np.uint8)
         picture = Image.frombytes("P", indices.shape[::-1], np.ascontiguousarray(indices, np.uint8).tobytes())
         picture.putpalette(_slots(colors, slot).ravel().tolist())
         pictures.append(picture)
@@ -152,7 +222,7 @@ def quantize_animation(animation: Animation, options: Options) -> QuantizedAnima
         optimize=False,  # keep each palette as it is
         **extra,
     )
-    return QuantizedAnimation(buffer.getvalue(), palettes, len(pictures))
+    return buffer.getvalue()
 
 
 def _slots(colors: np.ndarray, slot: int) -> np.ndarray:
@@ -160,10 +230,3 @@ def _slots(colors: np.ndarray, slot: int) -> np.ndarray:
     if slot >= 256:
         return colors
     return np.vstack([colors, np.zeros((slot + 1 - len(colors), 3), np.uint8)])
-
-
-def _with_transparency(counts, transparent: bool):
-    """`counts` marked as transparent if any frame is, so every frame's palette leaves the same slot free."""
-    from dataclasses import replace
-
-    return replace(counts, transparent=transparent)

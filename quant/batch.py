@@ -78,6 +78,10 @@ class Options:
     #: With ``frames="all"``: a palette of its own for each frame, instead of one for the animation.
     frame_palettes: bool = False
 
+    def dither_keywords(self) -> dict[str, Any]:
+        """`Prepared.quantize`'s dither keywords: how every image (and every frame) of the run is dithered."""
+        return {"dither": self.dither, "dither_strength": self.dither_strength}
+
     def palette_keywords(self) -> dict[str, Any]:
         """`quant.quantize`'s palette, lock and order keywords, only those set (a test's quantizer may lack them)."""
         keywords = {"palette": self.palette or None, "lock": self.lock or None, "order": self.order}
@@ -227,29 +231,19 @@ def _refuse_to_overwrite_the_input(job: Job, source: str) -> None:
 
 
 def _quantize(image: LoadedImage, options: Options, palette: np.ndarray | None, quantize: Quantizer | None):
-    from .pipeline import Result
+    """`image` through the pipeline: its own palette, or (``--shared-palette``) mapped to the set's `palette`.
+
+    The set's palette is mapped to as ``--palette`` maps to your own colors
+    (the one path, with its transparency rule): kept whole, in the order it
+    was clustered in.
+    """
     from .pipeline import quantize as pipeline_quantize
 
-    if palette is None:
-        run = pipeline_quantize if quantize is None else quantize
-        return run(
-            image,
-            options.k,
-            options.method,
-            space=options.space,
-            seed=options.seed,
-            dither=options.dither,
-            dither_strength=options.dither_strength,
-            **options.palette_keywords(),
-        )
-    from .histogram import build_histogram
-    from .palette import assign_palette
-    from .remap import remap
-
-    hist = build_histogram(image)
-    assigned = assign_palette(hist, palette, space=options.space)
-    indices = remap(hist, assigned, dither=options.dither, strength=options.dither_strength)
-    return Result(image, hist, assigned, indices, assigned.seconds, options.dither, options.dither_strength)
+    run = pipeline_quantize if quantize is None else quantize
+    common = {"space": options.space, "seed": options.seed, **options.dither_keywords()}
+    if palette is not None:
+        return run(image, palette=palette, order="given", **common)
+    return run(image, options.k, options.method, **common, **options.palette_keywords())
 
 
 def worker_address() -> str:
@@ -325,7 +319,11 @@ def palette_from_counts(counts: ColorCounts, options: Options) -> np.ndarray:
 
     method = get_method(options.method)
     if not isinstance(method, ClusteringMethod):
-        raise ValueError(f"a shared palette needs a clustering method; {method.name} is a baseline")
+        raise ValueError(
+            f"one palette for several images or frames is clustered from their merged colors, which the baseline "
+            f"{method.name} can't do: choose a clustering method (--method kmeans), or for an animation give each "
+            "frame its own palette (--frame-palettes)"
+        )
     if len(counts.codes) == 0:
         raise ValueError("no input could be read, so there are no colors to build a palette from")
     hist = Histogram(unpack_rgb(counts.codes), counts.counts, np.zeros((0, 0), np.int32))
@@ -391,7 +389,7 @@ def start_cluster(scheduler: str | None, workers: int, memory_limit: str = "auto
     )
     if scheduler is not None:
         return Cluster(Client(scheduler, timeout="10s"))
-    config, environment = _local_worker_settings(workers)
+    config, environment = _local_worker_settings()
     dask.config.set(config)
     with _ctrl_c_ignored():  # the workers start with Ctrl-C ignored, and keep it so (the "preload" below)
         local = LocalCluster(
@@ -443,8 +441,8 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _local_worker_settings(workers: int) -> tuple[dict[str, Any], dict[str, str]]:
-    """Dask settings and environment that let `workers` local worker processes run as fast as a plain process.
+def _local_worker_settings() -> tuple[dict[str, Any], dict[str, str]]:
+    """Dask settings and environment that let local worker processes run as fast as a plain process, one core each.
 
     * ``MALLOC_TRIM_THRESHOLD_`` unset: Dask's nanny sets it (to 65,536) so that
       freed memory goes back to the system at once, but setting it turns off
@@ -453,14 +451,17 @@ def _local_worker_settings(workers: int) -> tuple[dict[str, Any], dict[str, str]
       1 MP image that was ~80,000 page faults and 0.12–0.17 s of system time
       per image; without it a worker runs as fast as the CLI's own process.
       Memory stays bounded by the worker's memory limit.
-    * ``NUMBA_NUM_THREADS``: the cores shared out, so that numba's parallel
-      kernels in two workers don't run four threads on two cores. Set in the
-      worker only (the nanny's ``env``): numba refuses a new thread count in a
-      process whose threads are running, such as this one. Outputs do not
-      depend on it (those kernels work point by point).
+    * ``NUMBA_NUM_THREADS=1``: every worker single-threaded, numba's parallel
+      kernels included (issue 14: one single-threaded worker per core). N
+      workers never run more than N threads, and one worker is one core's
+      throughput, the unit ``--jobs N`` multiplies, however few workers a run
+      asks for on however many cores. Set in the worker only (the nanny's
+      ``env``): numba refuses a new thread count in a process whose threads
+      are running, such as this one. Outputs do not depend on it (those
+      kernels work point by point).
     """
     config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-    return config, {"NUMBA_NUM_THREADS": str(max(1, cores() // max(workers, 1)))}
+    return config, {"NUMBA_NUM_THREADS": "1"}
 
 
 def run_on_dask(

@@ -280,8 +280,6 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace, inpu
         parser.error(f"-o {args.output}: outputs are PNG files, so its name must end in .png")
     if args.frames == "all" and args.shared_palette:
         parser.error("--frames all and --shared-palette don't go together yet: an animation gets its own palette")
-    if args.frames == "all" and args.dither != "none":
-        parser.error("--frames all and --dither don't go together yet: an animation's frames are not dithered")
     if args.frame_palettes and args.frames != "all":
         parser.error("--frame-palettes gives each frame of an animation its palette: add --frames all")
     if args.resume and (args.output is None or one_file):
@@ -469,12 +467,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=("first", "all"),
         default="first",
         help="animated GIF, WebP and PNG: quantize the first frame to a PNG (default), or all of them, "
-        "with one palette, to an animated GIF",
+        "with one palette (and --dither), to an animated GIF",
     )
     parser.add_argument(
         "--frame-palettes",
         action="store_true",
-        help="with --frames all: a palette of its own for each frame (more colors, but they may flicker)",
+        help="with --frames all: each frame quantized on its own, as a still (more colors, but they may flicker)",
     )
     parser.add_argument("--sample", action="store_true", help=f"quantize the bundled sample ({DEFAULT_SAMPLE})")
     parser.add_argument(

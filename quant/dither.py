@@ -14,6 +14,10 @@ averages out at viewing distance. Three families, one registry (`DITHERS`):
   flat areas, since dithering an edge makes it jagged and noise is dithered
   already; errors too small to see are dropped, large ones damped.
 
+Before dithering, the palette is refitted to its dithered output
+(`fit_palette`): a clustering palette is chosen for undithered error and
+sits inside the image's colors, where diffusion can't reach their extremes.
+
 Error is measured and diffused in Oklab, and the nearest color is chosen
 there too (`WORKING_SPACE`; the README's "Dithering" section says why, with
 the measurements). Transparent pixels stay transparent and carry no error.
@@ -22,13 +26,19 @@ The loops are compiled with numba (cached on disk).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .numeric import is_integer
+
+if TYPE_CHECKING:
+    from .histogram import Histogram
+    from .palette import Palette
 
 #: Where errors are measured and spread: perceptually even, so an error of one size looks one size.
 WORKING_SPACE = "oklab"
@@ -307,15 +317,22 @@ def dither_points(
     The step after the color conversion, so the tests can give a kernel
     numbers they can follow by hand.
     """
-    from .dither_kernels import diffuse, flatness_map, ordered  # numba: compiled (or loaded) on first use
-
     kind = get_dither(dither)
     strength = check_strength(strength)
     colors = np.ascontiguousarray(colors, dtype=np.float32)
     palette = np.ascontiguousarray(palette, dtype=np.float32)
     if not len(colors) or not len(palette):  # nothing visible: every pixel is the transparent slot
         return np.full(pixel_index.shape, len(palette), np.uint8)
-    search = _Search.of(palette, colors)
+    return _dither_with(_Search.of(palette, colors), pixel_index, colors, kind, strength)
+
+
+def _dither_with(
+    search: _Search, pixel_index: np.ndarray, colors: np.ndarray, kind: Dither, strength: float
+) -> np.ndarray:
+    """`dither_points` with the nearest-color search built (a refit builds it over the colors' box, once)."""
+    from .dither_kernels import diffuse, flatness_map, ordered
+
+    palette = search.colors
     pixel_index = np.ascontiguousarray(pixel_index, dtype=np.int32)
     if kind.family == "ordered":
         reach = strength * search.typical_gap
@@ -340,3 +357,151 @@ def _large_error2(colors: np.ndarray, palette: np.ndarray, search: _Search) -> f
     nearest = nearest_all(colors, *search.grid)
     undithered2 = float(((colors - palette[nearest]) ** 2).sum(axis=1).mean())
     return max(LARGE_ERROR**2 * undithered2, 0.02**2)
+
+
+# --- a palette fitted to its dithered output -------------------------------------------------------
+
+#: Refits of the palette to its dithered output: each costs one dither of the sample and one small solve.
+REFITS = 4
+#: The most pixels a refit dithers: a bigger image is sampled in tiles of `FIT_TILE`² pixels spread over it.
+FIT_PIXELS = 1 << 20
+FIT_TILE = 32
+#: How far (pixels) the fit's pairs of pixels reach: the radius of the viewing blur applied twice.
+FIT_RADIUS = 4
+#: Ridge on the refit's normal equations, as a share of their mean diagonal: holds a barely used color in place.
+FIT_RIDGE = 1e-6
+
+
+def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float) -> Palette:
+    """`palette` refitted so that its dithered image, seen from a viewing distance, best matches the original.
+
+    A clustering palette is chosen for undithered error: each color sits at its
+    cluster's mean, inside the image's colors, so diffusion can't reach their
+    extremes, and at small k the dithered image looks washed out. Here the
+    dither's indices are held fixed and the palette is solved for the least
+    squared error between the dithered image and the original, both blurred by
+    the blurred ΔE2000's 1-pixel Gaussian (`quant.similarity.BLUR_SIGMA`), in
+    the working space (Oklab); then the image is dithered again with the new
+    palette, `REFITS` times. The palette, of those tried (the given one
+    included), whose own dithered image scores best on that error is kept.
+    Locked colors (and so a custom palette) stay exactly as they are. A big
+    image is fitted on tiles spread over it (`FIT_PIXELS`).
+
+    Returns
+    -------
+    Palette
+        The refitted colors, in the palette's order (`Palette.order`; by the
+        dithered pixels' counts in the fitted sample), each histogram color labelled with its
+        nearest one (what the palette gives undithered).
+    """
+    fixed = np.zeros(len(palette.colors), bool) if palette.locked is None else palette.locked
+    if fixed.all() or not len(hist.colors):
+        return palette
+    colors = working_colors(hist.colors)
+    box = np.array([colors.min(axis=0), colors.max(axis=0)])  # all `_Search.of` needs of the colors
+    kind, strength = get_dither(dither), check_strength(strength)
+    best, counts, search = _best_refit(
+        _fit_sample(hist.pixel_index), colors, box, palette.colors, fixed, kind, strength
+    )
+    if best is palette.colors:
+        return palette
+    return _with_colors(palette, best, counts, search, colors)
+
+
+def _best_refit(
+    sample: np.ndarray,
+    colors: np.ndarray,
+    box: np.ndarray,
+    start: np.ndarray,
+    fixed: np.ndarray,
+    kind: Dither,
+    strength: float,
+) -> tuple[np.ndarray, np.ndarray, _Search]:
+    """The palette (uint8), of `start` and its refits, whose dithered `sample` has the least blurred error, its
+    pixels per color there, and its nearest-color search."""
+    from .dither_kernels import blurred_colors, blurred_fit_terms
+
+    taps = _twice_blurred_taps()
+    blurred = blurred_colors(sample, colors, taps)
+    best, best_error, best_counts, best_search = start, np.inf, np.zeros(len(start), np.int64), None
+    candidate: np.ndarray | None = start
+    for refit in range(REFITS + 1):  # the first tries `start`
+        if candidate is None:
+            break
+        points = working_colors(candidate).astype(np.float64)
+        search = _Search.of(points.astype(np.float32), box)
+        indices = _dither_with(search, sample, colors, kind, strength)
+        gram, target = blurred_fit_terms(indices, blurred, len(points), taps)
+        error = float(np.einsum("jl,jc,lc->", gram, points, points) - 2.0 * np.sum(points * target))
+        if error < best_error:
+            best, best_error, best_search = candidate, error, search
+            best_counts = np.bincount(indices.ravel(), minlength=len(points))[: len(points)]
+        candidate = _solved(gram, target, points, candidate, fixed) if refit < REFITS else None
+    assert best_search is not None  # the first candidate is always tried
+    return best, best_counts, best_search
+
+
+def _with_colors(
+    palette: Palette, colors: np.ndarray, counts: np.ndarray, search: _Search, hist_colors: np.ndarray
+) -> Palette:
+    """`palette` with new `colors` (the same rows locked), put in its order by `counts`, each of `hist_colors`
+    (working space) labelled with its nearest color through `search`."""
+    from .dither_kernels import nearest_all
+    from .palette import order_colors
+
+    fixed = np.zeros(len(colors), bool) if palette.locked is None else palette.locked
+    order = order_colors(colors, counts, palette.order, given=int(fixed.sum()))
+    rank = np.empty(len(order), np.uint8)
+    rank[order] = np.arange(len(order))
+    labels = rank[nearest_all(hist_colors, *search.grid)]
+    locked = None if palette.locked is None else fixed[order]
+    return dataclasses.replace(palette, colors=colors[order], labels=labels, locked=locked)
+
+
+def _fit_sample(pixel_index: np.ndarray) -> np.ndarray:
+    """`pixel_index`, or for a big image about `FIT_PIXELS` of it: tiles of `FIT_TILE`² pixels spread evenly
+    over it, put together in their order (dithered as one image, their seams a small share of it)."""
+    height, width = pixel_index.shape
+    if height * width <= FIT_PIXELS:
+        return np.ascontiguousarray(pixel_index, np.int32)
+    share = math.sqrt(FIT_PIXELS / (height * width))
+    rows, columns = _runs(height, share), _runs(width, share)
+    return np.ascontiguousarray(pixel_index[np.ix_(rows, columns)], np.int32)
+
+
+def _runs(length: int, share: float) -> np.ndarray:
+    """About `share` of 0 … length − 1, in runs of `FIT_TILE` spread evenly (all of it when that is short)."""
+    runs = max(1, round(length * share / FIT_TILE))
+    if runs * FIT_TILE >= length:
+        return np.arange(length)
+    starts = np.linspace(0, length - FIT_TILE, runs).astype(np.int64)
+    return (starts[:, None] + np.arange(FIT_TILE)[None, :]).ravel()
+
+
+def _twice_blurred_taps() -> np.ndarray:
+    """The weights of K2 = KᵀK, the viewing blur applied twice (σ√2), cut at `FIT_RADIUS` (past it they are under
+    0.2 % of the centre's); float64."""
+    from .similarity import gaussian_weights
+
+    taps = np.convolve(gaussian_weights(), gaussian_weights())
+    middle = len(taps) // 2
+    return taps[middle - FIT_RADIUS : middle + FIT_RADIUS + 1]
+
+
+def _solved(
+    gram: np.ndarray, target: np.ndarray, points: np.ndarray, current: np.ndarray, fixed: np.ndarray
+) -> np.ndarray | None:
+    """The palette (uint8) solving the normal equations for the free colors, the fixed ones held; None when
+    it rounds two colors onto one (a palette has no duplicates) or is `current` again (nothing moved)."""
+    from .colorspace import to_rgb8
+    from .dither_kernels import solve_positive_definite
+
+    free = ~fixed
+    ridge = FIT_RIDGE * max(float(np.trace(gram)) / len(gram), 1e-12)
+    system = gram[np.ix_(free, free)] + ridge * np.eye(int(free.sum()))
+    rhs = target[free] - gram[np.ix_(free, fixed)] @ points[fixed] + ridge * points[free]
+    solved = current.copy()
+    solved[free] = to_rgb8(solve_positive_definite(system, rhs), "oklab")
+    if len(np.unique(solved, axis=0)) < len(solved) or np.array_equal(solved, current):
+        return None
+    return solved

@@ -311,3 +311,117 @@ def oklab_of_bytes(rgb, linear_of_byte, rgb_to_lms, lms_to_oklab):
         for c in range(3):
             out[i, c] = lms_to_oklab[c, 0] * l_ + lms_to_oklab[c, 1] * m_ + lms_to_oklab[c, 2] * s_
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def blurred_fit_terms(indices, blurred, m, taps):
+    """The normal equations of the palette whose dithered image, blurred, best matches the image blurred.
+
+    With the indices fixed, the blurred output is linear in the palette P, so
+    the squared error ‖K∗(P[indices] − image)‖² is ``P·GP − 2 P·R`` plus a
+    constant, where K is the blur and K2 = KᵀK (separable: `taps`, K's
+    weights convolved with themselves): ``G[j, l]`` sums K2 over the pairs of
+    pixels indexed j and l, and ``R[j]`` sums `blurred` (the image convolved
+    with K2, `blurred_colors`) over the pixels indexed j. Indices ``>= m``
+    (transparent) take no part. Each pair is visited once (G is symmetric).
+    Returns (G, R), (m, m) and (m, 3) float64.
+    """
+    height, width = indices.shape
+    radius = taps.shape[0] // 2
+    centre = taps[radius]
+    # The half of the window after a pixel (later in the row, or in a later row), as flat offsets and weights.
+    count = radius + (2 * radius + 1) * radius
+    dys, dxs, weights = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count)
+    t = 0
+    for dy in range(radius + 1):
+        for dx in range(-radius if dy else 1, radius + 1):
+            dys[t], dxs[t], weights[t] = dy, dx, taps[radius + dy] * taps[radius + dx]
+            t += 1
+    offsets = dys * width + dxs
+    flat = indices.ravel()
+    half = np.zeros((m, m))  # each pair once: G = half + halfᵀ + the pixels' own weight
+    own = np.zeros(m)
+    target = np.zeros((m, 3))
+    for y in range(height):
+        for x in range(width):
+            j = indices[y, x]
+            if j >= m:
+                continue
+            own[j] += centre * centre
+            target[j, 0] += blurred[y, x, 0]
+            target[j, 1] += blurred[y, x, 1]
+            target[j, 2] += blurred[y, x, 2]
+            at = y * width + x
+            if radius <= x < width - radius and y < height - radius:  # the whole half window inside
+                for t in range(count):
+                    other = flat[at + offsets[t]]
+                    if other < m:
+                        half[j, other] += weights[t]
+                continue
+            for t in range(count):
+                yy, xx = y + dys[t], x + dxs[t]
+                if yy < height and 0 <= xx < width:
+                    other = indices[yy, xx]
+                    if other < m:
+                        half[j, other] += weights[t]
+    gram = half + half.T
+    for j in range(m):
+        gram[j, j] += own[j]
+    return gram, target
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def blurred_colors(pixel_index, colors, taps):
+    """Each pixel's color blurred by the separable `taps`, (H, W, 3) float32; transparent pixels count as 0
+    (no color: the fit leaves them out) and the blur stops at the image's edges."""
+    height, width = pixel_index.shape
+    radius = taps.shape[0] // 2
+    across = np.zeros((height, width, 3), np.float32)
+    for y in range(height):
+        for x in range(width):
+            for dx in range(max(-radius, -x), min(radius, width - 1 - x) + 1):
+                p = pixel_index[y, x + dx]
+                if p >= 0:
+                    w = taps[radius + dx]
+                    for c in range(3):
+                        across[y, x, c] += w * colors[p, c]
+    out = np.zeros((height, width, 3), np.float32)
+    for y in range(height):
+        for dy in range(max(-radius, -y), min(radius, height - 1 - y) + 1):
+            w = taps[radius + dy]
+            for x in range(width):
+                for c in range(3):
+                    out[y, x, c] += w * across[y + dy, x, c]
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def solve_positive_definite(a, b):
+    """x with a x = b, for a symmetric positive definite (m, m) and b (m, c), by Cholesky: the refit's small
+    solve, kept off BLAS, which once quant's kernels had run took 0.13 s for m = 256 instead of 1 ms (its
+    threads contending on the shared 2 cores; with one BLAS thread it took 1 ms)."""
+    m = a.shape[0]
+    low = np.zeros((m, m))
+    for j in range(m):
+        total = a[j, j]
+        for i in range(j):
+            total -= low[j, i] * low[j, i]
+        low[j, j] = math.sqrt(max(total, 1e-300))
+        for r in range(j + 1, m):
+            total = a[r, j]
+            for i in range(j):
+                total -= low[r, i] * low[j, i]
+            low[r, j] = total / low[j, j]
+    x = b.astype(np.float64).copy()
+    for c in range(x.shape[1]):
+        for r in range(m):  # forward: low y = b
+            total = x[r, c]
+            for i in range(r):
+                total -= low[r, i] * x[i, c]
+            x[r, c] = total / low[r, r]
+        for r in range(m - 1, -1, -1):  # back: lowᵀ x = y
+            total = x[r, c]
+            for i in range(r + 1, m):
+                total -= low[i, r] * x[i, c]
+            x[r, c] = total / low[r, r]
+    return x

@@ -34,13 +34,11 @@ threads only split the assignment step, sums are accumulated in order.
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit, prange
 
 from .numeric import weighted_means
-from .parallel import LAUNCH
+from .parallel import LAUNCH, renamed
 
 __all__ = [
     "weighted_kmeans",
@@ -124,20 +122,8 @@ def _nearest_sorted_py(points, centers, order, keys, axis, guess, half_gap, labe
         dist[i] = best
 
 
-def _renamed(function, name: str):
-    """A copy of `function` under another name.
-
-    numba's disk cache files a compiled function by its module, name and line
-    (and keys it by its code), not by its compile flags: a serial and a
-    parallel build of one function would load each other's machine code.
-    """
-    return types.FunctionType(function.__code__.replace(co_name=name, co_qualname=name), function.__globals__, name)
-
-
 _nearest_serial = njit(cache=True, nogil=True)(_nearest_sorted_py)
-_nearest_parallel = njit(cache=True, nogil=True, parallel=True)(
-    _renamed(_nearest_sorted_py, "_nearest_sorted_parallel")
-)
+_nearest_parallel = njit(cache=True, nogil=True, parallel=True)(renamed(_nearest_sorted_py, "_nearest_sorted_parallel"))
 #: Below this many points, threads cost more than they save (and on a busy
 #: machine, waiting for a descheduled thread costs far more).
 _PARALLEL_POINTS = 1 << 18

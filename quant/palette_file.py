@@ -124,8 +124,11 @@ def _text_entries(text: str) -> list[Entry]:
         line = line.split(";", 1)[0].strip()
         if line.startswith("//") or line == "#" or line.startswith(("# ", "#\t")):
             continue
-        for token in filter(None, re.split(r"[\s,]+", line)):
-            entries.append((_hex_color(token, f"line {number}", _COMMENT_HINT), f"line {number}"))
+        tokens = [token for token in re.split(r"[\s,]+", line) if token]
+        for place, token in enumerate(tokens, start=1):
+            # Pasted lists often hold every code on one line: then say which code of the line.
+            where = f"line {number}" if len(tokens) == 1 else f"line {number}, code {place}"
+            entries.append((_hex_color(token, where, _COMMENT_HINT), where))
     return entries
 
 

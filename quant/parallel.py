@@ -11,5 +11,16 @@ instead when the lock is taken, rather than wait.
 from __future__ import annotations
 
 import threading
+import types
 
 LAUNCH = threading.Lock()
+
+
+def renamed(function, name: str):
+    """A copy of `function` under another name.
+
+    numba's disk cache files a compiled function by its module, name and line
+    (and keys it by its code), not by its compile flags: a serial and a
+    parallel build of one function would load each other's machine code.
+    """
+    return types.FunctionType(function.__code__.replace(co_name=name, co_qualname=name), function.__globals__, name)

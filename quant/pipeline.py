@@ -51,15 +51,24 @@ class Prepared(PaletteWork):
         `dither` is a name from `quant.DITHERS` (``"none"``, the default, or
         e.g. ``"floyd-steinberg"``, ``"blue-noise"``, ``"edge-aware"``) and
         `dither_strength` (0…1) how much of it. Dithering happens in the remap,
-        after the palette, so one prepared image serves every dither.
+        after the palette, so one prepared image serves every dither. A
+        dithered result carries the method's palette refitted to its dithered
+        output (`quant.dither.fit_palette`; ``Result.refitted`` says whether it
+        moved); locked colors and your own palette stay exactly as given, and
+        without dithering the palette is the method's own.
         """
         seed = check_seed(seed)
         is_dithered(dither, dither_strength)  # a bad name or strength fails before any work
         started = time.perf_counter()
-        palette = self.palette(k, seed)
-        indices = remap(self.hist, palette, dither=dither, strength=dither_strength)
+        palette = fitted = self.palette(k, seed)
+        if is_dithered(dither, dither_strength):
+            from .dither import fit_palette  # numba: compiled (or loaded from its cache) on first use
+
+            fitted = fit_palette(self.hist, palette, dither, dither_strength)
+        indices = remap(self.hist, fitted, dither=dither, strength=dither_strength)
         seconds = time.perf_counter() - started
-        return Result(self.image, self.hist, palette, indices, seconds, dither, float(dither_strength))
+        refitted = fitted is not palette
+        return Result(self.image, self.hist, fitted, indices, seconds, dither, float(dither_strength), refitted)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +91,11 @@ class Result(ComputedOnce):
         How the remap dithered (a name from `quant.DITHERS`); ``"none"`` by default.
     dither_strength : float
         How much, 0…1.
+    refitted : bool
+        Whether `palette` is the method's palette refitted to the dithered
+        output (`quant.dither.fit_palette`), so its colors differ from the
+        undithered result's at this k. Its labels give each color's nearest
+        palette color: the same palette undithered.
 
     The PNG, the pixel counts and each metric are computed on first use and kept.
     """
@@ -93,6 +107,7 @@ class Result(ComputedOnce):
     seconds: float
     dither: str = "none"
     dither_strength: float = 1.0
+    refitted: bool = False
 
     @property
     def dithered(self) -> bool:

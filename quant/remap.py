@@ -37,7 +37,8 @@ def is_dithered(dither: str, strength: float) -> bool:
     """Whether `dither` at `strength` changes anything (checking both: a ValueError if either is bad)."""
     from .dither import check_strength, get_dither
 
-    return get_dither(dither).dithers and check_strength(strength) > 0
+    kind, strength = get_dither(dither), check_strength(strength)  # both checked, even when one says "no"
+    return kind.dithers and strength > 0
 
 
 def render(indices: np.ndarray, palette: Palette, original: np.ndarray) -> np.ndarray:

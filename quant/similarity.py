@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .ciede2000 import _difference
 from .colorspace import _LINEAR_OF_BYTE  # sRGB byte → linear light: one table for the package
+from .parallel import LAUNCH, renamed
 
 _K1, _K2, _DATA_RANGE = 0.01, 0.03, 255.0
 
@@ -175,24 +176,39 @@ def _lab(rgb, xyz_from_rgb, white):
     return 116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)
 
 
-@njit(cache=True, nogil=True)
-def _blurred_delta_e_sum(a, b, visible, weights, linear, xyz_from_rgb, white, strip):
+def _strip_totals_py(a, b, visible, weights, linear, xyz_from_rgb, white, strip):
+    """ΔE2000 summed over each strip of `strip` rows, after the blur: one total per strip.
+
+    Strips are independent, so the parallel build runs them on all cores;
+    both builds sum a strip's pixels in the same order, and the caller adds
+    the strips' totals in order, so the result has the same bits either way.
+    """
     height, width = a.shape[0], a.shape[1]
-    blurred_a = np.empty((strip, width, 3))
-    blurred_b = np.empty((strip, width, 3))
-    total = 0.0
-    for top in range(0, height, strip):
-        bottom = min(top + strip, height)
+    count = (height + strip - 1) // strip
+    totals = np.zeros(count)
+    for s in prange(count):
+        top, bottom = s * strip, min(s * strip + strip, height)
+        blurred_a = np.empty((bottom - top, width, 3))
+        blurred_b = np.empty((bottom - top, width, 3))
         _blur_strip(a, top, bottom, weights, linear, blurred_a)
         _blur_strip(b, top, bottom, weights, linear, blurred_b)
+        total = 0.0
         for r in range(bottom - top):
             for x in range(width):
-                if not visible[top + r, x]:
-                    continue
-                L1, a1, b1 = _lab(blurred_a[r, x], xyz_from_rgb, white)
-                L2, a2, b2 = _lab(blurred_b[r, x], xyz_from_rgb, white)
-                total += _difference(L1, a1, b1, L2, a2, b2)
-    return total
+                if visible[top + r, x]:
+                    L1, a1, b1 = _lab(blurred_a[r, x], xyz_from_rgb, white)
+                    L2, a2, b2 = _lab(blurred_b[r, x], xyz_from_rgb, white)
+                    total += _difference(L1, a1, b1, L2, a2, b2)
+        totals[s] = total
+    return totals
+
+
+_strip_totals_serial = njit(cache=True, nogil=True)(_strip_totals_py)
+_strip_totals_parallel = njit(cache=True, nogil=True, parallel=True)(
+    renamed(_strip_totals_py, "_strip_totals_parallel")
+)
+#: Below this many pixels, threads cost more than they save.
+_PARALLEL_PIXELS = 1 << 18
 
 
 def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: float = BLUR_SIGMA) -> float:
@@ -206,7 +222,7 @@ def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: fl
     count = int(visible.sum())
     if count == 0:
         return 0.0
-    total = _blurred_delta_e_sum(
+    arguments = (
         np.ascontiguousarray(a),
         np.ascontiguousarray(b),
         np.ascontiguousarray(visible),
@@ -216,4 +232,14 @@ def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: fl
         _WHITE,
         _STRIP,
     )
+    if a.shape[0] * a.shape[1] >= _PARALLEL_PIXELS and LAUNCH.acquire(blocking=False):
+        try:
+            totals = _strip_totals_parallel(*arguments)
+        finally:
+            LAUNCH.release()
+    else:  # small, or another thread's parallel kernel runs (see `quant.parallel`): the serial build
+        totals = _strip_totals_serial(*arguments)
+    total = 0.0
+    for strip_total in totals.tolist():  # in order, whichever build summed the strips
+        total += strip_total
     return total / count

@@ -264,6 +264,10 @@ PALETTE_REFUSALS: dict[str, Refusal] = {
     "bad hex": Refusal("brand.txt", lambda: b"#000000\n#12345g\n", r"line 2: '#12345g' is not a hex color"),
     "bad .gpl line": Refusal("bad.gpl", lambda: b"GIMP Palette\n0 0 0 black\n300 0 0 red\n", r"line 3: .*0 to 255"),
     "duplicate colors": Refusal("twice.txt", lambda: b"#ffffff\n#000\nFFFFFF\n", r"line 3: #ffffff .* line 1"),
+    "duplicate on one line": Refusal(
+        "pasted.txt", lambda: b"#ff0000, #00ff00 #ff0000\n", r"line 1, code 3: #ff0000 .* line 1, code 1"
+    ),
+    "bad hex among several": Refusal("pasted.txt", lambda: b"#ff0000 #00ff0\n", r"line 1, code 2: '#00ff0' is not"),
     "over 256 colors": Refusal("big.txt", lambda: "".join(f"#{i:06x}\n" for i in range(300)).encode(), "at most 256"),
     "broken JSON": Refusal("cut.json", lambda: b'["#000000", "#ff', "not valid JSON"),
     "JSON not a list": Refusal("odd.json", lambda: b'{"name": "x"}', "list of hex codes"),
@@ -283,4 +287,5 @@ BAD_DITHER_OPTIONS = [
     ("floyd-steinberg", float("nan"), "dither strength must be a number from 0 to 1"),
     ("floyd-steinberg", "1", "dither strength must be a number from 0 to 1, not '1'"),
     ("floyd-steinberg", True, "dither strength must be a number from 0 to 1, not True"),
+    ("none", 2.0, "dither strength must be a number from 0 to 1, not 2.0"),  # a usage error even without a dither
 ]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from cases import AWKWARD, REFUSALS, photo
 from PIL import Image
-from test_cli import run_cli
+from test_cli import run_cli, run_clis
 
 import quant
 from quant import batch
@@ -223,25 +223,31 @@ def test_progress_prints_a_line_per_tenth_when_not_a_terminal():
 
 
 def test_frames_all_turns_an_animated_gif_into_an_animated_gif_with_one_palette(tmp_path):
-    from PIL import GifImagePlugin, ImageSequence
-
     frames = [Image.fromarray(photo(30, 40, seed=seed)) for seed in range(4)]
     frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=[40, 50, 60, 70], loop=0)
     done = run_cli("clip.gif", "-k", "8", "--frames", "all", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["output"].endswith("clip.k8.kmeans.gif")
     assert "4 frames, one palette" in done.stderr
-    strategy = GifImagePlugin.LOADING_STRATEGY
-    GifImagePlugin.LOADING_STRATEGY = GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY
-    try:
-        with Image.open(tmp_path / "clip.k8.kmeans.gif") as out:
-            read = [(frame.mode, tuple(frame.getpalette()), frame.info["duration"])
-                    for frame in ImageSequence.Iterator(out)]
-    finally:
-        GifImagePlugin.LOADING_STRATEGY = strategy
+    read = read_gif(tmp_path / "clip.k8.kmeans.gif")
     assert [mode for mode, _, _ in read] == ["P"] * 4  # no frame has a palette of its own
     assert len({palette for _, palette, _ in read}) == 1
     assert [duration for _, _, duration in read] == [40, 50, 60, 70]
+
+
+def numba_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+def test_a_lone_local_worker_is_single_threaded_numba_included():
+    """Issue 14: one single-threaded worker per core. A lone worker on a 2-core machine once got 2 numba threads."""
+    lone = batch.start_cluster(None, 1, "1GB")
+    try:
+        assert list(lone.client.run(numba_threads).values()) == [1]
+    finally:
+        lone.close()
 
 
 def test_scheduler_runs_on_a_cluster_that_is_already_running(tmp_path, cluster):
@@ -491,3 +497,165 @@ def test_frame_palettes_give_each_frame_its_own_palette(tmp_path):
     assert json.loads(done.stdout)["colors"] > 8
     alone = run_cli("clip.gif", "-k", "8", "--frame-palettes", cwd=tmp_path)
     assert alone.returncode == 2 and "add --frames all" in alone.stderr
+
+
+def shown_frames(path: Path) -> list[np.ndarray]:
+    """Each frame of a GIF as it is shown, H×W×3 RGB."""
+    from PIL import ImageSequence
+
+    with Image.open(path) as out:
+        return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(out)]
+
+
+def gradient_clip(path: Path, frames: int = 4) -> None:
+    """An APNG of smooth gradients (exact pixels, unlike a GIF), shifted a little each frame: what k=8 bands."""
+    y, x = np.mgrid[0:24, 0:96]
+    pictures = []
+    for shift in range(frames):
+        ramp = (x + 3 * shift) / (96 + 3 * frames)
+        rgb = np.stack([40 + 200 * ramp, 60 + 120 * ramp + y, 200 - 150 * ramp], axis=-1).astype(np.uint8)
+        pictures.append(Image.fromarray(rgb))
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=[40, 50, 60, 70][:frames], loop=2)
+
+
+def test_one_palette_for_an_animation_with_a_baseline_says_what_to_do_instead(tmp_path):
+    frames = [Image.fromarray(photo(30, 40, seed=seed)) for seed in range(2)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    refused = run_cli("clip.gif", "-k", "8", "--frames", "all", "--method", "libimagequant", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "clip.gif: " in refused.stderr and "--method kmeans" in refused.stderr
+    assert "--frame-palettes" in refused.stderr and "Traceback" not in refused.stderr
+    done = run_cli("clip.gif", "-k", "8", "--frames", "all", "--frame-palettes", "--method", "libimagequant",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+def test_frames_all_dithers_every_frame_onto_the_one_palette_as_a_still_would_be(tmp_path):
+    from quant.animation import load_animation
+    from quant.metrics import blurred_delta_e
+
+    gradient_clip(tmp_path / "clip.png")
+    dither = ("--dither", "floyd-steinberg")
+    plain, dithered, again = run_clis([
+        ("clip.png", "-k", "8", "--frames", "all", "-o", "plain.gif"),
+        ("clip.png", "-k", "8", "--frames", "all", *dither, "-o", "dithered.gif"),
+        ("clip.png", "-k", "8", "--frames", "all", *dither, "-o", "again.gif"),
+    ], cwd=tmp_path)
+    for done in (plain, dithered, again):
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "dithered.gif").read_bytes() == (tmp_path / "again.gif").read_bytes()
+    read = read_gif(tmp_path / "dithered.gif")
+    assert [mode for mode, _, _ in read] == ["P"] * 4 and len({palette for _, palette, _ in read}) == 1
+    assert [duration for _, _, duration in read] == [40, 50, 60, 70]
+    with Image.open(tmp_path / "dithered.gif") as out:
+        assert out.info["loop"] == 2
+    originals = [frame.rgb for frame in load_animation(str(tmp_path / "clip.png"), max_pixels=10**6).frames]
+    shown, undithered = shown_frames(tmp_path / "dithered.gif"), shown_frames(tmp_path / "plain.gif")
+    assert len(shown) == len(undithered) == 4
+    colors = np.unique(np.vstack([frame.reshape(-1, 3) for frame in shown]), axis=0)
+    assert len(colors) <= 8
+    everywhere = np.ones(originals[0].shape[:2], bool)
+    for original, frame, banded in zip(originals, shown, undithered, strict=True):
+        assert (frame != banded).any(axis=-1).mean() > 0.2  # dithered, not the bands
+        assert blurred_delta_e(original, frame, everywhere) < 0.9 * blurred_delta_e(original, banded, everywhere)
+        # The pipeline's own dither onto the animation's palette: a still of this frame would be the same.
+        alone = quant.quantize(quant.from_array(original), palette=colors, dither="floyd-steinberg")
+        np.testing.assert_array_equal(frame, alone.rgb())
+
+
+def test_frame_palettes_dither_each_frame_as_a_still_of_it_would_be(tmp_path):
+    from quant.animation import load_animation
+
+    gradient_clip(tmp_path / "clip.png", frames=3)
+    done = run_cli("clip.png", "-k", "8", "--frames", "all", "--frame-palettes", "--dither", "atkinson",
+                   "--dither-strength", "0.7", "-o", "out.gif", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    originals = load_animation(str(tmp_path / "clip.png"), max_pixels=10**6).frames
+    for original, frame in zip(originals, shown_frames(tmp_path / "out.gif"), strict=True):
+        alone = quant.quantize(original, 8, dither="atkinson", dither_strength=0.7)
+        np.testing.assert_array_equal(frame, alone.rgb())
+
+
+def test_a_shared_palette_maps_each_image_as_your_own_palette_does(tmp_path):
+    """--shared-palette goes through `quant.quantize(image, palette=...)`: the same bytes, the same rules."""
+    jobs = []
+    for seed in range(2):
+        Image.fromarray(photo(30, 40, seed=seed)).save(tmp_path / f"im{seed}.png")
+    rgba = np.dstack([photo(30, 40, seed=5), np.where(np.arange(40) % 3, 255, 0)[None].repeat(30, 0)])
+    Image.fromarray(rgba.astype(np.uint8), "RGBA").save(tmp_path / "holes.png")
+    options = batch.Options(k=16, shared_palette=True, dither="sierra-lite")
+    for name in ("im0.png", "im1.png", "holes.png"):
+        jobs.append(batch.Job(name, str(tmp_path / name), str(tmp_path / "out" / name), options))
+    colors, errors = batch.shared_palette_in_process(jobs, options)
+    assert not errors
+    records = list(batch.run_in_process(jobs, colors))
+    assert [record["status"] for record in records] == ["ok"] * 3
+    for job in jobs:
+        mapped = quant.quantize(quant.load_image(job.source), palette=colors, dither="sierra-lite")
+        assert Path(job.target).read_bytes() == mapped.png
+
+
+def test_an_animation_with_transparency_on_256_colors_of_your_own_is_refused_as_a_still_is(tmp_path):
+    y, x = np.mgrid[0:16, 0:16]
+    (tmp_path / "all.txt").write_text(" ".join(f"#{v:02x}{v:02x}{v:02x}" for v in range(256)))
+    frames = [np.dstack([np.full((16, 16, 3), 10 * shift, np.uint8), np.where(x > 3, 255, 0).astype(np.uint8)])
+              for shift in range(2)]
+    pictures = [Image.fromarray(frame, "RGBA") for frame in frames]
+    pictures[0].save(tmp_path / "clip.png", save_all=True, append_images=pictures[1:], duration=50)
+    pictures[0].save(tmp_path / "still.png")
+    animated, still = run_clis([("clip.png", "--frames", "all", "--palette", "all.txt", "-o", "out.gif"),
+                                ("still.png", "--palette", "all.txt", "-o", "out.png")], cwd=tmp_path)
+    assert animated.returncode == still.returncode == 1
+    message = "the image has transparent pixels and the palette has 256 colors"
+    assert message in animated.stderr and message in still.stderr
+
+
+def test_an_opaque_animation_at_k_256_and_one_with_a_fully_transparent_frame_are_written(tmp_path):
+    frames = [Image.fromarray(photo(30, 40, seed=seed)) for seed in range(2)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    faded = [np.dstack([photo(30, 40, seed=seed), np.full((30, 40), 255 * seed, np.uint8)]) for seed in range(2)]
+    pictures = [Image.fromarray(frame, "RGBA") for frame in faded]
+    pictures[0].save(tmp_path / "fade.png", save_all=True, append_images=pictures[1:], duration=50, loop=0)
+    runs = run_clis([("clip.gif", "-k", "256", "--frames", "all", "-o", "clip.out.gif"),
+                     ("fade.png", "-k", "8", "--frames", "all", "--frame-palettes", "-o", "fade.out.gif")],
+                    cwd=tmp_path)
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+    assert len(read_gif(tmp_path / "clip.out.gif")) == 2
+    from PIL import ImageSequence
+
+    with Image.open(tmp_path / "fade.out.gif") as out:
+        alpha = [np.asarray(frame.convert("RGBA"))[..., 3] for frame in ImageSequence.Iterator(out)]
+    assert [int(a.max()) for a in alpha] == [0, 255]  # the first frame stays wholly transparent
+
+
+def test_ordered_dithers_keep_a_still_area_still_across_frames():
+    from quant.animation import Animation, quantize_animation
+
+    frames = []
+    for seed in range(3):
+        rgb = photo(24, 48, seed=0)
+        rgb[:, 24:] = photo(24, 24, seed=seed + 1)  # the right half moves, the left half stays
+        frames.append(quant.from_array(rgb))
+    animation = Animation(tuple(frames), (50, 50, 50), 0)
+    for dither in ("bayer8", "blue-noise"):
+        done = quantize_animation(animation, batch.Options(k=8, frames="all", dither=dither))
+        from PIL import ImageSequence
+
+        with Image.open(io.BytesIO(done.gif)) as out:
+            left = [np.asarray(frame.convert("RGB"))[:, :24] for frame in ImageSequence.Iterator(out)]
+        assert all((half == left[0]).all() for half in left[1:]), dither
+
+
+def test_your_own_palette_sorted_by_frequency_counts_every_frame():
+    from quant.animation import Animation, quantize_animation
+
+    red, blue, green = [200, 0, 0], [0, 0, 200], [0, 200, 0]
+    first = np.full((4, 4, 3), red, np.uint8)
+    first[0] = green
+    frames = (quant.from_array(first), quant.from_array(np.full((4, 4, 3), blue, np.uint8)),
+              quant.from_array(np.full((4, 4, 3), blue, np.uint8)))
+    options = batch.Options(frames="all", palette=("#00c800", "#c80000", "#0000c8"), order="frequency")
+    done = quantize_animation(Animation(frames, (50, 50, 50), 0), options)
+    # blue: 32 pixels over the frames, red 12, green 4; the first frame alone would put red first.
+    assert done.palettes[0].tolist() == [blue, red, green]

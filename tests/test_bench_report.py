@@ -211,6 +211,29 @@ def test_the_page_section_says_why_it_did_not_run(tmp_path):
     assert "| cold open: sidebar's first paint → first results | not measured |" in text
 
 
+def batch_run(run, images_per_s, cpu, **extra):
+    return {"run": run, "status": "ok", "images_per_s": images_per_s, "seconds": 48 / images_per_s,
+            "cpu_s_per_image": cpu, "load_before": [1.0], "load_after": [1.0], **extra}
+
+
+def test_batch_report_judges_quant_by_its_default_run_against_pngquants_faster_way():
+    from bench.batch import report
+
+    runs = [
+        batch_run("dask 1 worker", 1.6, 0.6, workers=1, peak_mb_per_worker=[350], digest="d"),
+        batch_run("dask 2 workers", 3.0, 0.6, workers=2, peak_mb_per_worker=[350, 340], digest="d"),
+        batch_run("pngquant, 1 at a time", 2.0, 0.7),
+        batch_run("pngquant, 2 at a time", 3.2, 0.6),
+    ]
+    info = {"images": 48, "size": (1152, 864), "k": 64, "load_before": [1, 1, 1], "load_after": [1, 1, 1], "nproc": 2}
+    text = "\n".join(report({"info": info, "runs": runs}))
+    assert "| 2 workers ≥ 1.7× the throughput of 1 | 1.88× | yes |" in text
+    # pngquant two at a time is its faster way here, and beats quant's default run.
+    assert "against pngquant's faster way (2 at a time) | 3.00 vs 3.20 images/s (0.94×) | no |" in text
+    assert "quant, 1 single-threaded worker, against pngquant, 1 at a time | 1.60 vs 2.00" in text
+    assert "Outputs of every quant run identical" in text
+
+
 def test_the_dither_section_takes_help_and_refuses_unknown_images(capsys):
     """`python -m bench.dither --help` prints usage (it once ran "--help" as an image name)."""
     from bench import dither

@@ -264,9 +264,127 @@ def test_baselines_dither_through_the_remap():
     for method in ("libimagequant", "octree"):
         plain = quant.quantize(image, 16, method)
         dithered = quant.quantize(image, 16, method, dither="floyd-steinberg")
-        assert np.array_equal(plain.palette.colors, dithered.palette.colors)
+        assert len(plain.palette.colors) == len(dithered.palette.colors) and dithered.refitted
         assert not np.array_equal(plain.indices, dithered.indices)
         assert dithered.blurred_delta_e < plain.blurred_delta_e
+
+
+# --- the palette refitted to its dithered output ---------------------------------------------------
+
+
+def test_the_fit_terms_are_the_blurred_error_s_normal_equations():
+    """G and R against their definition, pair by pair, and P·GP − 2P·R + const against the error itself."""
+    from quant.dither import _twice_blurred_taps
+    from quant.dither_kernels import blurred_colors, blurred_fit_terms
+
+    rng = np.random.default_rng(5)
+    height, width, m = 12, 14, 3
+    pixel_index = rng.integers(0, 20, (height, width)).astype(np.int32)
+    pixel_index[2, 3] = pixel_index[5, 0] = -1  # transparent: no part in the fit
+    colors = rng.random((20, 3)).astype(np.float32)
+    indices = rng.integers(0, m, (height, width)).astype(np.uint8)
+    indices[pixel_index < 0] = m
+    taps = _twice_blurred_taps()
+    gram, target = blurred_fit_terms(indices, blurred_colors(pixel_index, colors, taps), m, taps)
+    radius = len(taps) // 2
+    expected_gram, expected_target = np.zeros((m, m)), np.zeros((m, 3))
+    visible = list(zip(*np.nonzero(pixel_index >= 0), strict=True))
+    for y, x in visible:
+        for v, u in visible:
+            if abs(y - v) <= radius and abs(x - u) <= radius:
+                weight = taps[radius + v - y] * taps[radius + u - x]
+                expected_gram[indices[y, x], indices[v, u]] += weight
+                expected_target[indices[y, x]] += weight * colors[pixel_index[v, u]]
+    np.testing.assert_allclose(gram, expected_gram, rtol=1e-12)
+    np.testing.assert_allclose(target, expected_target, rtol=1e-5)
+    palette = rng.random((m, 3))
+    error = np.zeros((height, width, 3))
+    error[pixel_index >= 0] = palette[indices[pixel_index >= 0]] - colors[pixel_index[pixel_index >= 0]]
+    pairs = sum(
+        taps[radius + v - y] * taps[radius + u - x] * error[y, x] @ error[v, u]
+        for y, x in visible
+        for v, u in visible
+        if abs(y - v) <= radius and abs(x - u) <= radius
+    )
+    constant = pairs - (np.einsum("jl,jc,lc->", gram, palette, palette) - 2 * np.sum(palette * target))
+    other = rng.random((m, 3))  # the constant doesn't depend on the palette
+    error[pixel_index >= 0] = other[indices[pixel_index >= 0]] - colors[pixel_index[pixel_index >= 0]]
+    other_pairs = sum(
+        taps[radius + v - y] * taps[radius + u - x] * error[y, x] @ error[v, u]
+        for y, x in visible
+        for v, u in visible
+        if abs(y - v) <= radius and abs(x - u) <= radius
+    )
+    assert other_pairs == pytest.approx(
+        np.einsum("jl,jc,lc->", gram, other, other) - 2 * np.sum(other * target) + constant
+    )
+
+
+def test_the_refit_s_solve_matches_lapack():
+    from quant.dither_kernels import solve_positive_definite
+
+    rng = np.random.default_rng(8)
+    for m in (1, 3, 40):
+        a = rng.random((m, m))
+        a = a @ a.T + 0.1 * np.eye(m)
+        b = rng.random((m, 3))
+        np.testing.assert_allclose(solve_positive_definite(a, b), np.linalg.solve(a, b), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dither", ["floyd-steinberg", "atkinson", "blue-noise", "edge-aware"])
+def test_a_dithered_result_s_palette_is_refitted_and_looks_closer(dither):
+    prepared = quant.prepare(quant.sample_image(), "kmeans")
+    plain = prepared.quantize(8)
+    unfitted = quant.remap(plain.hist, plain.palette, dither=dither)
+    dithered = prepared.quantize(8, dither=dither)
+    assert dithered.refitted and not plain.refitted
+    assert not np.array_equal(dithered.palette.colors, plain.palette.colors)
+    unfitted_error = blurred_delta_e(plain.image.rgb, plain.palette.colors[unfitted], np.ones(unfitted.shape, bool))
+    assert dithered.blurred_delta_e < unfitted_error
+    # Its labels are each color's nearest refitted color: the same palette, undithered.
+    nearest = quant.assign_palette(plain.hist, dithered.palette.colors, space="oklab").labels
+    assert np.mean(nearest == dithered.palette.labels) > 0.99
+    assert len(np.unique(dithered.palette.colors, axis=0)) == len(dithered.palette.colors)
+
+
+def test_without_dithering_the_palette_is_the_method_s_own():
+    prepared = quant.prepare(quant.sample_image(), "kmeans")
+    for k in (4, 16):
+        own = prepared.palette(k, 3)
+        for result in (prepared.quantize(k, seed=3), prepared.quantize(k, seed=3, dither="bayer4", dither_strength=0)):
+            assert np.array_equal(result.palette.colors, own.colors) and not result.refitted
+            assert np.array_equal(result.palette.labels, own.labels)
+
+
+def test_locked_colors_and_your_own_palette_are_kept_exactly_when_dithering():
+    image = quant.sample_image()
+    locked = quant.quantize(image, 8, lock="#000000, #e30613", dither="floyd-steinberg")
+    codes = quant.hex_colors(locked.palette.colors)
+    assert {"#000000", "#e30613"} <= set(codes) and locked.refitted
+    assert sorted(codes[i] for i in np.flatnonzero(locked.palette.locked)) == ["#000000", "#e30613"]
+    given = ["#000000", "#ff0000", "#ffffff", "#2040a0"]
+    custom = quant.quantize(image, palette=given, dither="floyd-steinberg")
+    assert quant.hex_colors(custom.palette.colors) == given and not custom.refitted
+
+
+def test_a_refitted_palette_keeps_its_order():
+    result = quant.quantize(quant.sample_image(), 12, order="lightness", dither="floyd-steinberg")
+    lightness = quant.colorspace.to_space(result.palette.colors, "lab")[:, 0]
+    assert result.refitted and (np.diff(lightness) >= 0).all()
+    result = quant.quantize(quant.sample_image(), 12, dither="sierra-lite")
+    assert (np.diff(result.pixel_counts) <= 0).all()  # by frequency: the sample is the whole image here
+
+
+def test_a_big_image_is_fitted_on_tiles_spread_over_it(monkeypatch):
+    import quant.dither as dither
+
+    monkeypatch.setattr(dither, "FIT_PIXELS", 64 * 64)
+    pixel_index = np.arange(300 * 200, dtype=np.int32).reshape(300, 200)
+    sample = dither._fit_sample(pixel_index)
+    assert sample.size <= 1.2 * dither.FIT_PIXELS
+    rows, columns = np.unique(sample // 200), np.unique(sample % 200)
+    assert rows[0] == 0 and rows[-1] == 299 and columns[0] == 0 and columns[-1] == 199
+    assert np.array_equal(dither._fit_sample(pixel_index[:60, :60]), pixel_index[:60, :60])  # small: all of it
 
 
 @pytest.mark.parametrize("dither, strength, words", BAD_DITHER_OPTIONS)
@@ -334,6 +452,23 @@ def test_blurred_delta_e_matches_a_gaussian_blur_then_ciede2000():
 
     expected = deltaE_ciede2000(viewed(a), viewed(b)).mean()
     assert blurred_delta_e(a, b, np.ones(a.shape[:2], bool)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_blurred_delta_e_has_the_same_bits_on_one_core_or_all():
+    """Large images sum their strips in parallel; the serial build, used when another thread holds the cores, agrees."""
+    from quant import similarity
+    from quant.parallel import LAUNCH
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (601, 480, 3), dtype=np.uint8)  # over the parallel threshold; a partial last strip
+    b = (a // 32 * 32).astype(np.uint8)
+    visible = rng.random(a.shape[:2]) < 0.9
+    assert a.shape[0] * a.shape[1] >= similarity._PARALLEL_PIXELS
+    parallel = blurred_delta_e(a, b, visible)
+    with LAUNCH:
+        serial = blurred_delta_e(a, b, visible)
+    assert parallel == serial
+    assert parallel == pytest.approx(blurred_delta_e(a[:300], b[:300], visible[:300]), rel=0.05)
 
 
 def test_the_blurred_delta_e_favours_dithering_where_per_pixel_delta_e_does_not():

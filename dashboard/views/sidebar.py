@@ -12,6 +12,7 @@ from dashboard.model.formatting import escape_markdown, method_label, space_labe
 from dashboard.model.settings import K_PICKS, SEED_MAX, STRENGTH_STEP, Settings, hex_codes
 
 from .cache import cached_decode, cached_sample
+from .link import first_value, value_before_drawing
 from .page import Source, keep_locked
 
 #: What the uploader's help names. The uploader itself takes any file, so that every file is judged by
@@ -113,44 +114,42 @@ def sample_source() -> Source:
 
 
 def settings_ui() -> Settings:
+    """The settings in the sidebar; the view is chosen on the page, so it is left for the caller."""
     st.header("Quantization", anchor=False)
     methods = st.multiselect(
         "Methods",
         list(quant.METHODS),
         key="methods",
+        default=first_value("methods", None),
         format_func=method_label,
         help="The study compares k-means, a Gaussian mixture and agglomerative clustering; "
         "the classical quantizers are there as baselines.",
     )
-    k = st.number_input(
-        "Colors (k)",
-        min_value=quant.K_MIN,
-        max_value=quant.K_MAX,
-        step=1,
-        key="k",
-        help="How many colors the palette may have.",
-    )
-    # The picks show k as it is now. Deriving them here, rather than syncing both ways in callbacks,
-    # means a stale number sent by a rerun that a click interrupted can't overwrite the pick.
-    st.session_state.k_pick = k if k in K_PICKS else None
-    st.pills("Quick picks", K_PICKS, key="k_pick", on_change=apply_k_pick, label_visibility="collapsed")
+    k = k_ui()
     space = st.segmented_control(
         "Color space",
         list(quant.SPACES),
         key="space",
+        default=first_value("space", None),
         required=True,
         format_func=space_label,
         help=" · ".join(map(str, quant.SPACES.values())) + ". Baselines always work in RGB.",
     )
     seed = st.number_input(
-        "Seed", min_value=0, max_value=SEED_MAX, step=1, key="seed", help="The same seed gives the same palette."
+        "Seed",
+        min_value=0,
+        max_value=SEED_MAX,
+        step=1,
+        key="seed",
+        value=first_value("seed", "min"),
+        help="The same seed gives the same palette.",
     )
-    seed_from_link()
     dither, strength = dither_ui()
     order = st.selectbox(
         "Palette order",
         quant.ORDERS,
         key="order",
+        index=quant.ORDERS.index(first_value("order", quant.ORDERS[0])),
         format_func=ORDER_LABELS.__getitem__,
         help="How every palette's colors are ordered: in the swatches, the PNG and the downloads.",
     )
@@ -158,9 +157,7 @@ def settings_ui() -> Settings:
     palette = custom_palette_ui()
     st.caption("Change one setting and only what depends on it is computed again.")
     assert space is not None, "required=True: a segmented control always has a choice"
-    return Settings(
-        tuple(methods), int(k), space, int(seed), st.session_state.view, dither, strength, order, lock, palette
-    )
+    return Settings(tuple(methods), int(k), space, int(seed), "", dither, strength, order, lock, palette)
 
 
 ORDER_LABELS = {
@@ -171,28 +168,55 @@ ORDER_LABELS = {
 }
 
 
-def seed_from_link() -> None:
-    """On a session's first run, the settings `link.restore_settings` doesn't seed: dithering, order, palettes."""
-    if st.session_state.get("link_seeded_more"):
-        return
-    url = st.session_state.get("url_settings") or Settings()
-    st.session_state.update(
-        link_seeded_more=True,
-        dither=url.dither,
-        strength=url.strength,
-        order=url.order,
-        locked_colors=list(url.lock),
-        palette_text=", ".join(url.palette),
-        good_palette=url.palette,
+def k_ui() -> int:
+    """The number of colors, and quick picks below it that show k as it is now and set it when clicked.
+
+    The picks are drawn first (into their place below the number): a pick
+    clicked as a session's first action, which is what a click right after a
+    server restart is, runs no callback (Streamlit runs a widget's
+    ``on_change`` only when an earlier run of the session drew the widget), so
+    it is read from the picks' value and applied before the number is drawn.
+    """
+    number_place = st.container()
+    k_now = value_before_drawing("k")
+    shown = k_now if k_now in K_PICKS else None
+    first_drawing = "k_pick" not in st.session_state
+    if not first_drawing:
+        # Derived here, rather than synced both ways in callbacks, so that a stale number sent by a
+        # rerun that a click interrupted can't overwrite the pick.
+        st.session_state.k_pick = shown
+    pick = st.pills(
+        "Quick picks",
+        K_PICKS,
+        key="k_pick",
+        default=shown if first_drawing else None,
+        on_change=apply_k_pick,
+        label_visibility="collapsed",
     )
+    if first_drawing and pick is not None and pick != k_now:
+        st.session_state.k = pick
+    with number_place:
+        return int(
+            st.number_input(
+                "Colors (k)",
+                min_value=quant.K_MIN,
+                max_value=quant.K_MAX,
+                step=1,
+                key="k",
+                value=first_value("k", "min"),
+                help="How many colors the palette may have.",
+            )
+        )
 
 
 def dither_ui() -> tuple[str, float]:
     """The dithering every method's remap uses, and its strength (asked only when it dithers)."""
+    kinds = list(quant.DITHERS)
     dither = st.selectbox(
         "Dithering",
-        list(quant.DITHERS),
+        kinds,
         key="dither",
+        index=kinds.index(first_value("dither", kinds[0])),
         format_func=lambda name: quant.DITHERS[name].label,
         help="Applies to every method, after its palette: error diffusion, ordered (Bayer, blue noise) or "
         "edge-aware. It trades bands in gradients for a fine grain; judge it by the blurred ΔE2000.",
@@ -200,8 +224,15 @@ def dither_ui() -> tuple[str, float]:
     if dither == "none":
         return "none", 1.0
     st.caption(escape_markdown(quant.DITHERS[dither].description))
-    st.session_state.setdefault("strength", 1.0)  # a hidden slider's value is dropped: it comes back at full
-    strength = st.slider("Strength", 0.0, 1.0, step=STRENGTH_STEP, key="strength", help="0 is no dithering at all.")
+    strength = st.slider(
+        "Strength",
+        0.0,
+        1.0,
+        value=first_value("strength", 1.0),  # a hidden slider's value is dropped: it comes back at full
+        step=STRENGTH_STEP,
+        key="strength",
+        help="0 is no dithering at all.",
+    )
     return dither, round(float(strength), 2)
 
 
@@ -241,6 +272,7 @@ def custom_palette_ui() -> tuple[str, ...]:
     text = st.text_area(
         "Hex codes",
         key="palette_text",
+        value=first_value("palette_text", ""),
         placeholder="#000000, #ffffff, #e30613",
         height=80,
         help="Separated by commas, spaces or new lines; up to 256. Every pixel goes to the nearest of them; "

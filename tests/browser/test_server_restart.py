@@ -1,16 +1,13 @@
 """A server restart with the page open (issue 15, item 7).
 
-The first click after the reconnect is usually lost, and why: after a restart
-the browser reconnects to a new session whose first run comes from that first click. Streamlit calls a
-widget's ``on_change`` only if the widget was created in an earlier run of
-the same session (`SessionState._call_callbacks` skips widgets without
-metadata), so the quick pick's callback never runs; and the session's first
-run seeds the widgets from the URL (`link.restore_settings`), which still
-says the old k. The click was lost in 7 of 8 tries (once it landed, when
-the new session's first run came before it). A fix needs the values the
-browser sent before the widgets exist in the run, which Streamlit's public API
-doesn't give: derive a clicked pick without a callback, and let a first run
-keep the values the browser sent.
+After a restart the browser reconnects to a new session, whose first run
+comes from the person's first click and carries every widget's value. Two
+things used to drop that click: Streamlit calls a widget's ``on_change`` only
+if an earlier run of the same session drew it, so the quick pick's callback
+never ran; and the session's first run wrote the URL's settings (from before
+the click) into the widgets' state. The link's values are now only the
+widgets' defaults (`link.first_value`), and a pick clicked in a session's first
+run is read from its value (`sidebar.k_ui`).
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 _CONNECTION_ERROR = "() => document.body.innerText.includes('Connection error')"
-_RUNNING = "document.querySelector('[data-testid=\"stStatusWidget\"]')?.innerText.includes('Running')"
 
 
 def start_server(port: int) -> subprocess.Popen:
@@ -50,33 +46,57 @@ def start_server(port: int) -> subprocess.Popen:
     raise AssertionError("the restarted server did not answer")
 
 
-def test_after_a_restart_the_page_reconnects_and_takes_clicks(page):
-    """The page comes back by itself after a restart, and from its second interaction on, a pick is applied.
+def restart_with_the_page_open(page, port: int, server: subprocess.Popen) -> subprocess.Popen:
+    """Stop the server under the open page, start it again, and wait until the page has reconnected."""
+    server.terminate()
+    server.wait()
+    page.wait_for_function(_CONNECTION_ERROR)
+    server = start_server(port)
+    page.wait_for_function(f"() => !({_CONNECTION_ERROR})()", timeout=120_000)
+    return server
 
-    The first pick clicked after the reconnect is usually dropped (see the module docstring): it is
-    clicked here but not asserted, since it lands at times, and a test of it could only be flaky.
-    """
+
+def wait_for_link(page, key: str, value: str) -> None:
+    with contextlib.suppress(PlaywrightTimeoutError):  # the assertion below says what the page shows
+        page.wait_for_function(
+            "([key, value]) => new URLSearchParams(location.search).get(key) === value", arg=[key, value], timeout=60_000
+        )
+    shown = page.evaluate("(key) => new URLSearchParams(location.search).get(key)", key)
+    assert shown == value, f"the click setting {key} = {value} after the reconnect was dropped: the page stays at {shown}"
+
+
+def test_after_a_restart_the_first_pick_counts_and_so_do_later_ones(page):
+    """The page comes back by itself after a restart; the quick pick clicked first is applied, and so are later ones."""
     port = _free_port()
     server = start_server(port)
     try:
         page.goto(f"http://localhost:{port}/?k=8")
         wait_for_results(page)
+        server = restart_with_the_page_open(page, port, server)
+        expect(page.get_by_role("radiogroup", name="Quick picks").get_by_role("radio", name="16")).to_be_enabled()
+        for k in (16, 32):  # the new session's first run, then a later one
+            pick_k(page, k)
+            wait_for_link(page, "k", str(k))
+            expect(page.get_by_role("spinbutton", name="Colors (k)")).to_have_value(str(k))
+            wait_for_results(page)
+    finally:
         server.terminate()
         server.wait()
-        page.wait_for_function(_CONNECTION_ERROR)
-        server = start_server(port)
-        page.wait_for_function(f"() => !({_CONNECTION_ERROR})()", timeout=120_000)
-        picks = page.get_by_role("radiogroup", name="Quick picks")
-        expect(picks.get_by_role("radio", name="16")).to_be_enabled()
-        pick_k(page, 16)  # the new session's first run: usually dropped
-        # That first run redraws the same page and leaves no mark of its own to wait for: give it time to start.
-        page.wait_for_timeout(5_000)
+
+
+def test_after_a_restart_a_first_change_of_any_setting_counts(page):
+    """Not only the picks: the link's values never undo what the first click after a restart sent."""
+    port = _free_port()
+    server = start_server(port)
+    try:
+        page.goto(f"http://localhost:{port}/?k=8&space=rgb")
         wait_for_results(page)
-        pick_k(page, 32)
-        with contextlib.suppress(PlaywrightTimeoutError):  # the assertion below says what the page shows
-            page.wait_for_function("() => new URLSearchParams(location.search).get('k') === '32'", timeout=60_000)
-        shown = page.evaluate("() => new URLSearchParams(location.search).get('k')")
-        assert shown == "32", f"a pick after the reconnect's first run was dropped: the page stays at k = {shown}"
+        server = restart_with_the_page_open(page, port, server)
+        space = page.get_by_role("radiogroup", name="Color space")
+        space.get_by_role("radio", name="Oklab").click()
+        wait_for_link(page, "space", "oklab")
+        expect(space.get_by_role("radio", name="Oklab")).to_be_checked()
+        wait_for_link(page, "k", "8")
         wait_for_results(page)
     finally:
         server.terminate()
