@@ -492,9 +492,10 @@ METHODS: dict[str, Method] = {
                 ),
                 Param(
                     "starts",
-                    2,
+                    1,
                     f"palettes tried at k ≤ {MULTI_START_MAX_K} (the start above, then k-means++ "
-                    "ones); the one of least mean ΔE2000 is kept",
+                    "ones); the one of least mean ΔE2000 is kept. 2 lowers mean ΔE2000 about 1 % at "
+                    "twice kmeans' time",
                     low=1,
                     high=20,
                 ),
