@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import statistics
 from pathlib import Path
 
@@ -194,7 +195,7 @@ def summaries(rows) -> list[str]:
         if cases:
             out.append(f"| {method} | {statistics.median(r['time_ratio'] for r in cases):.2f} | "
                        f"{statistics.median(r['cpu_ratio'] for r in cases):.2f} | "
-                       f"{statistics.mean(r['delta_e_ratio'] for r in cases):.3f} | "
+                       f"{_mean(r['delta_e_ratio'] for r in cases):.3f} | "
                        f"{statistics.mean(r['ssim_diff'] for r in cases):+.4f} | {len(cases)} |")
     return out
 
@@ -266,6 +267,12 @@ def page_section(page) -> list[str]:
 
 def _load(values) -> str:
     return "–" if not values else ", ".join(f"{v:.2f}" for v in values)
+
+
+def _mean(values) -> float:
+    """The mean of the values that exist (a ratio against a lossless reference doesn't)."""
+    present = [value for value in values if value is not None]
+    return statistics.mean(present) if present else math.nan
 
 
 def _f(value, digits):

@@ -90,7 +90,8 @@ def _add_ratios(rows):
         if ref and row["status"] == "ok":
             row["time_ratio"] = row["seconds"] / ref["seconds"]
             row["cpu_ratio"] = row["cpu_seconds"] / ref["cpu_seconds"]
-            row["delta_e_ratio"] = row["delta_e"] / ref["delta_e"]
+            # A lossless reference (the moon at k = 256 has fewer colors) leaves no error to divide by.
+            row["delta_e_ratio"] = row["delta_e"] / ref["delta_e"] if ref["delta_e"] > 0 else None
             row["ssim_diff"] = row["ssim"] - ref["ssim"]
 
 

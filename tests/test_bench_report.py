@@ -244,3 +244,12 @@ def test_the_dither_section_takes_help_and_refuses_unknown_images(capsys):
     with pytest.raises(SystemExit) as stopped:
         dither.main(["no-such-image"])
     assert stopped.value.code == 2 and "unknown image no-such-image" in capsys.readouterr().err
+
+
+def test_a_lossless_reference_gives_no_delta_e_ratio_rather_than_a_crash():
+    from bench.run import _add_ratios
+
+    rows = [row("moon", 256, "liq-default", seconds=1.0, delta_e=0.0, ssim=1.0),
+            row("moon", 256, "kmeans", seconds=0.5, delta_e=0.0, ssim=1.0)]
+    _add_ratios(rows)
+    assert rows[1]["delta_e_ratio"] is None and rows[1]["time_ratio"] == 0.5
