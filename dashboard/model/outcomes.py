@@ -27,7 +27,7 @@ from quant.load import LoadedImage
 from quant.methods import CUSTOM, Method, get_method
 from quant.metrics import Metrics
 from quant.palette import Palette
-from quant.pipeline import prepare
+from quant.pipeline import Prepared, prepare
 
 from .settings import Settings
 from .workers import Budget, BudgetExceeded, WorkerPool, WorkFailed, clock_off, shared_pool
@@ -312,11 +312,7 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe:
     `recipe.palette` (k is its size); the others cluster, keeping `recipe.lock`.
     """
     custom = method.name == CUSTOM.name  # compared by name: a worker gets a pickled copy
-    if custom:
-        prepared = prepare(image, space=recipe.space, hist=hist, palette=list(recipe.palette), order=recipe.order)
-    else:
-        lock = list(recipe.lock) or None
-        prepared = prepare(image, method, space=recipe.space, hist=hist, lock=lock, order=recipe.order)
+    prepared = prepared_for(image, hist, method, recipe)
     result = prepared.quantize(
         None if custom else k, seed=recipe.seed, dither=recipe.dither, dither_strength=recipe.strength
     )
@@ -333,6 +329,15 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe:
         result.dither,
         result.dither_strength,
     )
+
+
+def prepared_for(image: LoadedImage, hist: Histogram, method: Method, recipe: Recipe) -> Prepared:
+    """`image` prepared for `method` as `recipe` says: `quant.CUSTOM` maps to ``recipe.palette``,
+    the others cluster keeping ``recipe.lock``. Dithering and the seed act later, in the quantize."""
+    if method.name == CUSTOM.name:
+        return prepare(image, space=recipe.space, hist=hist, palette=list(recipe.palette), order=recipe.order)
+    lock = list(recipe.lock) or None
+    return prepare(image, method, space=recipe.space, hist=hist, lock=lock, order=recipe.order)
 
 
 def describe_failure(exc: BaseException) -> str:
