@@ -28,6 +28,7 @@ from quant.methods import CUSTOM, Method, get_method
 from quant.metrics import Metrics
 from quant.palette import Palette
 from quant.pipeline import Prepared, prepare
+from quant.remap import is_dithered
 
 from .settings import Settings
 from .workers import Budget, BudgetExceeded, WorkerPool, WorkFailed, clock_off, shared_pool
@@ -84,6 +85,12 @@ class Done:
     def colors(self) -> np.ndarray:
         """The palette's colors, (m, 3) uint8."""
         return self.palette.colors
+
+    @property
+    def dithered(self) -> bool:
+        """Whether pixels of one color may have gone to different palette colors: then only the PNG
+        says which pixel is which color (the palette's labels give the undithered assignment)."""
+        return is_dithered(self.dither, self.dither_strength)
 
 
 @dataclass(frozen=True)

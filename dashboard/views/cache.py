@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from types import TracebackType
 from typing import TypeVar
 
+import numpy as np
 import streamlit as st
 
 import quant
-from dashboard.model import outcomes, sweeps
+from dashboard.model import outcomes, sweeps, viewer
 from dashboard.model.memory import BoundedCache, cache_bytes_from_env
 from dashboard.model.outcomes import (
     Done,
@@ -317,6 +319,24 @@ def drop_queued_sweep_points() -> None:
     """
     for job in st.session_state.pop(_SESSION_SWEEP_JOBS, []):
         job.cancel()  # only a queued job can be cancelled
+
+
+def run_id(image_key: str, settings: Settings, method: str) -> str:
+    """A short name for one method's result on this image at these settings (dither, locks, palette included)."""
+    key = repr(outcome_key(image_key, method, settings))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def result_pixels(run: str, outcome: Done) -> viewer.DecodedLayer:
+    """A result's pixels as its PNG holds them: decoded when first rendered, then kept in `PER_IMAGE`."""
+    return viewer.DecodedLayer(("result-pixels", run), outcome.png, outcome.colors, PER_IMAGE)
+
+
+def delta_e_per_entry(run: str, hist: quant.Histogram, palette: quant.Palette) -> np.ndarray:
+    """A result's ΔE2000 per histogram entry, kept in `PER_IMAGE` (four bytes a distinct color)."""
+    return kept(
+        ("delta-e", run), lambda: viewer.delta_e_per_entry(hist, palette), "Comparing every color to the original…"
+    )
 
 
 def warm_up_umap_in_background() -> None:

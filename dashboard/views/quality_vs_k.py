@@ -26,8 +26,8 @@ from dashboard.model.formatting import escape_markdown, method_label
 from dashboard.model.outcomes import Recipe, describe_failure, outcome_k
 from dashboard.model.settings import Settings
 from dashboard.model.sweeps import SweepPoint
-from quant.methods import get_method
 from quant import sweep
+from quant.methods import get_method
 
 from .cache import TICK_SECONDS, UPLOAD_TTL, sweep_point
 from .page import CARDS_PER_ROW, Page, shows_errors
