@@ -305,3 +305,41 @@ def test_a_click_on_any_methods_palette_strip_selects_its_pixels(image, hist, me
     entries = selection.entries_from_event(clicked, len(hist), labels_by_group=labels)
     assert entries.any()
     np.testing.assert_array_equal(entries, palette.labels == 0)
+
+
+# --- the quality-vs-k view, through AppTest -------------------------------------------------------
+
+
+def test_the_sweep_view_draws_as_each_method_arrives_and_sweeps_the_page_s_recipe(monkeypatch):
+    """Every point arrives late, so the figures are redrawn after each method, the last one included,
+    and once more at the end only if something new came: a key drawn twice in a run would fail it."""
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.model import sweeps
+    from dashboard.views import quality_vs_k
+
+    made = []
+    computing = ThreadPoolExecutor(1)
+
+    def late_point(image_key, image, hist, method, k, recipe):
+        made.append((method, k, recipe))
+        return computing.submit(sweeps.measure_point, image_key, image, hist, k, method, recipe)
+
+    monkeypatch.setattr(quality_vs_k, "sweep_point", late_point)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=300)
+    at.query_params.update(view="quality-vs-k", methods="octree", dither="atkinson", strength="0.5",
+                           lock="e30613", palette="000000,ffffff,e30613")
+    at.run()
+    computing.shutdown()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert len([c for c in at.main if c.type == "plotly_chart"]) == 2
+    assert at.selectbox(key="sweep_method").options == ["Octree (Pillow) · baseline", "libimagequant · baseline",
+                                                        "Your own palette"]
+    assert {(recipe.dither, recipe.strength) for _, _, recipe in made} == {("atkinson", 0.5)}
+    assert {recipe.lock for method, _, recipe in made if method != "custom"} == {("#e30613",)}
+    assert [k for method, k, _ in made if method == "custom"] == [3]  # one point, at the palette's size
+    assert "dithered as the cards are (Atkinson, strength 0.5), keeping the 1 locked colors" in \
+        " ".join(c.value for c in at.main.caption)

@@ -62,19 +62,21 @@ def draw(page: Page) -> None:
     progress = st.empty()
     swept: Sweeps = {}
     keys: list[str] = []
+    shown = 0  # how many sweeps the figures on the page show
     for method in methods:
         waited = not all(job.done() for job in jobs[method])
         rows = wait_for_points(page, method, jobs, progress)
         if rows:
             swept[curve_label(method)] = rows
             keys.append(sweep_key(page, method))
-            if waited:  # the figures so far, while the next method computes
-                draw_figures(swept, keys, threshold, page.source.key, quality, rate_distortion, knee_note)
+        if waited and len(swept) > shown:  # the figures so far, while the next method computes
+            shown = draw_figures(swept, keys, threshold, page.source.key, quality, rate_distortion, knee_note)
     progress.empty()
     if not swept:
         st.info("No sweep to show: every method failed.", icon=":material/info:")
         return
-    draw_figures(swept, keys, threshold, page.source.key, quality, rate_distortion, knee_note)
+    if len(swept) > shown:
+        draw_figures(swept, keys, threshold, page.source.key, quality, rate_distortion, knee_note)
     gallery({method: swept[curve_label(method)] for method in methods if curve_label(method) in swept})
 
 
@@ -153,14 +155,21 @@ def sweep_key(page: Page, method: str) -> str:
     return repr((page.source.key, method, swept_ks(page.settings, method), Recipe.for_method(page.settings, method)))
 
 
-def draw_figures(swept: Sweeps, keys: list[str], threshold: float, revision: str, quality, rate_distortion, knee_note):
-    """Both figures for the sweeps so far, into their placeholders."""
+def draw_figures(
+    swept: Sweeps, keys: list[str], threshold: float, revision: str, quality, rate_distortion, knee_note
+) -> int:
+    """Both figures for the sweeps so far, into their placeholders; returns how many sweeps they show.
+
+    Each redraw of a run is a new element, keyed by that count: Streamlit
+    refuses a key twice in one run, so a run draws each count at most once.
+    """
     identity = hashlib.sha256(repr((keys, threshold)).encode()).hexdigest()
     quality_fig, rate_fig, knees, best = cached_figures(identity, revision, threshold, swept)
-    drawn = len(swept)  # each redraw of a run is a new element: Streamlit refuses a key twice in one run
+    drawn = len(swept)
     quality.plotly_chart(quality_fig, key=f"quality-{drawn}")
     rate_distortion.plotly_chart(rate_fig, key=f"rate_distortion-{drawn}")
     knee_note.markdown(knee_text(swept, knees, best, threshold))
+    return drawn
 
 
 @st.cache_resource(max_entries=8, ttl=UPLOAD_TTL, show_spinner=False)
