@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import quant
+from dashboard.model import sweeps
 from dashboard.model.formatting import (
     LOCKED_RING, card_title_html, download_name, escape_markdown, file_stem, human_size, method_label, metrics_html,
     swatches_html,
@@ -247,3 +248,41 @@ def test_locked_swatches_are_ringed_and_named():
     text = swatches_html(colors, np.array([3, 1]), locked=np.array([False, True]))
     assert re.findall(r'aria-label="([^"]+)"', text) == ["#ff0000", "#0000ff locked"]
     assert text.count(LOCKED_RING) == 1 and "locked" in re.findall(r'title="([^"]+)"', text)[1]
+
+
+# --- quality versus k: points made with the page's recipe ------------------------------------------
+
+
+def test_a_sweep_point_is_made_with_the_dither_and_locks_the_cards_use(image, hist):
+    recipe = Recipe(dither="floyd-steinberg", strength=0.8, lock=("#e30613",), seed=2)
+    point = sweeps.measure_point("photo", image, hist, 8, "kmeans", recipe)
+    card = quant.quantize(image, 8, "kmeans", lock="#e30613", seed=2, dither="floyd-steinberg", dither_strength=0.8)
+    assert point.dither == "floyd-steinberg" and point.k == 8 and point.colors == len(card.palette.colors)
+    measured = (point.ssim, point.psnr, point.delta_e, point.png_bytes)
+    assert measured == (card.ssim, card.psnr, card.delta_e, len(card.png))
+    assert point.blurred_delta_e == pytest.approx(card.blurred_delta_e)
+    plain = sweeps.measure_point("photo", image, hist, 8, "kmeans", Recipe(lock=("#e30613",), seed=2))
+    assert plain.dither == "none" and plain.ssim != point.ssim  # the undithered sweep is another curve
+    assert point.thumbnail.shape == (96, 128, 3)  # small images keep their size
+
+
+def test_the_custom_palette_s_sweep_is_one_point_at_its_own_size(image, hist):
+    colors = ("#000000", "#ffffff", "#e30613")
+    point = sweeps.measure_point("photo", image, hist, 64, quant.CUSTOM.name, Recipe(palette=colors))
+    assert point.k == point.colors == 3
+
+
+def test_a_worker_reuses_its_preparation_for_the_next_k_of_the_same_recipe(image, hist):
+    recipe = Recipe(dither="atkinson")
+    sweeps.measure_point("photo", image, hist, 4, "kmeans", recipe)
+    prepared = sweeps._last_prepared[1]
+    sweeps.measure_point("photo", image, hist, 16, "kmeans", dataclasses.replace(recipe, strength=0.5))
+    assert sweeps._last_prepared[1] is prepared  # dithering acts after the preparation
+    sweeps.measure_point("photo", image, hist, 16, "kmeans", dataclasses.replace(recipe, lock=("#000000",)))
+    assert sweeps._last_prepared[1] is not prepared  # locks change what is prepared
+
+
+def test_a_sweep_point_s_key_follows_the_recipe():
+    plain, dithered = Recipe(), Recipe(dither="bayer4")
+    assert sweeps.point_key("img", "kmeans", 8, plain) != sweeps.point_key("img", "kmeans", 8, dithered)
+    assert sweeps.point_key("img", "kmeans", 8, plain) != sweeps.point_key("img", "kmeans", 16, plain)

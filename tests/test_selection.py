@@ -146,3 +146,54 @@ def test_describe_counts_colors_and_pixels(hist):
     mask = np.zeros(len(hist), bool)
     mask[[entry(hist, GREEN), entry(hist, BLUE)]] = True
     assert selection.describe(hist, mask) == "2 colors, 8 pixels (57.1 %) selected"
+
+
+# --- a click on a color of a result's palette strip ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dithered():
+    """A smooth gray ramp with a transparent corner, Floyd–Steinberg-dithered to 3 colors."""
+    ramp = np.repeat(np.linspace(0, 255, 48)[None, :], 24, axis=0).astype(np.uint8)
+    opaque = np.ones(ramp.shape, bool)
+    opaque[:3, :5] = False
+    image = quant.from_array(np.dstack([ramp] * 3), opaque)
+    return quant.quantize(image, 3, dither="floyd-steinberg")
+
+
+def strip_click(label, *rows):
+    group = selection.palette_group(label)
+    return {"selection": {"points": [{"legendgroup": group, "customdata": {"0": row, "1": "#000000"}} for row in rows]
+                          + [{"legendgroup": selection.PIXEL_GROUP, "customdata": [7]}]}}
+
+
+def test_the_rows_clicked_on_a_palette_strip():
+    assert selection.palette_rows_from_event(strip_click("k-means", 2, 0, 2), "k-means") == [0, 2]
+    assert selection.palette_rows_from_event(strip_click("k-means", 1), "Octree") == []  # another method's strip
+    assert selection.palette_rows_from_event(None, "k-means") == []
+
+
+def test_a_click_on_a_dithered_result_s_color_picks_the_pixels_shown_in_it(dithered):
+    """The pixels the image shows in the color, read from the PNG, not the undithered assignment."""
+    from dashboard.model import viewer
+    from dashboard.model.memory import BoundedCache
+
+    hist, palette = dithered.hist, dithered.palette
+    shown = viewer.DecodedLayer(("result",), dithered.png, palette.colors, BoundedCache(10**6)).indices()
+    visible = hist.pixel_index >= 0
+    for row in range(len(palette.colors)):
+        pixels = selection.pixels_of_palette_rows(hist, palette.labels, [row], indices=shown)
+        np.testing.assert_array_equal(pixels, (dithered.indices == row) & visible)
+        undithered = selection.pixels_of_palette_rows(hist, palette.labels, [row])
+        assert not np.array_equal(pixels, undithered)  # dithering moved pixels between colors
+    every = selection.pixels_of_palette_rows(hist, palette.labels, [0, 1, 2], indices=shown)
+    np.testing.assert_array_equal(every, visible)  # and never a transparent one
+    assert selection.describe_pixels(hist, every) == f"{visible.sum():,} pixels (100.0 %) selected"
+    with pytest.raises(ValueError, match="shape"):
+        selection.pixels_of_palette_rows(hist, palette.labels, [0], indices=shown[1:])
+
+
+def test_an_undithered_result_s_color_picks_its_cluster(image, hist):
+    palette = quant.quantize(image, 2).palette
+    pixels = selection.pixels_of_palette_rows(hist, palette.labels, [0])
+    np.testing.assert_array_equal(pixels, selection.pixel_mask(hist, palette.labels == 0))

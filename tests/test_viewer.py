@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import quant
 from dashboard.model import viewer
+from dashboard.model.memory import BoundedCache, size_of
 from dashboard.model.outcomes import PREVIEW_WIDTH, Recipe, measure
 from dashboard.model.viewer import Crop, crop_from_request
 from quant.ciede2000 import ciede2000
@@ -350,10 +351,14 @@ def dithered(translucent):
     return hist, measure(translucent, hist, 8, quant.METHODS["kmeans"], Recipe(dither="floyd-steinberg"))
 
 
+def decoded_layer(outcome, store=None, key=("result",)) -> viewer.DecodedLayer:
+    return viewer.DecodedLayer(key, outcome.png, outcome.colors, BoundedCache(10**8) if store is None else store)
+
+
 def test_a_dithered_result_s_layer_is_its_png_s_pixels(dithered):
     hist, outcome = dithered
     crop = Crop(35, 25, 80, 60, 45, 35)
-    layer = viewer.DecodedLayer.from_png(outcome.png)
+    layer = decoded_layer(outcome)
     assert layer.size == (120, 90)
     np.testing.assert_array_equal(layer.render(crop), decoded_rgba(outcome.png)[25:60, 35:80])
     # The lookup through the palette's labels is the same palette undithered: not the PNG's pixels.
@@ -364,13 +369,34 @@ def test_a_dithered_result_s_layer_is_its_png_s_pixels(dithered):
 def test_a_dithered_difference_map_is_each_pixel_s_delta_e(translucent, dithered):
     _, outcome = dithered
     crop = Crop(0, 0, 120, 90, 120, 90)
-    rendered = viewer.PixelDeltaELayer(translucent, viewer.DecodedLayer.from_png(outcome.png), 10.0).render(crop)
+    rendered = viewer.PixelDeltaELayer(translucent, decoded_layer(outcome), 10.0).render(crop)
     result = decoded_rgba(outcome.png)[..., :3]
     visible = translucent.opaque
     per_pixel = ciede2000(rgb_to_lab(translucent.rgb[visible]), rgb_to_lab(result[visible]))
     np.testing.assert_array_equal(rendered[visible, :3], viewer.heat_colors(per_pixel, 10.0))
     assert (rendered[~visible, 3] == 0).all() and (rendered[visible, 3] == 255).all()
     assert per_pixel.mean() == pytest.approx(outcome.metrics.delta_e, rel=1e-4)  # the card's mean ΔE
+
+
+def test_a_dithered_result_is_decoded_only_when_a_crop_needs_it_and_within_the_byte_bound(translucent):
+    """Decoded pixels live in the page's cache bounded by bytes: however many dithered results are
+    inspected, what is kept stays within the bound, and an evicted result is decoded again when needed."""
+    hist = quant.build_histogram(translucent)
+    outcomes = [
+        measure(translucent, hist, k, quant.METHODS["kmeans"], Recipe(dither=kind))
+        for k, kind in ((4, "floyd-steinberg"), (8, "atkinson"), (16, "bayer4"))
+    ]
+    one_result = translucent.width * translucent.height  # a byte a pixel
+    store = BoundedCache(int(1.5 * one_result))  # room for one decoded result, not two
+    layers = [decoded_layer(o, store, key=("result-pixels", n)) for n, o in enumerate(outcomes)]
+    assert [layer.size for layer in layers] == [(120, 90)] * 3 and store.bytes == 0  # nothing decoded yet
+    crop = Crop(0, 0, 120, 90, 60, 45)
+    for layer, outcome in zip(layers, outcomes, strict=True):
+        np.testing.assert_array_equal(layer.render(crop)[..., 3] > 0, translucent.opaque[crop.rows()][:, crop.columns()])
+        assert store.bytes == one_result <= store.max_bytes and len(store) == 1
+    first = layers[0].render(Crop(35, 25, 80, 60, 45, 35))  # evicted by the others: decoded again, the same
+    np.testing.assert_array_equal(first, decoded_rgba(outcomes[0].png)[25:60, 35:80] * (first[..., 3:] > 0))
+    assert size_of(layers[0].indices()) == one_result  # the indices, not four bytes a pixel of RGBA
 
 
 def test_with_dithering_the_viewer_shows_each_result_dithered_and_undithered():
@@ -394,6 +420,24 @@ def test_with_dithering_the_viewer_shows_each_result_dithered_and_undithered():
     at.selectbox(key="inspect_left").set_value("kmeans").run()
     at.selectbox(key="inspect_right").set_value("kmeans:undithered").run()
     assert [p["label"] for p in sent_data(at)["panels"]] == ["k-means · Atkinson", "k-means · undithered"]
+
+
+def test_inspect_decodes_only_for_a_crop_and_keeps_its_big_data_in_the_page_s_byte_bounded_cache():
+    from dashboard.views.cache import PER_IMAGE
+
+    PER_IMAGE.clear()
+    at = open_inspect(methods="kmeans", dither="bayer8")
+    kinds = lambda: {key[0] for key in PER_IMAGE.keys()}  # noqa: E731
+    assert "result-pixels" not in kinds()  # at fit the grid shows the card's preview: nothing decoded
+    have = [p["id"] for p in sent_data(at)["panels"]]
+    at.session_state["inspect_viewer"] = {"request": {
+        "crop": {"x": 100, "y": 50, "w": 64, "h": 48, "scale": 1}, "have": have, "image": sent_data(at)["image"]["id"]}}
+    at.run()
+    assert_healthy(at)
+    assert {"result-pixels", "viewer-crop"} <= kinds()
+    at.segmented_control(key="inspect_mode").set_value("difference").run()
+    assert_healthy(at)
+    assert {"delta-e", "viewer-preview"} <= kinds()
 
 
 def test_without_dithering_there_is_no_undithered_toggle():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import Counter
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 import quant
 from dashboard.model import figures
+from dashboard.model.sweeps import SweepPoint
 from quant import embed
 from quant.sweep import SweepRow
 
@@ -155,9 +158,10 @@ def test_cluster_map_can_color_by_cluster_id(embedding, hist, palettes):
 
 
 def sweep_rows(ssims=(0.6, 0.75, 0.85, 0.9, 0.91, 0.915, 0.918, 0.92)):
+    """A page's sweep (`SweepPoint`s, with the blurred ΔE) of made-up values."""
     ks = [2**e for e in range(1, len(ssims) + 1)]
-    return [SweepRow(k=k, colors=k, ssim=s, psnr=20 + e, delta_e=10 - e, png_bytes=1000 * k,
-                     seconds=0.1, thumbnail=np.zeros((2, 2, 3), np.uint8))
+    return [SweepPoint(k=k, colors=k, ssim=s, psnr=20 + e, delta_e=10 - e, blurred_delta_e=5 - e / 2,
+                       png_bytes=1000 * k, seconds=0.1, dither="none", thumbnail=np.zeros((2, 2, 3), np.uint8))
             for e, (k, s) in enumerate(zip(ks, ssims))]
 
 
@@ -167,36 +171,57 @@ def sweeps_of_three():
             "libimagequant": sweep_rows((0.55, 0.7, 0.8, 0.88, 0.9, 0.91, 0.912, 0.915))}
 
 
-def test_quality_figure_draws_every_method_on_the_same_four_log2_panels():
+def test_quality_figure_draws_every_method_on_the_same_five_log2_panels():
     sweeps = sweeps_of_three()
     fig = figures.quality_figure(sweeps, reference="libimagequant")
-    assert len(fig.data) == 4 * len(sweeps)
+    assert len(fig.data) == 5 * len(sweeps)
     for number, (label, rows) in enumerate(sweeps.items()):
-        curves = fig.data[4 * number: 4 * number + 4]
+        curves = fig.data[5 * number: 5 * number + 5]
         assert {t.legendgroup for t in curves} == {label} and sum(bool(t.showlegend) for t in curves) == 1
-        assert [list(t.x) for t in curves] == [[r.k for r in rows]] * 4
+        assert [list(t.x) for t in curves] == [[r.k for r in rows]] * 5
         assert list(curves[0].y) == [r.ssim for r in rows]
-        assert list(curves[3].y) == [r.png_bytes / 1000 for r in rows]
-        assert [t.xaxis for t in curves] == ["x", "x2", "x3", "x4"]  # the same axes for every method
+        assert list(curves[3].y) == [r.blurred_delta_e for r in rows]
+        assert list(curves[4].y) == [r.png_bytes / 1000 for r in rows]
+        assert [t.xaxis for t in curves] == ["x", "x2", "x3", "x4", "x5"]  # the same axes for every method
     reference = [t for t in fig.data if t.legendgroup == "libimagequant"]
     assert all(t.line.dash == "dash" for t in reference) and "(reference)" in reference[0].name
     assert all(t.line.dash is None for t in fig.data if t.legendgroup != "libimagequant")
     assert len({t.line.color for t in fig.data}) == 3  # one color per method, the same on every panel
-    for axis in ("xaxis", "xaxis2", "xaxis3", "xaxis4"):
+    for axis in ("xaxis", "xaxis2", "xaxis3", "xaxis4", "xaxis5"):
         assert fig.layout[axis].type == "log"
         assert list(fig.layout[axis].tickvals) == [2, 4, 8, 16, 32, 64, 128, 256]
-    assert [fig.layout[f"yaxis{n}"].title.text for n in ("", 2, 3, 4)] == \
-        ["SSIM", "PSNR, dB", "ΔE2000", "PNG8 size, kB"]
+    assert [fig.layout[f"yaxis{n}"].title.text for n in ("", 2, 3, 4, 5)] == \
+        ["SSIM", "PSNR, dB", "ΔE2000", "Blurred ΔE2000", "PNG8 size, kB"]
     assert fig.layout.uirevision
+
+
+def test_an_engine_sweep_row_leaves_the_blurred_panel_empty():
+    row = sweep_rows()[0]
+    engine_row = SweepRow(**{f.name: getattr(row, f.name) for f in dataclasses.fields(SweepRow)})
+    fig = figures.quality_figure({"k-means": [engine_row]})
+    assert math.isnan(fig.data[3].y[0]) and fig.data[4].y[0] == engine_row.png_bytes / 1000
+
+
+def test_a_one_point_sweep_is_a_marked_point_not_a_curve():
+    sweeps = {**sweeps_of_three(), "Your own palette": sweep_rows()[2:3]}
+    fig = figures.quality_figure(sweeps)
+    own = [t for t in fig.data if t.legendgroup == "Your own palette"]
+    assert len(own) == 5 and {t.mode for t in own} == {"markers"} and {t.marker.symbol for t in own} == {"diamond"}
+    assert {t.mode for t in fig.data if t.legendgroup == "k-means"} == {"lines+markers"}
+    rate = figures.rate_distortion_figure(sweeps)
+    assert rate.data[-1].mode == "markers" and list(rate.data[-1].x) == [sweep_rows()[2].png_bytes / 1000]
+    # a point has no curve to average over sizes: it doesn't take part in the best quality per byte
+    assert figures.best_quality_per_byte(sweeps) == figures.best_quality_per_byte(sweeps_of_three())
+    assert figures.best_quality_per_byte({"k-means": sweep_rows(), "Your own palette": sweep_rows()[:1]}) is None
 
 
 def test_each_curve_keeps_its_knee():
     sweeps = sweeps_of_three()
     fig = figures.quality_figure(sweeps, knees={"k-means": 16, "Octree": None, "libimagequant": 8})
     stars = [t for t in fig.data if t.marker.symbol == "star"]
-    assert len(stars) == 8  # on each of the four panels, for the two methods that have a knee
+    assert len(stars) == 10  # on each of the five panels, for the two methods that have a knee
     kmeans = [t for t in stars if t.legendgroup == "k-means"]
-    assert [list(t.x) for t in kmeans] == [[16]] * 4 and list(kmeans[0].y) == [0.9]
+    assert [list(t.x) for t in kmeans] == [[16]] * 5 and list(kmeans[0].y) == [0.9]
     curve = next(t for t in fig.data if t.legendgroup == "k-means")
     assert {t.marker.color for t in kmeans} == {curve.line.color}
     with pytest.raises(ValueError, match="knee_k"):
@@ -208,10 +233,10 @@ def test_each_curve_keeps_its_knee():
 def test_best_quality_per_byte_is_the_highest_mean_ssim_over_the_shared_sizes():
     sweeps = sweeps_of_three()
     assert figures.best_quality_per_byte(sweeps) == "k-means"  # above the others at every size
-    cheaper = [SweepRow(**{**r.__dict__, "png_bytes": r.png_bytes // 8}) for r in sweeps["Octree"]]
+    cheaper = [dataclasses.replace(r, png_bytes=r.png_bytes // 8) for r in sweeps["Octree"]]
     assert figures.best_quality_per_byte({**sweeps, "Octree": cheaper}) == "Octree"  # an eighth of the bytes
     assert figures.best_quality_per_byte({"k-means": sweep_rows()}) is None  # nothing to compare with
-    far = [SweepRow(**{**r.__dict__, "png_bytes": 10**9 + r.k}) for r in sweep_rows()]
+    far = [dataclasses.replace(r, png_bytes=10**9 + r.k) for r in sweep_rows()]
     assert figures.best_quality_per_byte({"k-means": sweep_rows(), "far": far}) is None  # no size in common
 
 
@@ -280,3 +305,41 @@ def test_a_click_on_any_methods_palette_strip_selects_its_pixels(image, hist, me
     entries = selection.entries_from_event(clicked, len(hist), labels_by_group=labels)
     assert entries.any()
     np.testing.assert_array_equal(entries, palette.labels == 0)
+
+
+# --- the quality-vs-k view, through AppTest -------------------------------------------------------
+
+
+def test_the_sweep_view_draws_as_each_method_arrives_and_sweeps_the_page_s_recipe(monkeypatch):
+    """Every point arrives late, so the figures are redrawn after each method, the last one included,
+    and once more at the end only if something new came: a key drawn twice in a run would fail it."""
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.model import sweeps
+    from dashboard.views import quality_vs_k
+
+    made = []
+    computing = ThreadPoolExecutor(1)
+
+    def late_point(image_key, image, hist, method, k, recipe):
+        made.append((method, k, recipe))
+        return computing.submit(sweeps.measure_point, image_key, image, hist, k, method, recipe)
+
+    monkeypatch.setattr(quality_vs_k, "sweep_point", late_point)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=300)
+    at.query_params.update(view="quality-vs-k", methods="octree", dither="atkinson", strength="0.5",
+                           lock="e30613", palette="000000,ffffff,e30613")
+    at.run()
+    computing.shutdown()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert len([c for c in at.main if c.type == "plotly_chart"]) == 2
+    assert at.selectbox(key="sweep_method").options == ["Octree (Pillow) · baseline", "libimagequant · baseline",
+                                                        "Your own palette"]
+    assert {(recipe.dither, recipe.strength) for _, _, recipe in made} == {("atkinson", 0.5)}
+    assert {recipe.lock for method, _, recipe in made if method != "custom"} == {("#e30613",)}
+    assert [k for method, k, _ in made if method == "custom"] == [3]  # one point, at the palette's size
+    assert "dithered as the cards are (Atkinson, strength 0.5), keeping the 1 locked colors" in \
+        " ".join(c.value for c in at.main.caption)

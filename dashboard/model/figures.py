@@ -299,8 +299,10 @@ def cluster_map_figure(
 
 # --- quality versus k --------------------------------------------------------------------------
 
-#: The four panels of `quality_figure`, as `COLUMNS` show them.
-QUALITY_PANELS = tuple(COLUMN_BY_KEY[key] for key in ("ssim", "psnr", "delta_e", "png_kb"))
+#: The panels of `quality_figure`, as `COLUMNS` show them, two to a row: the blurred ΔE2000 is the
+#: one that sees dithering as a viewer does (SSIM and per-pixel ΔE2000 punish its grain).
+QUALITY_PANELS = tuple(COLUMN_BY_KEY[key] for key in ("ssim", "psnr", "delta_e", "blurred_delta_e", "png_kb"))
+_PANEL_ROWS = (len(QUALITY_PANELS) + 1) // 2
 _SSIM, _PNG = COLUMN_BY_KEY["ssim"], COLUMN_BY_KEY["png_kb"]
 
 
@@ -311,16 +313,19 @@ def quality_figure(
     reference: str | None = None,
     uirevision: str = "quality",
 ) -> go.Figure:
-    """SSIM, PSNR, ΔE2000 and PNG8 size against k, on a log-2 axis, one curve per method.
+    """SSIM, PSNR, ΔE2000, blurred ΔE2000 and PNG8 size against k, on a log-2 axis, one curve per method.
 
     Parameters
     ----------
-    sweeps : mapping of str to sequence of SweepRow
-        Each method's sweep, from `quant.sweep.sweep`, in increasing k, keyed
-        by its display label, in legend order.
+    sweeps : mapping of str to sequence of sweep rows
+        Each method's sweep in increasing k, keyed by its display label, in
+        legend order: `dashboard.model.sweeps.SweepPoint` (the page's), or
+        `quant.sweep.SweepRow` (no blurred ΔE: that panel stays empty). A
+        sweep of one row (the custom palette's, whose k is its size) is drawn
+        as a single, larger marker.
     knees : mapping of str to int or None, optional
         The k to mark on each method's curves, from `quant.sweep.knee_of`: a
-        star, in the method's color, on each of its four curves.
+        star, in the method's color, on each of its curves.
     reference : str, optional
         The label of the reference method (libimagequant): its curves are
         dashed and gray, behind the others.
@@ -330,8 +335,8 @@ def quality_figure(
     Returns
     -------
     plotly.graph_objects.Figure
-        Four panels; per method four curves (one legend entry, which toggles
-        all four), then one knee trace when it has a knee.
+        One panel per `QUALITY_PANELS`; per method a curve on each (one legend
+        entry, which toggles them all), then its knee's stars when it has a knee.
 
     Notes
     -----
@@ -341,11 +346,11 @@ def quality_figure(
     sweeps = _check_sweeps(sweeps)
     knees = dict(knees or {})
     fig = make_subplots(
-        rows=2,
+        rows=_PANEL_ROWS,
         cols=2,
         subplot_titles=[column.axis_title for column in QUALITY_PANELS],
         horizontal_spacing=0.1,
-        vertical_spacing=0.16,
+        vertical_spacing=0.3 / _PANEL_ROWS,
     )
     for order, (label, rows) in enumerate(sweeps.items()):
         ks, values = [row.k for row in rows], [sweep_values(row) for row in rows]
@@ -355,7 +360,7 @@ def quality_figure(
                 go.Scatter(
                     x=ks,
                     y=[v[column.key] for v in values],
-                    mode="lines+markers",
+                    **_sweep_marks(rows),
                     name=_legend_name(label, reference),
                     showlegend=number == 0,
                     legendgroup=label,
@@ -372,7 +377,9 @@ def quality_figure(
         fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=number // 2 + 1, col=number % 2 + 1)
         fig.update_yaxes(title_text=column.short_title, row=number // 2 + 1, col=number % 2 + 1)
     _finish(fig, f"Quality versus k: {', '.join(sweeps)}", uirevision, "zoom")
-    fig.update_layout(height=680, legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+    fig.update_layout(
+        height=340 * _PANEL_ROWS, legend=dict(orientation="h", yanchor="top", y=-0.06, xanchor="left", x=0)
+    )
     fig.update_layout(margin_b=90)
     return fig
 
@@ -384,7 +391,8 @@ def best_quality_per_byte(sweeps: Mapping[str, Sequence]) -> str | None:
     size (linear interpolation between its k), and averaged over the size
     range every curve covers: the curve above the others there has the
     largest area under it, so at a typical size it is the sharper image.
-    A method ahead at every size wins whatever the range.
+    A method ahead at every size wins whatever the range. A sweep of one
+    row (the custom palette's single point) has no curve and is left out.
 
     Parameters
     ----------
@@ -397,7 +405,7 @@ def best_quality_per_byte(sweeps: Mapping[str, Sequence]) -> str | None:
         The winning label; None with fewer than two curves, or when their
         sizes don't overlap (then no size is fair to all of them).
     """
-    sweeps = _check_sweeps(sweeps)
+    sweeps = {label: rows for label, rows in _check_sweeps(sweeps).items() if len(rows) > 1}
     if len(sweeps) < 2:
         return None
     curves = {}
@@ -453,7 +461,7 @@ def rate_distortion_figure(
             go.Scatter(
                 x=[row.png_bytes / 1000 for row in rows],
                 y=[row.ssim for row in rows],
-                mode="lines+markers",
+                **_sweep_marks(rows),
                 line=line,
                 name=name,
                 customdata=[row.k for row in rows],
@@ -637,7 +645,7 @@ def _log2_axis() -> dict:
 
 
 def _mark_knee(fig: go.Figure, label: str, rows: Sequence, knee_k: int, color: str) -> None:
-    """A star at the knee on each of the method's four curves, in its color: one legend entry."""
+    """A star at the knee on each of the method's curves, in its color: one legend entry."""
     by_k = {row.k: row for row in rows}
     if knee_k not in by_k:
         raise ValueError(f"knee_k={knee_k} of {label} is not one of its sweep's k: {', '.join(map(str, by_k))}")
@@ -671,6 +679,13 @@ def _sweep_line(order: int, is_reference: bool) -> dict:
     if is_reference:
         return dict(color=REFERENCE_COLOR, dash="dash", width=2)
     return dict(color=_SWEEP_COLORS[order % len(_SWEEP_COLORS)], width=2)
+
+
+def _sweep_marks(rows: Sequence) -> dict:
+    """A sweep's curve with a marker per k; a single point (the custom palette's one k), larger, without a line."""
+    if len(rows) > 1:
+        return dict(mode="lines+markers")
+    return dict(mode="markers", marker=dict(size=14, symbol="diamond", line=dict(color="black", width=1)))
 
 
 def _legend_name(label: str, reference: str | None) -> str:

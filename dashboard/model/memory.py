@@ -101,6 +101,11 @@ class BoundedCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def keys(self) -> list[Hashable]:
+        """The kept keys, least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -104,11 +104,16 @@ def metric_row(outcome: Done, original_bytes: int) -> dict[str, float]:
 
 
 def sweep_values(row) -> dict[str, float]:
-    """The metrics of one sweep row (`quant.sweep.SweepRow`), keyed like `COLUMNS` (no ratio)."""
+    """The metrics of one sweep row, keyed like `COLUMNS` (no ratio).
+
+    A `dashboard.model.sweeps.SweepPoint`, or a `quant.sweep.SweepRow`,
+    which has no blurred ΔE (NaN: plotly leaves it out).
+    """
     return {
         "ssim": row.ssim,
         "psnr": row.psnr,
         "delta_e": row.delta_e,
+        "blurred_delta_e": getattr(row, "blurred_delta_e", math.nan),
         "png_kb": row.png_bytes / 1000,
         "seconds": row.seconds,
     }

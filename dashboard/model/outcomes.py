@@ -27,7 +27,8 @@ from quant.load import LoadedImage
 from quant.methods import CUSTOM, Method, get_method
 from quant.metrics import Metrics
 from quant.palette import Palette
-from quant.pipeline import prepare
+from quant.pipeline import Prepared, prepare
+from quant.remap import is_dithered
 
 from .settings import Settings
 from .workers import Budget, BudgetExceeded, WorkerPool, WorkFailed, clock_off, shared_pool
@@ -84,6 +85,12 @@ class Done:
     def colors(self) -> np.ndarray:
         """The palette's colors, (m, 3) uint8."""
         return self.palette.colors
+
+    @property
+    def dithered(self) -> bool:
+        """Whether pixels of one color may have gone to different palette colors: then only the PNG
+        says which pixel is which color (the palette's labels give the undithered assignment)."""
+        return is_dithered(self.dither, self.dither_strength)
 
 
 @dataclass(frozen=True)
@@ -312,11 +319,7 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe:
     `recipe.palette` (k is its size); the others cluster, keeping `recipe.lock`.
     """
     custom = method.name == CUSTOM.name  # compared by name: a worker gets a pickled copy
-    if custom:
-        prepared = prepare(image, space=recipe.space, hist=hist, palette=list(recipe.palette), order=recipe.order)
-    else:
-        lock = list(recipe.lock) or None
-        prepared = prepare(image, method, space=recipe.space, hist=hist, lock=lock, order=recipe.order)
+    prepared = prepared_for(image, hist, method, recipe)
     result = prepared.quantize(
         None if custom else k, seed=recipe.seed, dither=recipe.dither, dither_strength=recipe.strength
     )
@@ -333,6 +336,15 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe:
         result.dither,
         result.dither_strength,
     )
+
+
+def prepared_for(image: LoadedImage, hist: Histogram, method: Method, recipe: Recipe) -> Prepared:
+    """`image` prepared for `method` as `recipe` says: `quant.CUSTOM` maps to ``recipe.palette``,
+    the others cluster keeping ``recipe.lock``. Dithering and the seed act later, in the quantize."""
+    if method.name == CUSTOM.name:
+        return prepare(image, space=recipe.space, hist=hist, palette=list(recipe.palette), order=recipe.order)
+    lock = list(recipe.lock) or None
+    return prepare(image, method, space=recipe.space, hist=hist, lock=lock, order=recipe.order)
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -19,6 +19,10 @@ How a view uses it (`dashboard.views.page.show_selected_pixels`)::
 
     # a palette swatch clicked:
     entries = selection.entries_of_color(palette.labels, index)
+    # a color of a result's palette strip clicked: the pixels drawn in it (a dithered result's
+    # from its PNG's indices, not from the labels, which give the undithered assignment)
+    rows = selection.palette_rows_from_event(event, label)
+    pixels = selection.pixels_of_palette_rows(hist, palette.labels, rows, indices=decoded_or_none)
 
 The figures of `dashboard.model.figures` make this work: a pixel point's
 ``customdata[0]`` is its histogram entry, in legend group `PIXEL_GROUP`, and
@@ -134,6 +138,54 @@ def entries_of_color(labels: np.ndarray, index: int) -> np.ndarray:
     if not is_integer(index) or not 0 <= index < max(colors, 1):
         raise ValueError(f"index must be a palette row from 0 to {max(colors - 1, 0)}, not {index!r}")
     return labels == index
+
+
+def palette_rows_from_event(event: Any, label: str) -> list[int]:
+    """The palette rows picked in a selection event from the palette markers drawn under `label`."""
+    group = palette_group(label)
+    rows = (_first_customdata(point) for point in _points(event) if point.get("legendgroup") == group)
+    return sorted({row for row in rows if row is not None})
+
+
+def pixels_of_palette_rows(
+    hist, labels: np.ndarray, rows: list[int], *, indices: np.ndarray | None = None
+) -> np.ndarray:
+    """Which pixels are drawn in the picked palette colors: a boolean H×W mask.
+
+    Parameters
+    ----------
+    hist : Histogram
+        The image's.
+    labels : ndarray of int, shape (n,)
+        ``palette.labels``: each distinct color's nearest palette row, the
+        undithered assignment.
+    rows : list of int
+        The picked palette rows.
+    indices : ndarray of uint8, shape (H, W), optional
+        The result's palette index of every pixel, as its PNG holds it. A
+        dithered result must pass it: dithering sends pixels of one color to
+        different palette colors, so the labels would pick the pixels the
+        undithered result gives that color, not those the image shows in it.
+
+    Returns
+    -------
+    ndarray of bool, shape (H, W)
+        Transparent pixels are never selected.
+    """
+    if indices is None:
+        entries = np.isin(np.asarray(labels), rows)
+        return pixel_mask(hist, entries)
+    indices = np.asarray(indices)
+    if indices.shape != hist.pixel_index.shape:
+        raise ValueError(f"indices must have the image's shape {hist.pixel_index.shape}, not {indices.shape}")
+    return np.isin(indices, rows) & (hist.pixel_index >= 0)
+
+
+def describe_pixels(hist, pixels: np.ndarray) -> str:
+    """A caption such as ``"45,678 pixels (33.8 %) selected"``, for a selection made pixel by pixel."""
+    count = int(np.count_nonzero(pixels))
+    share = 100 * count / hist.total if hist.total else 0.0
+    return f"{count:,} pixels ({share:.1f} %) selected"
 
 
 def pixel_mask(hist, entries: np.ndarray) -> np.ndarray:

@@ -12,9 +12,12 @@ per-pixel index and the palette's label per entry give them by lookup (what
 the remap stage did to write that PNG), and a ΔE map looks up a ΔE2000
 computed once per distinct color, the histogram's working set, not once per
 pixel. A dithered result sends pixels of one color to different palette
-colors, so its pixels are decoded from its PNG once (`DecodedLayer`), and its
+colors, so its pixels are decoded from its PNG (`DecodedLayer`), and its
 ΔE map is computed per pixel of each crop (`PixelDeltaELayer`). The same
-palette's lookup is then the undithered result, for side by side.
+palette's lookup is then the undithered result, for side by side. Decoded
+pixels and ΔE arrays are big (a byte a pixel, four bytes a distinct color): the
+page keeps them in its cache bounded by bytes, and decodes only when a crop
+needs it.
 
 This module knows nothing about Streamlit, so it is tested on its own.
 """
@@ -24,7 +27,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +37,8 @@ from PIL import Image
 from quant.histogram import Histogram
 from quant.load import LoadedImage
 from quant.palette import Palette
+
+from .memory import BoundedCache
 
 #: The closest zoom: 8 screen pixels per image pixel.
 MAX_ZOOM = 8.0
@@ -208,23 +213,56 @@ class DeltaELayer(_Indexed):
         return _rgba(heat_colors(values, self.limit), visible)
 
 
+def decode_indices(png: bytes) -> np.ndarray:
+    """A PNG8's palette index of every pixel, (H, W) uint8: what the remap wrote (transparency its own index).
+
+    One byte a pixel, a quarter of the decoded RGBA: the colors are looked up per crop.
+    """
+    picture = Image.open(io.BytesIO(png))
+    if picture.mode != "P":
+        raise ValueError(f"expected a palette PNG (PNG8), not a {picture.mode} image")
+    return np.asarray(picture)
+
+
 @dataclass(frozen=True)
 class DecodedLayer:
-    """A result's pixels as its PNG holds them: what a dithered result needs (see the module docstring)."""
+    """A result's pixels as its PNG holds them: what a dithered result needs (see the module docstring).
 
-    rgba: np.ndarray
+    Nothing is decoded until a crop is rendered (a grid at fit shows the
+    card's preview), and the decoded indices are kept in `store`, a cache
+    bounded by bytes shared with every other image's data, under `key`: an
+    evicted result is decoded again when next needed.
 
-    @classmethod
-    def from_png(cls, png: bytes) -> DecodedLayer:
-        return cls(np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")))
+    Attributes
+    ----------
+    key : hashable
+        Names the result in `store`.
+    png : bytes
+        The result's PNG8.
+    colors : ndarray of uint8, shape (m, 3)
+        Its palette; index m is transparent.
+    store : BoundedCache
+    """
+
+    key: Hashable
+    png: bytes
+    colors: np.ndarray
+    store: BoundedCache
 
     @property
     def size(self) -> tuple[int, int]:
-        height, width = self.rgba.shape[:2]
-        return width, height
+        return Image.open(io.BytesIO(self.png)).size  # read from the header: nothing decoded
+
+    def indices(self) -> np.ndarray:
+        """Every pixel's palette index, decoded once while `store` keeps it."""
+        return self.store.get_or_compute(self.key, lambda: decode_indices(self.png))
 
     def render(self, crop: Crop) -> np.ndarray:
-        return self.rgba[np.ix_(crop.rows(), crop.columns())]
+        indices = self.indices()[np.ix_(crop.rows(), crop.columns())]
+        visible = indices < len(self.colors)
+        rgb = np.zeros((*indices.shape, 3), np.uint8)
+        rgb[visible] = self.colors[indices[visible]]
+        return _rgba(rgb, visible)
 
 
 @dataclass(frozen=True)

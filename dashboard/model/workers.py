@@ -50,9 +50,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-#: What the forkserver imports once, so workers start warm: the engine and the module whose
-#: function the page runs in a worker. Never "__main__" (the Streamlit script; see above).
-_PRELOAD = ["quant", "dashboard.model.outcomes"]
+#: What the forkserver imports once, so workers start warm: the engine and the modules whose
+#: functions the page runs in a worker. Never "__main__" (the Streamlit script; see above).
+_PRELOAD = ["quant", "dashboard.model.outcomes", "dashboard.model.sweeps"]
 #: How long encoding and scoring a result may take after the work calls `clock_off`.
 FINISH_SECONDS = 120.0
 #: A worker is replaced when, after a task, its resident memory has grown past its warm size by

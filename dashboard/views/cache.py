@@ -4,8 +4,8 @@ Keys are the image's content hash (or the sample's name) plus the
 parameters — never Streamlit's own hashing of arrays, which samples big ones;
 big objects are passed unhashed (the leading underscore). The engine is
 called for results from `dashboard.model.outcomes.measure` (through
-`computed_outcome`, in the server's warm workers), `cached_preparation` and
-`cached_sweep_row` only.
+`computed_outcome`) and `dashboard.model.sweeps.measure_point` (through
+`sweep_point`) only, both in the server's warm workers.
 
 An image's big data (the decoded upload, its histogram, the original's PNG,
 every method's outcome) is kept in `PER_IMAGE`, bounded by bytes
@@ -20,14 +20,19 @@ finish them, all methods at the same time.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from types import TracebackType
 from typing import TypeVar
 
+import numpy as np
 import streamlit as st
 
 import quant
-from dashboard.model import outcomes
+from dashboard.model import outcomes, sweeps, viewer
 from dashboard.model.memory import BoundedCache, cache_bytes_from_env
 from dashboard.model.outcomes import (
     Done,
@@ -42,7 +47,7 @@ from dashboard.model.outcomes import (
 )
 from dashboard.model.settings import Settings
 from dashboard.model.workers import Budget, WorkerPool
-from quant import embed, sweep
+from quant import embed
 
 from .page import Source
 
@@ -247,7 +252,12 @@ def run_key(image_key: str, settings: Settings) -> tuple:
 
 
 def compute(source: Source, hist: quant.Histogram, settings: Settings) -> Computation:
-    """The outcomes of this run's settings; after a Stop, only the cached ones until a setting changes."""
+    """The outcomes of this run's settings; after a Stop, only the cached ones until a setting changes.
+
+    First, the sweep points the session's last run queued are taken back, so
+    they don't hold this run's outcomes up (the quality view asks again for those it wants).
+    """
+    drop_queued_sweep_points()
     return Computation(
         source, hist, settings, only_cached=st.session_state.get("halted") == run_key(source.key, settings)
     )
@@ -258,23 +268,75 @@ def cached_embedding(image_key: str, method: str, seed: int, _hist: quant.Histog
     return embed.embed(_hist, method=method, seed=seed)
 
 
-# Only a sweep being computed needs one (its rows are cached on their own); each holds about 100
-# bytes per distinct color, and keeps its image and histogram alive. Two: two sessions sweeping
-# at once don't evict each other's at every k.
-@st.cache_resource(max_entries=2, ttl=UPLOAD_TTL, show_spinner=False)
-def cached_preparation(
-    image_key: str, method: str, space: str, _image: quant.LoadedImage, _hist: quant.Histogram
-) -> quant.Prepared:
-    """A method's k-independent work on one image, shared by every k of its sweep."""
-    return quant.prepare(_image, method, space=space, hist=_hist)
+#: The sweep points the workers compute, by key (`sweeps.point_key`): a rerun (the knee slider) or
+#: another session asking for a point already on its way joins its job instead of starting another.
+SWEEP_JOBS: dict[tuple, Future] = {}
+_SWEEP_LOCK = threading.Lock()
+#: Where a session notes the sweep jobs its last run asked for (see `drop_queued_sweep_points`).
+_SESSION_SWEEP_JOBS = "_sweep_jobs"
 
 
-@st.cache_data(max_entries=128, ttl=UPLOAD_TTL, show_spinner=False)
-def cached_sweep_row(
-    image_key: str, method: str, k: int, space: str, seed: int, _image: quant.LoadedImage, _hist: quant.Histogram
-) -> sweep.SweepRow:
-    prepared = cached_preparation(image_key, method, space, _image, _hist)
-    return sweep.sweep(prepared, [k], seed=seed)[0]
+def sweep_point(
+    image_key: str, image: quant.LoadedImage, hist: quant.Histogram, method: str, k: int, recipe: Recipe
+) -> Future:
+    """One point of a sweep as a future: done at once if kept, else the job computing it (started if none).
+
+    Points are computed in the warm workers, side by side, and kept in
+    `PER_IMAGE` as each finishes (a failure is not kept: the next run tries again).
+    """
+    key = sweeps.point_key(image_key, method, k, recipe)
+    if (point := PER_IMAGE.get(key)) is not None:
+        kept: Future = Future()
+        kept.set_result(point)
+        return kept
+    with _SWEEP_LOCK:
+        running = SWEEP_JOBS.get(key)
+        job = running or worker_pool().submit(
+            method_budget(), sweeps.measure_point, image_key, image, hist, k, method, recipe
+        )
+        SWEEP_JOBS[key] = job
+    if running is None:  # outside the lock: a job already done calls back at once
+        job.add_done_callback(functools.partial(_keep_point, key))
+    st.session_state.setdefault(_SESSION_SWEEP_JOBS, []).append(job)
+    return job
+
+
+def _keep_point(key: tuple, job: Future) -> None:
+    with _SWEEP_LOCK:
+        if SWEEP_JOBS.get(key) is job:
+            del SWEEP_JOBS[key]
+    if not job.cancelled() and job.exception() is None:
+        PER_IMAGE.put(key, job.result())
+
+
+def drop_queued_sweep_points() -> None:
+    """Take back the sweep points this session's last run queued and no worker has started.
+
+    Called at the start of every run: a sweep left (another view, image or
+    dither) must not hold up the next run's results in the workers' queue.
+    Points already started finish and are kept. A view that still wants a
+    dropped point asks for it again (`sweep_point`), which queues it anew.
+    """
+    for job in st.session_state.pop(_SESSION_SWEEP_JOBS, []):
+        job.cancel()  # only a queued job can be cancelled
+
+
+def run_id(image_key: str, settings: Settings, method: str) -> str:
+    """A short name for one method's result on this image at these settings (dither, locks, palette included)."""
+    key = repr(outcome_key(image_key, method, settings))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def result_pixels(run: str, outcome: Done) -> viewer.DecodedLayer:
+    """A result's pixels as its PNG holds them: decoded when first rendered, then kept in `PER_IMAGE`."""
+    return viewer.DecodedLayer(("result-pixels", run), outcome.png, outcome.colors, PER_IMAGE)
+
+
+def delta_e_per_entry(run: str, hist: quant.Histogram, palette: quant.Palette) -> np.ndarray:
+    """A result's ΔE2000 per histogram entry, kept in `PER_IMAGE` (four bytes a distinct color)."""
+    return kept(
+        ("delta-e", run), lambda: viewer.delta_e_per_entry(hist, palette), "Comparing every color to the original…"
+    )
 
 
 def warm_up_umap_in_background() -> None:

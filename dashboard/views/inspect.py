@@ -12,7 +12,6 @@ from `dashboard.model.viewer`.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,9 @@ import streamlit as st
 import quant
 from dashboard.model import viewer
 from dashboard.model.formatting import escape_markdown, method_label
-from dashboard.model.outcomes import Done, Failed, outcome_key
+from dashboard.model.outcomes import Done, Failed
 
-from .cache import UPLOAD_TTL
+from .cache import PER_IMAGE, UPLOAD_TTL, delta_e_per_entry, result_pixels, run_id
 from .page import Page, shows_errors
 
 _FRONTEND = Path(__file__).parent / "frontend"
@@ -116,7 +115,7 @@ def panels_for(
     results: dict[str, viewer.Panel] = {}
     for o in done:
         results[o.method] = result_panel(page, o)
-        if undithered and is_dithered(o):
+        if undithered and o.dithered:
             results[f"{o.method}:undithered"] = undithered_panel(page, o)
     if mode == "split":
         return split_pair(original, results), None
@@ -125,26 +124,20 @@ def panels_for(
     return [original, *results.values()], None
 
 
-def run_id(page: Page, method: str) -> str:
-    """A short name for one method's result on this image at these settings (dither, locks, palette included)."""
-    key = repr(outcome_key(page.source.key, method, page.settings))
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def is_dithered(outcome: Done) -> bool:
-    return outcome.dither != "none" and outcome.dither_strength > 0
+def run_of(page: Page, method: str) -> str:
+    return run_id(page.source.key, page.settings, method)
 
 
 def result_panel(page: Page, outcome: Done) -> viewer.Panel:
-    """A result as computed: dithered ones decoded from their PNG, the others by lookup."""
-    if not is_dithered(outcome):
+    """A result as computed: dithered ones decoded from their PNG (once a crop needs it), the others by lookup."""
+    if not outcome.dithered:
         layer: viewer.Layer = viewer.ResultLayer(page.hist, outcome.palette)
         label = method_label(outcome.method)
     else:
-        layer = cached_decoded(run_id(page, outcome.method), outcome.png)
+        layer = result_pixels(run_of(page, outcome.method), outcome)
         label = f"{method_label(outcome.method)} · {quant.DITHERS[outcome.dither].label}"
     return viewer.Panel(
-        f"result:{run_id(page, outcome.method)}",
+        f"result:{run_of(page, outcome.method)}",
         label,
         layer,
         note=f"{len(outcome.colors)} colors",
@@ -155,17 +148,11 @@ def result_panel(page: Page, outcome: Done) -> viewer.Panel:
 def undithered_panel(page: Page, outcome: Done) -> viewer.Panel:
     """A dithered result's palette without dithering: every pixel to its nearest color."""
     return viewer.Panel(
-        f"undithered:{run_id(page, outcome.method)}",
+        f"undithered:{run_of(page, outcome.method)}",
         f"{method_label(outcome.method)} · undithered",
         viewer.ResultLayer(page.hist, outcome.palette),
         note=f"{len(outcome.colors)} colors, the same palette",
     )
-
-
-@st.cache_resource(max_entries=4, ttl=UPLOAD_TTL, show_spinner="Decoding the dithered result…")
-def cached_decoded(run: str, _png: bytes) -> viewer.DecodedLayer:
-    """A dithered result's pixels, decoded from its PNG once (4 bytes a pixel: few are kept)."""
-    return viewer.DecodedLayer.from_png(_png)
 
 
 def split_pair(original: viewer.Panel, results: dict[str, viewer.Panel]) -> list[viewer.Panel]:
@@ -189,18 +176,18 @@ def difference_panels(
     The scale is set by the undithered maps (per distinct color, cheap); a
     dithered result's map is computed per pixel of what is on screen.
     """
-    runs = tuple(run_id(page, o.method) for o in done)
-    delta_es = [cached_delta_e(run, page.hist, o.palette) for run, o in zip(runs, done, strict=True)]
+    runs = tuple(run_of(page, o.method) for o in done)
+    delta_es = [delta_e_per_entry(run, page.hist, o.palette) for run, o in zip(runs, done, strict=True)]
     limit = cached_shared_limit(runs, delta_es, page.hist.counts)
     panels = []
     for run, o, delta_e in zip(runs, done, delta_es, strict=True):
         lookup = viewer.DeltaELayer(page.hist, delta_e, limit)
-        if not is_dithered(o):
+        if not o.dithered:
             panels.append(
                 viewer.Panel(f"delta-e:{run}:{limit:g}", f"{method_label(o.method)} · ΔE", lookup, note=mean_note(o))
             )
             continue
-        layer = viewer.PixelDeltaELayer(page.source.image, cached_decoded(run, o.png), limit)
+        layer = viewer.PixelDeltaELayer(page.source.image, result_pixels(run, o), limit)
         panels.append(
             viewer.Panel(f"delta-e:{run}:{limit:g}", f"{method_label(o.method)} · dithered ΔE", layer, mean_note(o))
         )
@@ -221,12 +208,6 @@ def mean_note(outcome: Done) -> str:
     return f"mean {outcome.metrics.delta_e:.2f}"
 
 
-@st.cache_resource(max_entries=8, ttl=UPLOAD_TTL, show_spinner="Comparing every color to the original…")
-def cached_delta_e(run: str, _hist: quant.Histogram, _palette: quant.Palette):
-    """ΔE2000 per histogram entry (read-only, shared: no copy per run, unlike `st.cache_data`)."""
-    return viewer.delta_e_per_entry(_hist, _palette)
-
-
 @st.cache_data(max_entries=8, ttl=UPLOAD_TTL, show_spinner=False)
 def cached_shared_limit(runs: tuple[str, ...], _delta_es: list, _counts) -> float:
     """The maps' shared scale, once per set of results: every pan or zoom reruns the view, and the
@@ -235,21 +216,14 @@ def cached_shared_limit(runs: tuple[str, ...], _delta_es: list, _counts) -> floa
 
 
 def preview_png(panel: viewer.Panel) -> bytes:
+    """A card's own preview, or one rendered from the panel's layer (a ΔE map's), kept in `PER_IMAGE`."""
     if panel.preview is not None:
         return panel.preview
-    return cached_rendered_preview(panel.id, panel)
-
-
-@st.cache_data(max_entries=16, ttl=UPLOAD_TTL, show_spinner=False)
-def cached_rendered_preview(panel_id: str, _panel: viewer.Panel) -> bytes:
-    return viewer.render_preview(_panel.layer)
+    return PER_IMAGE.get_or_compute(("viewer-preview", panel.id), lambda: viewer.render_preview(panel.layer))
 
 
 def crop_png(panel: viewer.Panel, crop: viewer.Crop) -> bytes:
-    return cached_crop(panel.id, crop.as_dict(), panel)
-
-
-@st.cache_data(max_entries=64, ttl=UPLOAD_TTL, show_spinner=False)
-def cached_crop(panel_id: str, geometry: dict[str, int], _panel: viewer.Panel) -> bytes:
-    """One panel's crop as PNG: the same view of the same panel (a mode switch back, a second tab) is sent again."""
-    return viewer.encode_png(_panel.layer.render(viewer.Crop(**geometry)))
+    """One panel's crop as PNG, kept in `PER_IMAGE`: the same view of the same panel (a mode switch back,
+    a second tab) is sent again without rendering it again."""
+    key = ("viewer-crop", panel.id, tuple(crop.as_dict().values()))
+    return PER_IMAGE.get_or_compute(key, lambda: viewer.encode_png(panel.layer.render(crop)))

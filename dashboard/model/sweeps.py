@@ -1,0 +1,122 @@
+"""Quality versus k on the page: one method at one k, made with the page's recipe, measured in a worker.
+
+`quant.sweep.sweep` measures undithered results only; the page's curves must
+be of what its user would get, so each point here is quantized with the
+current `Recipe` (dithering, strength, locked colors, palette order) and
+measured with the blurred ΔE2000 too, the metric fair to dithering. The
+custom palette has one k, its size: its "sweep" is a single point.
+
+Each point is one piece of work for the page's warm workers (`measure_point`),
+cached on its own by the page, so a rerun keeps every k already measured and
+the workers sweep side by side. A worker keeps the last preparation it made
+(`quant.prepare`: the k-independent work), so the next k of the same method
+on the same image reuses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from quant.histogram import Histogram
+from quant.load import LoadedImage
+from quant.methods import CUSTOM, get_method
+from quant.pipeline import Prepared
+from quant.sweep import THUMBNAIL_SIZE
+
+from .outcomes import Recipe, prepared_for
+from .workers import clock_off
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One k of a method's sweep, made with the page's recipe.
+
+    Attributes
+    ----------
+    k : int
+        The palette size asked for (the custom palette's size for it).
+    colors : int
+        Palette colors actually used.
+    ssim, psnr, delta_e, blurred_delta_e : float
+        Quality, as in `quant.Metrics`; the blurred ΔE2000 judges dithering fairly.
+    png_bytes : int
+        Size of the PNG8.
+    seconds : float
+        Palette and remap time, without the preparation every k shares.
+    dither : str
+        How the remap dithered (a key of `quant.DITHERS`).
+    thumbnail : ndarray of uint8, shape (h, w, 3)
+        The result, at most `quant.sweep.THUMBNAIL_SIZE` on its longer side, for the gallery.
+    """
+
+    k: int
+    colors: int
+    ssim: float
+    psnr: float
+    delta_e: float
+    blurred_delta_e: float
+    png_bytes: int
+    seconds: float
+    dither: str
+    thumbnail: np.ndarray
+
+
+def point_key(image_key: str, method: str, k: int, recipe: Recipe) -> tuple:
+    """One point's cache key: another dither, strength, lock, order or palette is another point."""
+    return ("sweep-point", image_key, method, k, recipe)
+
+
+def measure_point(
+    image_key: str, image: LoadedImage, hist: Histogram, k: int, method: str, recipe: Recipe
+) -> SweepPoint:
+    """Quantize `image` at `k` with `method` and `recipe`, and measure it: one point of a sweep.
+
+    Runs in a worker (`outcomes.method_pool`); the budget covers the
+    quantization, as for a card. `quant.CUSTOM` maps to ``recipe.palette``
+    and ignores `k`.
+    """
+    prepared = _prepared(image_key, image, hist, method, recipe)
+    result = prepared.quantize(
+        None if method == CUSTOM.name else k, seed=recipe.seed, dither=recipe.dither, dither_strength=recipe.strength
+    )
+    clock_off()
+    return SweepPoint(
+        k=len(result.palette.colors) if method == CUSTOM.name else k,
+        colors=len(result.palette.colors),
+        ssim=result.ssim,
+        psnr=result.psnr,
+        delta_e=result.delta_e,
+        blurred_delta_e=result.blurred_delta_e,
+        png_bytes=len(result.png),
+        seconds=result.seconds,
+        dither=result.dither,
+        thumbnail=thumbnail(result.rgb()),
+    )
+
+
+#: The worker's last preparation and what it was made from: the next k of a sweep reuses it.
+_last_prepared: tuple[tuple, Prepared] | None = None
+
+
+def _prepared(image_key: str, image: LoadedImage, hist: Histogram, method: str, recipe: Recipe) -> Prepared:
+    global _last_prepared
+    # Dither, strength and seed act after the palette's k-independent work: not part of what is reused.
+    made_from = (image_key, method, recipe.space, recipe.lock, recipe.order, recipe.palette)
+    if _last_prepared is not None and _last_prepared[0] == made_from:
+        return _last_prepared[1]
+    prepared = prepared_for(image, hist, get_method(method), recipe)
+    _last_prepared = (made_from, prepared)
+    return prepared
+
+
+def thumbnail(rgb: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+    """`rgb` at most `size` pixels on its longer side, by nearest neighbour: the palette's colors stay exact."""
+    height, width = rgb.shape[:2]
+    scale = size / max(height, width)
+    if scale >= 1:
+        return rgb.copy()
+    shape = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(shape, Image.Resampling.NEAREST))
