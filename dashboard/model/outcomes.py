@@ -153,7 +153,7 @@ class Recipe:
 
     @property
     def undithered(self) -> Recipe:
-        """The same recipe without dithering: the same palette, every pixel to its nearest color."""
+        """The same recipe without dithering: the method's own palette (a dithered result's is refitted to its dither)."""
         return replace(self, dither="none", strength=1.0)
 
 

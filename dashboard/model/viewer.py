@@ -14,7 +14,8 @@ computed once per distinct color, the histogram's working set, not once per
 pixel. A dithered result sends pixels of one color to different palette
 colors, so its pixels are decoded from its PNG (`DecodedLayer`), and its
 ΔE map is computed per pixel of each crop (`PixelDeltaELayer`). The same
-palette's lookup is then the undithered result, for side by side. Decoded
+palette's lookup shows it undithered, for side by side (the palette a dither
+was fitted to, so not the method's own undithered result). Decoded
 pixels and ΔE arrays are big (a byte a pixel, four bytes a distinct color): the
 page keeps them in its cache bounded by bytes, and decodes only when a crop
 needs it.

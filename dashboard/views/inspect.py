@@ -1,7 +1,8 @@
 """Inspect: the original and every result zoomed and panned together, a split wipe, and ΔE2000 maps.
 
 With dithering on, each method is shown dithered and, unless turned off, undithered
-(the same palette, every pixel to its nearest color) next to it.
+(the same palette, every pixel to its nearest color) next to it: what the dither adds to
+the palette it was fitted to (`quant.dither.fit_palette`).
 
 The viewer is a components-v2 module (`frontend/viewer.js`): it runs in the
 page itself, syncs every panel's zoom and pan in the browser, and asks this
