@@ -153,7 +153,7 @@ class Recipe:
 
     @property
     def undithered(self) -> Recipe:
-        """The same recipe without dithering: the method's own palette (a dithered result's is refitted to its dither)."""
+        """The same recipe without dithering: the method's own palette (a dithered result's is refitted)."""
         return replace(self, dither="none", strength=1.0)
 
 
