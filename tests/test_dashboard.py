@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import quant
-from dashboard.model import sweeps
+from dashboard.model import outcomes, sweeps
 from dashboard.model.formatting import (
     LOCKED_RING, card_title_html, download_name, escape_markdown, file_stem, human_size, method_label, metrics_html,
     swatches_html,
@@ -286,3 +286,13 @@ def test_a_sweep_point_s_key_follows_the_recipe():
     plain, dithered = Recipe(), Recipe(dither="bayer4")
     assert sweeps.point_key("img", "kmeans", 8, plain) != sweeps.point_key("img", "kmeans", 8, dithered)
     assert sweeps.point_key("img", "kmeans", 8, plain) != sweeps.point_key("img", "kmeans", 16, plain)
+
+
+def test_a_workers_warm_up_loads_the_parallel_builds_too():
+    """They run only on large inputs: without the warm-up, a user's first big upload would pay their loading."""
+    from quant import kmeans, similarity
+
+    for _ in outcomes.warm_up():
+        pass
+    assert kmeans._nearest_parallel.signatures
+    assert similarity._strip_totals_parallel.signatures

@@ -307,6 +307,11 @@ def warm_up() -> Iterator[str]:
     for dither in {kind.family: name for name, kind in DITHERS.items() if kind.dithers}.values():
         evaluate(prepared.quantize(4, dither=dither))  # one kind per family loads every dithering loop
         yield dither
+    # Kernels with a parallel build (kmeans' nearest-color search, the blurred ΔE) use it only on large
+    # inputs: one image over that size loads it here, not on a user's first big upload.
+    large = from_array(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
+    evaluate(prepare(large, "kmeans").quantize(4))
+    yield "parallel kernels"
 
 
 def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe: Recipe) -> Done:
