@@ -141,7 +141,7 @@ def _measure(k: int, result: Result, thumbnail_size: int) -> SweepRow:
         delta_e=result.delta_e,
         png_bytes=len(result.png),
         seconds=result.seconds,
-        thumbnail=_thumbnail(result.rgb(), thumbnail_size),
+        thumbnail=thumbnail(result.rgb(), thumbnail_size),
     )
 
 
@@ -191,7 +191,8 @@ def knee_of(rows: Sequence[SweepRow], *, threshold: float = DEFAULT_KNEE_THRESHO
     return knee([row.k for row in rows], [row.ssim for row in rows], threshold=threshold)
 
 
-def _thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
+def thumbnail(rgb: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+    """`rgb` at most `size` pixels on its longer side (a copy when it already fits)."""
     height, width = rgb.shape[:2]
     scale = size / max(height, width)
     if scale >= 1:

@@ -18,13 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from quant.histogram import Histogram
 from quant.load import LoadedImage
 from quant.methods import CUSTOM, get_method
 from quant.pipeline import Prepared
-from quant.sweep import THUMBNAIL_SIZE
+from quant.sweep import thumbnail
 
 from .outcomes import Recipe, prepared_for
 from .workers import clock_off
@@ -110,13 +109,3 @@ def _prepared(image_key: str, image: LoadedImage, hist: Histogram, method: str, 
     prepared = prepared_for(image, hist, get_method(method), recipe)
     _last_prepared = (made_from, prepared)
     return prepared
-
-
-def thumbnail(rgb: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
-    """`rgb` at most `size` pixels on its longer side, by nearest neighbour: the palette's colors stay exact."""
-    height, width = rgb.shape[:2]
-    scale = size / max(height, width)
-    if scale >= 1:
-        return rgb.copy()
-    shape = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(rgb).resize(shape, Image.Resampling.NEAREST))
