@@ -360,10 +360,13 @@ def test_ctrl_c_during_a_dask_run_prints_one_line_and_leaves_no_partial_file(tmp
     (tmp_path / "in").mkdir()
     for seed in range(8):
         Image.fromarray(photo(500, 700, seed=seed)).save(tmp_path / "in" / f"photo{seed}.png")
-    # Its own session, so that SIGINT goes to its whole process group, workers included, as a terminal's Ctrl-C does.
+    # Its own session, so that SIGINT goes to its whole process group, workers included, as a terminal's Ctrl-C does;
+    # and SIGINT's default action restored, as a terminal gives it: a test run started in the background by a
+    # shell (`make test &`) has SIGINT ignored, which Python and every child would inherit.
     run = subprocess.Popen([sys.executable, "-m", "quant", "in", "-o", "out", "-k", "64", "--jobs", "2"],
                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+                           stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = tmp_path / "out" / "manifest.jsonl"
     deadline = time.monotonic() + 180
     while not (lines.exists() and lines.read_text().count("\n") >= 1) and time.monotonic() < deadline:
