@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit, prange
 
 from .numeric import weighted_means
-from .parallel import LAUNCH, renamed
+from .parallel import renamed, run_parallel_or_serial
 
 __all__ = [
     "weighted_kmeans",
@@ -147,14 +147,8 @@ def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = 
     else:
         guess = np.ascontiguousarray(guess, dtype=np.int64)
         half_gap = _half_gaps(centers)
-    # While another thread runs parallel kernels (see quant.parallel), the serial one gives the same answer.
-    if len(points) >= _PARALLEL_POINTS and LAUNCH.acquire(blocking=False):
-        try:
-            _nearest_parallel(points, centers, order, keys, axis, guess, half_gap, labels, dist)
-        finally:
-            LAUNCH.release()
-    else:
-        _nearest_serial(points, centers, order, keys, axis, guess, half_gap, labels, dist)
+    arguments = (points, centers, order, keys, axis, guess, half_gap, labels, dist)
+    run_parallel_or_serial(_nearest_parallel, _nearest_serial, len(points) >= _PARALLEL_POINTS, *arguments)
     return labels, dist
 
 

@@ -24,3 +24,17 @@ def renamed(function, name: str):
     parallel build of one function would load each other's machine code.
     """
     return types.FunctionType(function.__code__.replace(co_name=name, co_qualname=name), function.__globals__, name)
+
+
+def run_parallel_or_serial(parallel, serial, large: bool, *args):
+    """``parallel(*args)`` when the work is `large` and no other thread runs a parallel kernel, else ``serial(*args)``.
+
+    The two are builds of one function that give the same answer, so a caller
+    never waits for `LAUNCH`: while it is taken, the serial build runs.
+    """
+    if large and LAUNCH.acquire(blocking=False):
+        try:
+            return parallel(*args)
+        finally:
+            LAUNCH.release()
+    return serial(*args)

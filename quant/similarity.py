@@ -21,7 +21,7 @@ from numba import njit, prange
 
 from .ciede2000 import _difference
 from .colorspace import _LINEAR_OF_BYTE  # sRGB byte → linear light: one table for the package
-from .parallel import LAUNCH, renamed
+from .parallel import renamed, run_parallel_or_serial
 
 _K1, _K2, _DATA_RANGE = 0.01, 0.03, 255.0
 
@@ -232,13 +232,8 @@ def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: fl
         _WHITE,
         _STRIP,
     )
-    if a.shape[0] * a.shape[1] >= _PARALLEL_PIXELS and LAUNCH.acquire(blocking=False):
-        try:
-            totals = _strip_totals_parallel(*arguments)
-        finally:
-            LAUNCH.release()
-    else:  # small, or another thread's parallel kernel runs (see `quant.parallel`): the serial build
-        totals = _strip_totals_serial(*arguments)
+    large = a.shape[0] * a.shape[1] >= _PARALLEL_PIXELS
+    totals = run_parallel_or_serial(_strip_totals_parallel, _strip_totals_serial, large, *arguments)
     total = 0.0
     for strip_total in totals.tolist():  # in order, whichever build summed the strips
         total += strip_total
