@@ -405,7 +405,7 @@ def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float)
     )
     if best is palette.colors:
         return palette
-    return _with_colors(palette, best, counts, search, colors)
+    return _with_colors(palette, best, fixed, counts, search, colors)
 
 
 def _best_refit(
@@ -442,20 +442,21 @@ def _best_refit(
 
 
 def _with_colors(
-    palette: Palette, colors: np.ndarray, counts: np.ndarray, search: _Search, hist_colors: np.ndarray
+    palette: Palette,
+    colors: np.ndarray,
+    fixed: np.ndarray,
+    counts: np.ndarray,
+    search: _Search,
+    hist_colors: np.ndarray,
 ) -> Palette:
-    """`palette` with new `colors` (the same rows locked), put in its order by `counts`, each of `hist_colors`
+    """`palette` with new `colors` (the `fixed` rows locked), put in its order by `counts`, each of `hist_colors`
     (working space) labelled with its nearest color through `search`."""
     from .dither_kernels import nearest_all
-    from .palette import order_colors
+    from .palette import in_order
 
-    fixed = np.zeros(len(colors), bool) if palette.locked is None else palette.locked
-    order = order_colors(colors, counts, palette.order, given=int(fixed.sum()))
-    rank = np.empty(len(order), np.uint8)
-    rank[order] = np.arange(len(order))
-    labels = rank[nearest_all(hist_colors, *search.grid)]
-    locked = None if palette.locked is None else fixed[order]
-    return dataclasses.replace(palette, colors=colors[order], labels=labels, locked=locked)
+    labels = nearest_all(hist_colors, *search.grid)
+    colors, labels, locked = in_order(colors, labels, fixed, counts, palette.order)
+    return dataclasses.replace(palette, colors=colors, labels=labels, locked=None if palette.locked is None else locked)
 
 
 def _fit_sample(pixel_index: np.ndarray) -> np.ndarray:

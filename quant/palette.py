@@ -207,7 +207,8 @@ class PaletteWork(ComputedOnce):
             colors, working_labels = self._run(k, seed)
             labels = working_labels[self.working.parent]
         colors, labels, locked = _deduplicate(colors, labels, keep=len(lock))
-        colors, labels, locked = _reorder(colors, labels, locked, hist.counts, self.order)
+        pixels = np.bincount(labels, weights=hist.counts, minlength=len(colors))
+        colors, labels, locked = in_order(colors, labels, locked, pixels, self.order)
         seconds = time.perf_counter() - started
         return Palette(
             colors,
@@ -346,11 +347,11 @@ def _deduplicate(colors: np.ndarray, labels: np.ndarray, keep: int) -> tuple[np.
     return colors[rows[kept]], row_of[labels], rows[kept] < keep
 
 
-def _reorder(
-    colors: np.ndarray, labels: np.ndarray, locked: np.ndarray, counts: np.ndarray, order: str
+def in_order(
+    colors: np.ndarray, labels: np.ndarray, locked: np.ndarray, pixels: np.ndarray, order: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`colors` put in `order`, with the labels and the locked mask following them."""
-    pixels = np.bincount(labels, weights=counts, minlength=len(colors))
+    """`colors` put in `order` (`order_colors`, by `pixels` per color), with the labels and the locked mask
+    following them: used by the palette stage and by the dithered refit (`quant.dither.fit_palette`)."""
     permutation = order_colors(colors, pixels, order, given=int(locked.sum()))
     rank = np.empty(len(colors), np.uint8)
     rank[permutation] = np.arange(len(colors))
