@@ -302,7 +302,15 @@ def cluster_map_figure(
 #: The panels of `quality_figure`, as `COLUMNS` show them, two to a row: the blurred ΔE2000 is the
 #: one that sees dithering as a viewer does (SSIM and per-pixel ΔE2000 punish its grain).
 QUALITY_PANELS = tuple(COLUMN_BY_KEY[key] for key in ("ssim", "psnr", "delta_e", "blurred_delta_e", "png_kb"))
-_PANEL_ROWS = (len(QUALITY_PANELS) + 1) // 2
+_PANEL_COLUMNS = 2
+_PANEL_ROWS = (len(QUALITY_PANELS) + _PANEL_COLUMNS - 1) // _PANEL_COLUMNS
+
+
+def _panel_cell(number: int) -> dict[str, int]:
+    """Where `QUALITY_PANELS[number]` sits in `quality_figure`'s grid, as plotly's ``row=…, col=…``."""
+    return dict(row=number // _PANEL_COLUMNS + 1, col=number % _PANEL_COLUMNS + 1)
+
+
 _SSIM, _PNG = COLUMN_BY_KEY["ssim"], COLUMN_BY_KEY["png_kb"]
 
 
@@ -347,7 +355,7 @@ def quality_figure(
     knees = dict(knees or {})
     fig = make_subplots(
         rows=_PANEL_ROWS,
-        cols=2,
+        cols=_PANEL_COLUMNS,
         subplot_titles=[column.axis_title for column in QUALITY_PANELS],
         horizontal_spacing=0.1,
         vertical_spacing=0.3 / _PANEL_ROWS,
@@ -368,14 +376,13 @@ def quality_figure(
                     line=line,
                     hovertemplate=f"k = %{{x}}<br>{column.hover()}<extra>{label}</extra>",
                 ),
-                row=number // 2 + 1,
-                col=number % 2 + 1,
+                **_panel_cell(number),
             )
         if (knee := knees.get(label)) is not None:
             _mark_knee(fig, label, rows, knee, line["color"])
     for number, column in enumerate(QUALITY_PANELS):
-        fig.update_xaxes(_log2_axis(), title_text="k (colors)", row=number // 2 + 1, col=number % 2 + 1)
-        fig.update_yaxes(title_text=column.short_title, row=number // 2 + 1, col=number % 2 + 1)
+        fig.update_xaxes(_log2_axis(), title_text="k (colors)", **_panel_cell(number))
+        fig.update_yaxes(title_text=column.short_title, **_panel_cell(number))
     _finish(fig, f"Quality versus k: {', '.join(sweeps)}", uirevision, "zoom")
     fig.update_layout(
         height=340 * _PANEL_ROWS, legend=dict(orientation="h", yanchor="top", y=-0.06, xanchor="left", x=0)
@@ -662,8 +669,7 @@ def _mark_knee(fig: go.Figure, label: str, rows: Sequence, knee_k: int, color: s
                 marker=dict(symbol="star", size=16, color=color, line=dict(color="black", width=1)),
                 hovertemplate=f"{label}: knee at k = %{{x}}<br>{column.hover()}<extra></extra>",
             ),
-            row=number // 2 + 1,
-            col=number % 2 + 1,
+            **_panel_cell(number),
         )
 
 

@@ -27,7 +27,7 @@ from quant.load import LoadedImage
 from quant.methods import CUSTOM, Method, get_method
 from quant.metrics import Metrics
 from quant.palette import Palette
-from quant.pipeline import Prepared, prepare
+from quant.pipeline import Prepared, Result, prepare
 from quant.remap import is_dithered
 
 from .settings import Settings
@@ -323,11 +323,7 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe:
     under their own allowance (`workers.clock_off`). `quant.CUSTOM` maps to
     `recipe.palette` (k is its size); the others cluster, keeping `recipe.lock`.
     """
-    custom = method.name == CUSTOM.name  # compared by name: a worker gets a pickled copy
-    prepared = prepared_for(image, hist, method, recipe)
-    result = prepared.quantize(
-        None if custom else k, seed=recipe.seed, dither=recipe.dither, dither_strength=recipe.strength
-    )
+    result = quantized(prepared_for(image, hist, method, recipe), k, method.name, recipe)
     clock_off()
     return Done(
         method.name,
@@ -350,6 +346,14 @@ def prepared_for(image: LoadedImage, hist: Histogram, method: Method, recipe: Re
         return prepare(image, space=recipe.space, hist=hist, palette=list(recipe.palette), order=recipe.order)
     lock = list(recipe.lock) or None
     return prepare(image, method, space=recipe.space, hist=hist, lock=lock, order=recipe.order)
+
+
+def quantized(prepared: Prepared, k: int, method: str, recipe: Recipe) -> Result:
+    """`prepared` quantized at `k` with `recipe`'s seed and dithering; `quant.CUSTOM` ignores `k` (its
+    palette's size is its k). Methods are compared by name: a worker gets a pickled copy."""
+    return prepared.quantize(
+        None if method == CUSTOM.name else k, seed=recipe.seed, dither=recipe.dither, dither_strength=recipe.strength
+    )
 
 
 def describe_failure(exc: BaseException) -> str:

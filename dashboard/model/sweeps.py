@@ -25,7 +25,7 @@ from quant.methods import CUSTOM, get_method
 from quant.pipeline import Prepared
 from quant.sweep import thumbnail
 
-from .outcomes import Recipe, prepared_for
+from .outcomes import Recipe, prepared_for, quantized
 from .workers import clock_off
 
 
@@ -77,10 +77,7 @@ def measure_point(
     quantization, as for a card. `quant.CUSTOM` maps to ``recipe.palette``
     and ignores `k`.
     """
-    prepared = _prepared(image_key, image, hist, method, recipe)
-    result = prepared.quantize(
-        None if method == CUSTOM.name else k, seed=recipe.seed, dither=recipe.dither, dither_strength=recipe.strength
-    )
+    result = quantized(_prepared(image_key, image, hist, method, recipe), k, method, recipe)
     clock_off()
     return SweepPoint(
         k=len(result.palette.colors) if method == CUSTOM.name else k,

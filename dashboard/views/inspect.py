@@ -131,14 +131,15 @@ def run_of(page: Page, method: str) -> str:
 
 def result_panel(page: Page, outcome: Done) -> viewer.Panel:
     """A result as computed: dithered ones decoded from their PNG (once a crop needs it), the others by lookup."""
+    run = run_of(page, outcome.method)
     if not outcome.dithered:
         layer: viewer.Layer = viewer.ResultLayer(page.hist, outcome.palette)
         label = method_label(outcome.method)
     else:
-        layer = result_pixels(run_of(page, outcome.method), outcome)
+        layer = result_pixels(run, outcome)
         label = f"{method_label(outcome.method)} · {quant.DITHERS[outcome.dither].label}"
     return viewer.Panel(
-        f"result:{run_of(page, outcome.method)}",
+        f"result:{run}",
         label,
         layer,
         note=f"{len(outcome.colors)} colors",

@@ -242,13 +242,14 @@ def locked_colors_ui() -> tuple[str, ...]:
     if not locked:
         return ()
     st.html(swatches_html(quant.parse_colors(" ".join(locked))))
+    key = f"locked-{'-'.join(locked)}"  # a new widget for every set: no stale choice survives a change
     st.multiselect(
         "Locked colors",
         locked,
         default=locked,
-        key=f"locked-{'-'.join(locked)}",  # a new widget for every set: no stale choice survives a change
+        key=key,
         on_change=keep_locked,
-        args=(f"locked-{'-'.join(locked)}", locked),
+        args=(key, locked),
         help="Every clustering method's palette keeps these exactly. Remove one to unlock it; "
         "lock more from a card's palette.",
     )
