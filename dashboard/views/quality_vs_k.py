@@ -68,7 +68,9 @@ def draw(page: Page) -> None:
         rows = wait_for_points(page, method, jobs, progress)
         if rows:
             swept[curve_label(method)] = rows
-            keys.append(sweep_key(page, method))
+            # The k that arrived, not only those asked for: a point that failed and is computed later
+            # must not find the figures drawn without it.
+            keys.append(repr((sweep_key(page, method), [row.k for row in rows])))
         if waited and len(swept) > shown:  # the figures so far, while the next method computes
             shown = draw_figures(swept, keys, threshold, page.source.key, quality, rate_distortion, knee_note)
     progress.empty()
