@@ -70,21 +70,24 @@ class Histogram:
 
 @dataclass(frozen=True)
 class WeightedColors:
-    """A histogram reduced for clustering: colors as floats, weights as counts.
+    """A histogram reduced for clustering: colors as floats, with their weights and pixel counts.
 
     Attributes
     ----------
     colors : ndarray of float64, shape (m, 3)
         RGB on the 0…255 scale; weighted means when bins were merged.
     weights : ndarray of float64, shape (m,)
-        Pixel counts.
+        What each color counts for in clustering: its pixels, or the method's own weights.
     parent : ndarray of intp, shape (n,)
         For each entry of the source histogram, its row here.
+    counts : ndarray of float64, shape (m,)
+        Pixels per color, whatever the weights.
     """
 
     colors: np.ndarray
     weights: np.ndarray
     parent: np.ndarray
+    counts: np.ndarray
 
 
 def pack_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -211,9 +214,10 @@ def reduce_histogram(hist: Histogram, max_entries: int | None, *, weights: np.nd
     `weights`, optional, replaces the pixel counts (e.g. `flatness_weights`).
     """
     colors = hist.colors.astype(np.float64)
-    weights = hist.counts.astype(np.float64) if weights is None else np.asarray(weights, np.float64)
+    counts = hist.counts.astype(np.float64)
+    weights = counts if weights is None else np.asarray(weights, np.float64)
     if max_entries is None or len(hist) <= max_entries:
-        return WeightedColors(colors, weights, np.arange(len(hist)))
+        return WeightedColors(colors, weights, np.arange(len(hist)), counts)
     for dropped_bits in range(1, 8):
         # Count the coarse bins directly (2**(24 - 3·bits) of them): no sort of the histogram.
         coarse_codes = pack_coarse(hist.colors, dropped_bits)
@@ -223,4 +227,4 @@ def reduce_histogram(hist: Histogram, max_entries: int | None, *, weights: np.nd
     rank = np.cumsum(occupied) - 1
     parent = rank[coarse_codes]
     means, bin_weights = weighted_means(colors, weights, parent)
-    return WeightedColors(means, bin_weights, parent)
+    return WeightedColors(means, bin_weights, parent, np.bincount(parent, weights=counts, minlength=len(means)))

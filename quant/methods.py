@@ -137,6 +137,11 @@ class ClusteringMethod(Method):
         more than one, the palette stage keeps the palette of least mean
         ΔE2000 over the image's pixels (the first of equals). None means one
         call.
+    polish : callable, optional
+        ``polish(rgb, lab, counts, colors, labels, *, fixed, **cluster_kwargs)
+        -> (colors, labels)``: a last pass over each start's palette with the
+        working colors as they are (RGB 0…255, CIELAB, pixels per color); the
+        first `fixed` palette rows are locked colors, to keep. None means none.
     """
 
     cluster: Callable[..., np.ndarray]
@@ -144,6 +149,7 @@ class ClusteringMethod(Method):
     precompute: Callable[..., dict] | None = None
     colors: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     starts: Callable[..., list[dict[str, Any]]] | None = None
+    polish: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,6 +216,7 @@ def _kmeans(
     importance,
     starts,
     center,
+    polish,
     features=None,
     working_set=None,
     fixed=None,
@@ -286,6 +293,15 @@ def _kmeans_colors(points, weights, labels, n_labels, *, lock, space, oklab_weig
     guess = np.searchsorted(rows, labels)  # every label is a used row
     nearest_rows = nearest(clustered, palette_features, guess)[0]
     return colors, rows[nearest_rows]
+
+
+def _kmeans_polish(rgb, lab, counts, colors, labels, *, fixed, polish, **_):
+    """kmeans' last pass: `quant.polish.polish`, unless ``polish="none"``."""
+    if polish == "none":
+        return colors, labels
+    from .polish import polish as perceptual_polish
+
+    return perceptual_polish(rgb, lab, counts, colors, labels, fixed=fixed)
 
 
 def _sklearn_kmeans(points, weights, k, *, seed, n_init, max_iter):
@@ -458,7 +474,8 @@ METHODS: dict[str, Method] = {
             name="kmeans",
             label="k-means",
             description="Lloyd's k-means on the color histogram, each color weighted by its pixel count; "
-            "distance in the chosen space plus an Oklab term, refined on every distinct color.",
+            "distance in the chosen space plus an Oklab term, refined on every distinct color, then polished "
+            "for ΔE2000 with an RGB term (a gray image is solved exactly).",
             complexity="O(n·k·iterations) on n histogram colors (nearest centers found by a sorted-axis search)",
             params=(
                 Param(
@@ -491,6 +508,14 @@ METHODS: dict[str, Method] = {
                     choices=("median", "mean"),
                 ),
                 Param(
+                    "polish",
+                    "perceptual",
+                    "a last pass: each color goes to the palette color of least ΔE2000 + 2 × RGB distance, and each "
+                    "palette color moves to the 8-bit color of least such sum over its pixels (a gray image is "
+                    "solved exactly); or none, the clustering's palette as it is",
+                    choices=("perceptual", "none"),
+                ),
+                Param(
                     "starts",
                     1,
                     f"palettes tried at k ≤ {MULTI_START_MAX_K} (the start above, then k-means++ "
@@ -509,6 +534,7 @@ METHODS: dict[str, Method] = {
             precompute=_kmeans_precompute,
             colors=_kmeans_colors,
             starts=_kmeans_starts,
+            polish=_kmeans_polish,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
         ),

@@ -171,6 +171,11 @@ class PaletteWork(ComputedOnce):
         return self._once("points", lambda: to_space(self.working.colors, self.space))
 
     @property
+    def working_lab(self) -> np.ndarray:
+        """`working`'s colors in CIELAB: the histogram's own (kept for every ΔE2000) when nothing was merged."""
+        return self._once("working_lab", self._working_lab)
+
+    @property
     def cluster_args(self) -> dict[str, Any]:
         """Keyword arguments of every `cluster` call: the parameters, plus what `precompute` made."""
         return self._once("cluster_args", self._cluster_args)
@@ -179,6 +184,8 @@ class PaletteWork(ComputedOnce):
         """Do all the shared work now, so the first k's time doesn't include it; return self."""
         if isinstance(self.method, ClusteringMethod):
             _ = self.cluster_args  # computes the working set and the points on the way
+            if self.method.polish is not None:
+                _ = self.working_lab
         elif self.method is not CUSTOM:  # a custom palette labels the histogram itself, not a working set
             _ = self.working
         return self
@@ -285,6 +292,7 @@ class PaletteWork(ComputedOnce):
             args = {"seed": seed, **self.cluster_args, **extra, **overrides}
             labels = method.cluster(self.points, self.working.weights, k, **args)
             colors, labels = self._colors(labels, k if fixed is not None else int(labels.max()) + 1, lock)
+            colors, labels = self._polished(colors, labels, len(lock))
             if len(starts) == 1:
                 return colors, labels
             error = self._summed_delta_e(colors, labels)
@@ -310,6 +318,21 @@ class PaletteWork(ComputedOnce):
         if method.colors is not None:
             return method.colors(self.points, self.working.weights, labels, n_labels, lock=lock, **self.cluster_args)
         return cluster_means(self.points, self.working.weights, labels, n_labels, lock, self.space), labels
+
+    def _polished(self, colors: np.ndarray, labels: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The method's last pass over a palette (`ClusteringMethod.polish`), if any; the first `fixed` rows stay."""
+        polish = getattr(self.method, "polish", None)
+        if polish is None:
+            return colors, labels
+        working = self.working
+        return polish(
+            working.colors, self.working_lab, working.counts, colors, labels, fixed=fixed, **self.cluster_args
+        )
+
+    def _working_lab(self) -> np.ndarray:
+        if len(self.working.colors) == len(self.hist):
+            return self.hist.lab
+        return to_space(self.working.colors, "lab")
 
     def _reduce(self) -> WeightedColors:
         weigh = getattr(self.method, "weigh", None)

@@ -290,9 +290,11 @@ def test_a_sweep_point_s_key_follows_the_recipe():
 
 def test_a_workers_warm_up_loads_the_parallel_builds_too():
     """They run only on large inputs: without the warm-up, a user's first big upload would pay their loading."""
-    from quant import kmeans, similarity
+    from quant import kmeans, polish, similarity
 
     for _ in outcomes.warm_up():
         pass
     assert kmeans._nearest_parallel.signatures
     assert similarity._strip_totals_parallel.signatures
+    assert polish._assign_parallel.signatures and polish._search_parallel.signatures
+    assert polish._gray_optimum.signatures  # a gray image's exact palette

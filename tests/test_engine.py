@@ -257,10 +257,10 @@ def test_kmeans_precomputed_features_match_its_own_path(image, hist):
 
 
 def test_kmeans_palette_colors_are_geometric_medians_and_labels_their_nearest(image, hist):
-    """Default kmeans: each color goes to its nearest palette color in kmeans' metric (the space plus Oklab)."""
+    """kmeans unpolished: each color goes to its nearest palette color in kmeans' metric (the space plus Oklab)."""
     from quant.colorspace import blend_with_oklab
 
-    prepared = quant.prepare(image, "kmeans", hist=hist, params={"starts": 1})
+    prepared = quant.prepare(image, "kmeans", hist=hist, params={"starts": 1, "polish": "none"})
     palette = prepared.quantize(16).palette
     weight = prepared.params["oklab_weight"]
     colors = blend_with_oklab(hist.colors.astype(float), "rgb", weight)
@@ -271,7 +271,7 @@ def test_kmeans_palette_colors_are_geometric_medians_and_labels_their_nearest(im
 
 def test_kmeans_with_mean_centers_and_one_start_is_textbook_kmeans(image, hist):
     """center="mean": every palette color is the rounded weighted mean of the colors labelled with it."""
-    params = {"center": "mean", "starts": 1, "importance": "counts"}
+    params = {"center": "mean", "starts": 1, "importance": "counts", "polish": "none"}
     palette = quant.prepare(image, "kmeans", hist=hist, params=params).quantize(16).palette
     for row in range(len(palette.colors)):
         members = palette.labels == row

@@ -300,6 +300,9 @@ def warm_up() -> Iterator[str]:
         for space in ("rgb", "lab", "oklab") if name == "kmeans" else ("rgb",):
             measure(tiny, hist, 4, METHODS[name], Recipe(space=space))
             yield name
+    gray = from_array(np.repeat(rng.integers(0, 256, (12, 16, 1), dtype=np.uint8), 3, axis=2))
+    measure(gray, build_histogram(gray), 4, METHODS["kmeans"], Recipe())  # kmeans solves gray images its own way
+    yield "kmeans on a gray image"
     from quant.dither import DITHERS
     from quant.pipeline import evaluate, prepare
 

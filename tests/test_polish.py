@@ -1,0 +1,102 @@
+"""kmeans' last pass (`quant.polish`): what it minimises, that it lowers it, and the exact gray solution."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import quant
+from quant import polish as P
+from quant.ciede2000 import ciede2000
+from quant.colorspace import rgb_to_lab
+
+
+def costs(rgb: np.ndarray, colors: np.ndarray, weight: float = P.RGB_WEIGHT) -> np.ndarray:
+    """ΔE2000 + weight × RGB distance of every color (rows) to every palette color (columns), by brute force."""
+    rgb = np.asarray(rgb, np.float64)
+    lab, palette_lab = rgb_to_lab(rgb), rgb_to_lab(colors)
+    pairs = [ciede2000(lab, np.repeat(palette_lab[j : j + 1], len(lab), axis=0)) for j in range(len(colors))]
+    spread = np.sqrt(((rgb[:, None, :] - colors[None].astype(np.float64)) ** 2).sum(axis=2))
+    return np.stack(pairs, axis=1) + weight * spread
+
+
+def total(rgb, counts, colors, labels) -> float:
+    return float((counts * costs(rgb, colors)[np.arange(len(rgb)), labels]).sum())
+
+
+def test_byte_colors_convert_to_lab_as_the_metrics_do():
+    colors = np.random.default_rng(0).integers(0, 256, (500, 3)).astype(np.uint8)
+    np.testing.assert_allclose(P._palette_lab(colors), rgb_to_lab(colors), atol=1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 255), min_size=6, max_size=6))
+def test_the_lightness_term_never_exceeds_delta_e(channels):
+    """The assignment dismisses a candidate on the RGB term plus this term: it must be a lower bound of ΔE2000."""
+    lab = rgb_to_lab(np.array(channels, np.uint8).reshape(2, 3))
+    assert P._lightness_term(lab[0, 0], lab[1, 0]) <= ciede2000(lab[:1], lab[1:])[0] + 1e-9
+
+
+def test_the_cost_is_exact_below_its_bound():
+    rgb = np.array([[10.0, 200.0, 30.0]])
+    color = np.array([12.0, 190.0, 40.0])
+    exact = costs(rgb, color[None].astype(np.uint8))[0, 0]
+    assert P._cost(rgb, rgb_to_lab(rgb), 0, color, rgb_to_lab(color[None])[0], P.RGB_WEIGHT, np.inf) == pytest.approx(
+        exact, abs=1e-9
+    )
+
+
+def test_default_kmeans_labels_every_color_with_its_palette_color_of_least_cost(image, hist):
+    palette = quant.prepare(image, "kmeans", hist=hist).quantize(16).palette
+    every = costs(hist.colors, palette.colors)
+    np.testing.assert_allclose(every[np.arange(len(hist)), palette.labels], every.min(axis=1), atol=1e-9)
+
+
+@pytest.mark.parametrize("k", [4, 16])
+def test_polish_lowers_the_summed_cost_of_the_clustering_palette(image, hist, k):
+    plain = quant.prepare(image, "kmeans", hist=hist, params={"polish": "none"}).quantize(k).palette
+    polished = quant.prepare(image, "kmeans", hist=hist).quantize(k).palette
+    counts = hist.counts.astype(np.float64)
+    before = total(hist.colors, counts, plain.colors, plain.labels)
+    assert total(hist.colors, counts, polished.colors, polished.labels) < before
+
+
+def test_polish_keeps_locked_colors_and_their_rows(photo):
+    rgb = photo.reshape(-1, 3).astype(np.float64)
+    colors = np.array([[0, 0, 0], [255, 255, 255], [120, 80, 40], [30, 160, 90]], np.uint8)
+    labels = np.argmin(costs(rgb, colors), axis=1)
+    moved, _ = P.polish(rgb, rgb_to_lab(rgb), np.ones(len(rgb)), colors, labels, fixed=2)
+    np.testing.assert_array_equal(moved[:2], colors[:2])
+
+
+def test_a_gray_image_gets_the_exact_optimum():
+    """Against every palette of 3 grays among the levels' range: no other has a lower summed cost."""
+    levels = np.array([0, 3, 7, 8, 20, 21, 22, 40, 41, 60])
+    counts = np.array([5, 1, 2, 9, 3, 3, 1, 4, 6, 2], np.float64)
+    rgb = np.repeat(levels[:, None], 3, axis=1).astype(np.float64)
+    colors, labels = P.polish(rgb, rgb_to_lab(rgb), counts, np.zeros((3, 3), np.uint8), np.zeros(10, np.int64))
+    assert np.all(colors[:, 0] == colors[:, 1]) and np.all(colors[:, 1] == colors[:, 2])
+    found = total(rgb, counts, colors, labels)
+    grays = np.arange(61)
+    per_gray = costs(rgb, np.repeat(grays[:, None], 3, axis=1).astype(np.uint8)) * counts[:, None]
+    best = min(per_gray[:, list(trio)].min(axis=1).sum() for trio in itertools.combinations(range(61), 3))
+    assert found == pytest.approx(best, rel=1e-12)
+
+
+def test_kmeans_on_a_gray_photo_keeps_it_gray(photo):
+    gray = np.repeat(photo.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    result = quant.quantize(quant.from_array(gray), 8, "kmeans")
+    colors = result.palette.colors
+    assert len(colors) == 8 and np.all(colors == colors[:, :1])
+
+
+def test_polish_none_is_the_clustering_palette(image, hist):
+    """``polish="none"`` leaves kmeans' own palette: its colors are its clusters' geometric medians, unmoved."""
+    plain = quant.prepare(image, "kmeans", hist=hist, params={"polish": "none"}).quantize(16)
+    polished = quant.prepare(image, "kmeans", hist=hist).quantize(16)
+    assert not np.array_equal(plain.palette.colors, polished.palette.colors)
+    assert polished.delta_e < plain.delta_e
