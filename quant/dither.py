@@ -239,9 +239,17 @@ GRID_SIDE = 64
 
 @dataclass(frozen=True)
 class _Search:
-    """A palette in the working space, with its nearest-color grid over `low` … `high` (see `build_grid`)."""
+    """A palette in the working space, sorted, with its nearest-color grid over `low` … `high` (see `build_grid`).
 
+    Sorted so that a pixel equally near two colors gets the same one whatever the palette's order: the fit's
+    dithered image, renumbered to the palette's final order (`palette.in_order`), is then the one the remap
+    would make. The sort is strict: distinct sRGB colors have distinct float32 Oklab (checked over all 2²⁴).
+    """
+
+    #: (m, 3) float32, by Oklab L, then a, then b; the loops' indices are rows here.
     colors: np.ndarray
+    #: (m,) the given palette's row of each of `colors`: `_renumbered(indices, rows)` gives its numbering.
+    rows: np.ndarray
     #: (2, 3) float32: the palette's box widened by `OVERSHOOT`, the farthest a diffused color may go.
     bounds: np.ndarray
     low: np.ndarray
@@ -254,6 +262,8 @@ class _Search:
     @classmethod
     def of(cls, palette: np.ndarray, covering: np.ndarray) -> _Search:
         """For `palette` (m, 3) working-space float32, with a grid over the box of it and `covering` (n, 3)."""
+        rows = np.lexsort(palette.T[::-1])
+        palette = palette[rows]
         bounds = _bounds(palette, OVERSHOOT)
         low = np.minimum(bounds[0], covering.min(axis=0)) if len(covering) else bounds[0]
         high = np.maximum(bounds[1], covering.max(axis=0)) if len(covering) else bounds[1]
@@ -263,7 +273,7 @@ class _Search:
         from .dither_kernels import build_grid
 
         start, members = build_grid(palette.astype(np.float64), low.astype(np.float64), cell, shape)
-        return cls(palette, bounds, low.astype(np.float64), high.astype(np.float64), cell, shape, start, members)
+        return cls(palette, rows, bounds, low.astype(np.float64), high.astype(np.float64), cell, shape, start, members)
 
     @property
     def grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
@@ -330,10 +340,17 @@ def _dither_with(
     search: _Search, pixel_index: np.ndarray, colors: np.ndarray, kind: Dither, strength: float
 ) -> np.ndarray:
     """`dither_points` with the nearest-color search built (a refit builds it over the colors' box, once)."""
+    pixel_index = np.ascontiguousarray(pixel_index, dtype=np.int32)
+    return _renumbered(_dithered_rows(search, pixel_index, colors, kind, strength), search.rows)
+
+
+def _dithered_rows(
+    search: _Search, pixel_index: np.ndarray, colors: np.ndarray, kind: Dither, strength: float
+) -> np.ndarray:
+    """`_dither_with`, numbered as `search.colors` are (sorted)."""
     from .dither_kernels import diffuse, flatness_map, ordered
 
     palette = search.colors
-    pixel_index = np.ascontiguousarray(pixel_index, dtype=np.int32)
     if kind.family == "ordered":
         reach = strength * search.typical_gap
         offset = np.array([reach, 0.0, 0.0], np.float32)  # along Oklab's L: neutral, no hue shift
@@ -347,6 +364,11 @@ def _dither_with(
         flatness, limits = np.zeros((0, 0), np.uint8), np.zeros(2, np.float32)
     strength32 = np.float32(strength)
     return diffuse(pixel_index, colors, *search.grid, shifts, weights, strength32, flatness, limits, search.bounds)
+
+
+def _renumbered(indices: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """`indices` (uint8) with each palette row i renumbered `new[i]`; the transparent slot, ``len(new)``, stays."""
+    return np.append(new, len(new)).astype(np.uint8)[indices]
 
 
 def _large_error2(colors: np.ndarray, palette: np.ndarray, search: _Search) -> float:
@@ -372,8 +394,9 @@ FIT_RADIUS = 4
 FIT_RIDGE = 1e-6
 
 
-def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float) -> Palette:
-    """`palette` refitted so that its dithered image, seen from a viewing distance, best matches the original.
+def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float) -> tuple[Palette, np.ndarray]:
+    """`palette` refitted so that its dithered image, seen from a viewing distance, best matches the original,
+    and that image.
 
     A clustering palette is chosen for undithered error: each color sits at its
     cluster's mean, inside the image's colors, so diffusion can't reach their
@@ -393,19 +416,25 @@ def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float)
         The refitted colors, in the palette's order (`Palette.order`; by the
         dithered pixels' counts in the fitted sample), each histogram color labelled with its
         nearest one (what the palette gives undithered).
+    ndarray of uint8, shape (H, W)
+        The image dithered with it, as `remap` would dither it: the best fit's
+        own indices, renumbered, unless the fit dithered only tiles of the image.
     """
     fixed = np.zeros(len(palette.colors), bool) if palette.locked is None else palette.locked
     if fixed.all() or not len(hist.colors):
-        return palette
+        return palette, dither_indices(hist.pixel_index, hist.colors, palette.colors, dither, strength)
     colors = working_colors(hist.colors)
     box = np.array([colors.min(axis=0), colors.max(axis=0)])  # all `_Search.of` needs of the colors
     kind, strength = get_dither(dither), check_strength(strength)
-    best, counts, search = _best_refit(
-        _fit_sample(hist.pixel_index), colors, box, palette.colors, fixed, kind, strength
-    )
-    if best is palette.colors:
-        return palette
-    return _with_colors(palette, best, fixed, counts, search, colors)
+    sample = _fit_sample(hist.pixel_index)
+    best, indices, search = _best_refit(sample, colors, box, palette.colors, fixed, kind, strength)
+    fitted = palette
+    if best is not palette.colors:
+        fitted, rank = _with_colors(palette, best, fixed, indices, search, colors)
+        indices = _renumbered(indices, rank)
+    if sample.shape != hist.pixel_index.shape:  # fitted on tiles: the whole image is still to dither
+        indices = dither_indices(hist.pixel_index, hist.colors, fitted.colors, dither, strength)
+    return fitted, indices
 
 
 def _best_refit(
@@ -417,13 +446,13 @@ def _best_refit(
     kind: Dither,
     strength: float,
 ) -> tuple[np.ndarray, np.ndarray, _Search]:
-    """The palette (uint8), of `start` and its refits, whose dithered `sample` has the least blurred error, its
-    pixels per color there, and its nearest-color search."""
+    """The palette (uint8), of `start` and its refits, whose dithered `sample` has the least blurred error, that
+    dithered sample, and the palette's nearest-color search."""
     from .dither_kernels import blurred_colors, blurred_fit_terms
 
     taps = _twice_blurred_taps()
     blurred = blurred_colors(sample, colors, taps)
-    best, best_error, best_counts, best_search = start, np.inf, np.zeros(len(start), np.int64), None
+    best, best_error, best_indices, best_search = start, np.inf, None, None
     candidate: np.ndarray | None = start
     for refit in range(REFITS + 1):  # the first tries `start`
         if candidate is None:
@@ -434,29 +463,33 @@ def _best_refit(
         gram, target = blurred_fit_terms(indices, blurred, len(points), taps)
         error = float(np.einsum("jl,jc,lc->", gram, points, points) - 2.0 * np.sum(points * target))
         if error < best_error:
-            best, best_error, best_search = candidate, error, search
-            best_counts = np.bincount(indices.ravel(), minlength=len(points))[: len(points)]
+            best, best_error, best_indices, best_search = candidate, error, indices, search
         candidate = _solved(gram, target, points, candidate, fixed) if refit < REFITS else None
-    assert best_search is not None  # the first candidate is always tried
-    return best, best_counts, best_search
+    assert best_indices is not None and best_search is not None  # the first candidate is always tried
+    return best, best_indices, best_search
 
 
 def _with_colors(
     palette: Palette,
     colors: np.ndarray,
     fixed: np.ndarray,
-    counts: np.ndarray,
+    indices: np.ndarray,
     search: _Search,
     hist_colors: np.ndarray,
-) -> Palette:
-    """`palette` with new `colors` (the `fixed` rows locked), put in its order by `counts`, each of `hist_colors`
-    (working space) labelled with its nearest color through `search`."""
+) -> tuple[Palette, np.ndarray]:
+    """`palette` with new `colors` (the `fixed` rows locked), put in its order by their pixels in `indices`,
+    each of `hist_colors` (working space) labelled with its nearest color through `search`; and each color's
+    new row (`in_order`'s rank)."""
     from .dither_kernels import nearest_all
     from .palette import in_order
 
-    labels = nearest_all(hist_colors, *search.grid)
-    colors, labels, locked = in_order(colors, labels, fixed, counts, palette.order)
-    return dataclasses.replace(palette, colors=colors, labels=labels, locked=None if palette.locked is None else locked)
+    counts = np.bincount(indices.ravel(), minlength=len(colors))[: len(colors)]
+    labels = _renumbered(nearest_all(hist_colors, *search.grid), search.rows)
+    colors, locked, rank = in_order(colors, fixed, counts, palette.order)
+    labelled = dataclasses.replace(
+        palette, colors=colors, labels=rank[labels], locked=None if palette.locked is None else locked
+    )
+    return labelled, rank
 
 
 def _fit_sample(pixel_index: np.ndarray) -> np.ndarray:

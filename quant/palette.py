@@ -215,7 +215,8 @@ class PaletteWork(ComputedOnce):
             labels = working_labels[self.working.parent]
         colors, labels, locked = _deduplicate(colors, labels, keep=len(lock))
         pixels = np.bincount(labels, weights=hist.counts, minlength=len(colors))
-        colors, labels, locked = in_order(colors, labels, locked, pixels, self.order)
+        colors, locked, rank = in_order(colors, locked, pixels, self.order)
+        labels = rank[labels]
         seconds = time.perf_counter() - started
         return Palette(
             colors,
@@ -371,14 +372,15 @@ def _deduplicate(colors: np.ndarray, labels: np.ndarray, keep: int) -> tuple[np.
 
 
 def in_order(
-    colors: np.ndarray, labels: np.ndarray, locked: np.ndarray, pixels: np.ndarray, order: str
+    colors: np.ndarray, locked: np.ndarray, pixels: np.ndarray, order: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`colors` put in `order` (`order_colors`, by `pixels` per color), with the labels and the locked mask
-    following them: used by the palette stage and by the dithered refit (`quant.dither.fit_palette`)."""
+    """`colors` put in `order` (`order_colors`, by `pixels` per color), the locked mask following them, and
+    each color's new row, which renumbers labels (``rank[labels]``): used by the palette stage and by the
+    dithered refit (`quant.dither.fit_palette`)."""
     permutation = order_colors(colors, pixels, order, given=int(locked.sum()))
     rank = np.empty(len(colors), np.uint8)
     rank[permutation] = np.arange(len(colors))
-    return colors[permutation], rank[labels], locked[permutation]
+    return colors[permutation], locked[permutation], rank
 
 
 def _without(colors: np.ndarray, excluded: np.ndarray) -> np.ndarray:

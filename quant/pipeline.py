@@ -60,12 +60,13 @@ class Prepared(PaletteWork):
         seed = check_seed(seed)
         is_dithered(dither, dither_strength)  # a bad name or strength fails before any work
         started = time.perf_counter()
-        palette = fitted = self.palette(k, seed)
+        palette = self.palette(k, seed)
         if is_dithered(dither, dither_strength):
             from .dither import fit_palette  # numba: compiled (or loaded from its cache) on first use
 
-            fitted = fit_palette(self.hist, palette, dither, dither_strength)
-        indices = remap(self.hist, fitted, dither=dither, strength=dither_strength)
+            fitted, indices = fit_palette(self.hist, palette, dither, dither_strength)  # the fit's remap, reused
+        else:
+            fitted, indices = palette, remap(self.hist, palette)
         seconds = time.perf_counter() - started
         refitted = fitted is not palette
         return Result(self.image, self.hist, fitted, indices, seconds, dither, float(dither_strength), refitted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -385,6 +386,76 @@ def test_a_big_image_is_fitted_on_tiles_spread_over_it(monkeypatch):
     rows, columns = np.unique(sample // 200), np.unique(sample % 200)
     assert rows[0] == 0 and rows[-1] == 299 and columns[0] == 0 and columns[-1] == 199
     assert np.array_equal(dither._fit_sample(pixel_index[:60, :60]), pixel_index[:60, :60])  # small: all of it
+
+
+def test_a_pixel_equally_near_two_colors_gets_the_same_one_whatever_the_palette_s_order():
+    """Ties go the same way in any order, so the fit's dithered image, renumbered, is the remap's."""
+    mid_gray = np.zeros((1, 1), np.int32), np.array([[0.5, 0, 0]], np.float32)
+    for dither in ("floyd-steinberg", "edge-aware", "bayer2"):
+        black_first = dither_points(*mid_gray, BLACK_WHITE, dither, 1.0)
+        white_first = dither_points(*mid_gray, BLACK_WHITE[::-1], dither, 1.0)
+        assert black_first[0, 0] == 1 - white_first[0, 0], dither
+
+
+def _with_a_hole() -> quant.LoadedImage:
+    """A crop of the sample image with a transparent square in it."""
+    rgb = quant.sample_image().rgb[100:160, 150:240]
+    opaque = np.ones(rgb.shape[:2], bool)
+    opaque[20:30, 40:55] = False
+    return quant.from_array(rgb, opaque)
+
+
+@pytest.mark.parametrize("dither", [name for name, kind in DITHERS.items() if kind.dithers])
+def test_a_dithered_result_s_indices_are_its_palette_s_remap_in_any_order(dither):
+    """The result reuses the fit's dithered image, renumbered to the palette's order: what the remap gives."""
+    lock = "#000000, #e30613"
+    for image, options in (
+        (quant.sample_image(), {"order": "hue"}),
+        (_with_a_hole(), {"order": "frequency", "dither_strength": 0.5}),
+        (_with_a_hole(), {"order": "lightness", "lock": lock}),
+        (quant.sample_image(), {"order": "given", "lock": lock}),
+        (_with_a_hole(), {"palette": "#000000 #ff0000 #ffffff #2040a0"}),
+    ):
+        k = None if "palette" in options else 16
+        result = quant.quantize(image, k, dither=dither, **options)
+        strength = result.dither_strength
+        assert np.array_equal(
+            result.indices, quant.remap(result.hist, result.palette, dither=dither, strength=strength)
+        )
+        m = len(result.palette.colors)
+        backwards = dataclasses.replace(result.palette, colors=result.palette.colors[::-1])
+        again = quant.remap(result.hist, backwards, dither=dither, strength=strength)
+        assert np.array_equal(np.append(np.arange(m)[::-1], m)[again], result.indices), options
+
+
+@pytest.mark.parametrize("dither", ["floyd-steinberg", "bayer4"])
+def test_a_dithered_image_is_dithered_once_per_palette_tried(monkeypatch, dither):
+    """Each palette the fit tries is dithered once, and the best one's image is the result's: none again."""
+    import quant.dither_kernels as kernels
+
+    calls = {"dithers": 0, "tries": 0}
+
+    def counted(function, key):
+        def wrapper(*args):
+            calls[key] += 1
+            return function(*args)
+
+        return wrapper
+
+    loop = "ordered" if dither == "bayer4" else "diffuse"
+    monkeypatch.setattr(kernels, loop, counted(getattr(kernels, loop), "dithers"))
+    monkeypatch.setattr(kernels, "blurred_fit_terms", counted(kernels.blurred_fit_terms, "tries"))
+    result = quant.quantize(_with_a_hole(), 8, dither=dither)
+    assert result.refitted and calls["dithers"] == calls["tries"] >= 2
+
+
+def test_a_big_image_fitted_on_tiles_is_dithered_whole(monkeypatch):
+    import quant.dither as dither
+
+    monkeypatch.setattr(dither, "FIT_PIXELS", 32 * 32)
+    result = quant.quantize(_with_a_hole(), 8, order="lightness", dither="floyd-steinberg")
+    assert result.refitted and result.indices.shape == result.hist.pixel_index.shape
+    assert np.array_equal(result.indices, quant.remap(result.hist, result.palette, dither="floyd-steinberg"))
 
 
 @pytest.mark.parametrize("dither, strength, words", BAD_DITHER_OPTIONS)
