@@ -343,3 +343,88 @@ def test_the_sweep_view_draws_as_each_method_arrives_and_sweeps_the_page_s_recip
     assert [k for method, k, _ in made if method == "custom"] == [3]  # one point, at the palette's size
     assert "dithered as the cards are (Atkinson, strength 0.5), keeping the 1 locked colors" in \
         " ".join(c.value for c in at.main.caption)
+
+
+def test_a_sweep_point_that_failed_and_is_computed_on_a_later_run_is_in_the_figures(monkeypatch):
+    """The cached figures are named by the points that arrived: named by the k asked for, the second run
+    would find the first run's figures, drawn without the point that failed, and show them again."""
+    import json
+    from concurrent.futures import Future
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.model import sweeps
+    from dashboard.model.workers import WorkFailed
+    from dashboard.views import cache, quality_vs_k
+
+    class FlakyPool:
+        """Computes in this process, at once; octree's point at k = 16 fails the first time, as a lost worker."""
+
+        failures = 0
+
+        def submit(self, budget, work, *args):
+            job: Future = Future()
+            if work is sweeps.measure_point and args[3:5] == (16, "octree") and not self.failures:
+                self.failures += 1
+                job.set_exception(WorkFailed("the worker was lost"))
+            else:
+                job.set_result(work(*args))
+            return job
+
+        def stop(self, job):
+            job.cancel()
+
+    def octree_ks(at) -> list[int]:
+        quality = json.loads(at.get("plotly_chart")[0].proto.spec)
+        (ssim, *_) = [trace for trace in quality["data"] if trace.get("legendgroup") == "Octree (Pillow)"]
+        return ssim["x"]
+
+    pool = FlakyPool()
+    monkeypatch.setattr(cache, "worker_pool", lambda: pool)
+    quality_vs_k.cached_figures.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=300)
+    at.query_params.update(view="quality-vs-k", methods="octree", seed="4216")  # a seed no other test's points have
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert pool.failures == 1
+    assert [w.value for w in at.warning] == [r"Octree (Pillow) · baseline failed at k = 16\: the worker was lost"]
+    assert octree_ks(at) == [2, 4, 8, 32, 64, 128, 256]
+    at.run()  # the next run (a rerun, the knee slider, another session) asks for k = 16 again
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert octree_ks(at) == [2, 4, 8, 16, 32, 64, 128, 256]
+
+
+def test_sweep_points_asked_for_twice_share_one_job_and_a_dropped_one_is_asked_for_anew(monkeypatch, image, hist):
+    """A second session (or a rerun) joins a point's running job; the next run's start takes queued points
+    back from the workers (`drop_queued_sweep_points`), and asking again queues a new job, not the dropped one."""
+    from concurrent.futures import Future
+
+    from dashboard.model.memory import BoundedCache
+    from dashboard.model.outcomes import Recipe
+    from dashboard.views import cache
+
+    class QueueingPool:
+        def __init__(self):
+            self.queued: list[Future] = []
+
+        def submit(self, budget, work, *args):
+            self.queued.append(Future())
+            return self.queued[-1]
+
+    pool = QueueingPool()
+    monkeypatch.setattr(cache, "worker_pool", lambda: pool)
+    monkeypatch.setattr(cache, "PER_IMAGE", BoundedCache(2**20))  # no point kept by another test
+    recipe = Recipe()
+    first = cache.sweep_point("photo", image, hist, "octree", 8, recipe)
+    assert cache.sweep_point("photo", image, hist, "octree", 8, recipe) is first
+    assert pool.queued == [first]
+    cache.drop_queued_sweep_points()
+    assert first.cancelled()
+    again = cache.sweep_point("photo", image, hist, "octree", 8, recipe)
+    assert again is not first and pool.queued == [first, again]
+    point = object()
+    again.set_result(point)  # the worker finished: kept, so the next ask needs no job
+    assert cache.sweep_point("photo", image, hist, "octree", 8, recipe).result() is point
+    assert pool.queued == [first, again]
+    cache.drop_queued_sweep_points()

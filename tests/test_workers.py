@@ -189,3 +189,44 @@ def test_a_finished_job_is_shared_until_its_outcome_is_taken():
     assert in_flight.job("key", Future) is job  # finished while its session was cancelled: reused, not recomputed
     in_flight.taken("key", job)
     assert in_flight.job("key", Future) is not job
+
+
+def test_a_job_started_with_on_done_keeps_its_result_then_is_forgotten_and_a_joined_one_adds_nothing():
+    """The sweep points' way: each finished job is kept once, by the call that started it, whoever still waits."""
+    in_flight = outcomes.InFlight()
+    kept = []
+    job = in_flight.job("key", Future, on_done=kept.append)
+    assert in_flight.job("key", Future, on_done=kept.append) is job  # a second session joins
+    job.set_result("done")
+    assert kept == [job]  # called back once, not once per session
+    assert in_flight.job("key", Future) is not job  # forgotten: the next request is computed (or found kept) anew
+
+
+@pytest.mark.parametrize("finish", [lambda job: job.set_exception(RuntimeError("worker died")), Future.cancel])
+def test_a_failed_or_cancelled_job_is_forgotten_so_the_next_request_retries(finish):
+    in_flight = outcomes.InFlight()
+    job = in_flight.job("key", Future, on_done=lambda job: None)
+    finish(job)
+    assert in_flight.job("key", Future) is not job
+
+
+def test_a_job_already_done_when_started_calls_back_without_deadlock_and_is_forgotten():
+    """on_done runs outside the registry's lock: a finished future calls back at once, in the starting call."""
+    in_flight = outcomes.InFlight()
+    finished: Future = Future()
+    finished.set_result("kept")
+    seen = []
+    assert in_flight.job("key", lambda: finished, on_done=lambda job: seen.append(job.result())) is finished
+    assert seen == ["kept"]
+    assert in_flight.job("key", Future) is not finished
+
+
+def test_a_job_is_forgotten_even_when_keeping_its_result_fails():
+    in_flight = outcomes.InFlight()
+
+    def cannot_keep(job):
+        raise MemoryError
+
+    job = in_flight.job("key", Future, on_done=cannot_keep)
+    job.set_result("done")  # concurrent.futures logs the callback's exception
+    assert in_flight.job("key", Future) is not job

@@ -9,6 +9,7 @@ pool of warm workers (`method_pool`), where a budget bounds it.
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from collections import Counter
@@ -227,9 +228,12 @@ def submit(
 class InFlight:
     """The pool's work that sessions wait for, by key, and how many sessions wait for each.
 
-    Sessions asking for the same outcome at once share one computation, so
-    one session's Stop (or rerun) must stop it only if no other session
-    still waits for it (`abandon`). Safe to share between threads.
+    Sessions asking for the same work at once share one job (`job`): a
+    second session, or a rerun, joins the running job instead of starting
+    another. One session's Stop (or rerun) must stop a job only if no other
+    session still waits for it (`abandon`). A job is forgotten once its
+    result is kept: by the session that took it (`taken`), or by the
+    `on_done` it was started with. Safe to share between threads.
     """
 
     def __init__(self) -> None:
@@ -250,12 +254,31 @@ class InFlight:
                 if not self._waiting[key]:
                     del self._waiting[key]
 
-    def job(self, key: Hashable, submit: Callable[[], Future]) -> Future:
-        """The job computing `key`: the one already running (or finished, and not yet taken), else `submit()`'s."""
+    def job(
+        self, key: Hashable, submit: Callable[[], Future], *, on_done: Callable[[Future], None] | None = None
+    ) -> Future:
+        """The job computing `key`: the one already running (or finished, and not yet taken), else `submit()`'s.
+
+        With `on_done`, a job this call starts is taken when it finishes
+        (succeeded, failed or cancelled), right after ``on_done(job)`` has
+        kept its result: no session needs to wait for it. A call that joins a
+        running job adds nothing: its starter's `on_done` keeps the result.
+        """
         with self._lock:
-            if key not in self._jobs:
+            started = key not in self._jobs
+            if started:
                 self._jobs[key] = submit()
-            return self._jobs[key]
+            job = self._jobs[key]
+        if started and on_done is not None:
+            # Outside the lock: a job already done calls back at once, and the callback takes the lock.
+            job.add_done_callback(functools.partial(self._finished, key, on_done))
+        return job
+
+    def _finished(self, key: Hashable, on_done: Callable[[Future], None], job: Future) -> None:
+        try:
+            on_done(job)  # first: a request between the two finds the result kept, not a job gone
+        finally:
+            self.taken(key, job)
 
     def taken(self, key: Hashable, job: Future) -> None:
         """`job`'s outcome is taken (kept by the caller's cache): a later request for `key` starts afresh."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from types import TracebackType
@@ -143,7 +142,8 @@ async def computed_outcome(
     return outcome
 
 
-#: The outcomes the workers compute, with the sessions waiting for each.
+#: The work the workers compute, by key (a card's `outcome_key`, a sweep point's `sweeps.point_key`),
+#: with the sessions waiting for each: a rerun or another session joins a job instead of starting another.
 IN_FLIGHT = outcomes.InFlight()
 
 #: How often a computation waiting for workers lets Streamlit see a rerun or a Stop.
@@ -268,10 +268,6 @@ def cached_embedding(image_key: str, method: str, seed: int, _hist: quant.Histog
     return embed.embed(_hist, method=method, seed=seed)
 
 
-#: The sweep points the workers compute, by key (`sweeps.point_key`): a rerun (the knee slider) or
-#: another session asking for a point already on its way joins its job instead of starting another.
-SWEEP_JOBS: dict[tuple, Future] = {}
-_SWEEP_LOCK = threading.Lock()
 #: Where a session notes the sweep jobs its last run asked for (see `drop_queued_sweep_points`).
 _SESSION_SWEEP_JOBS = "_sweep_jobs"
 
@@ -282,29 +278,26 @@ def sweep_point(
     """One point of a sweep as a future: done at once if kept, else the job computing it (started if none).
 
     Points are computed in the warm workers, side by side, and kept in
-    `PER_IMAGE` as each finishes (a failure is not kept: the next run tries again).
+    `PER_IMAGE` as each finishes, whoever still waits (a failure is not kept:
+    the next run tries again). A rerun (the knee slider) or another session
+    asking for a point on its way joins its job (`IN_FLIGHT`).
     """
     key = sweeps.point_key(image_key, method, k, recipe)
     if (point := PER_IMAGE.get(key)) is not None:
         kept: Future = Future()
         kept.set_result(point)
         return kept
-    with _SWEEP_LOCK:
-        running = SWEEP_JOBS.get(key)
-        job = running or worker_pool().submit(
-            method_budget(), sweeps.measure_point, image_key, image, hist, k, method, recipe
-        )
-        SWEEP_JOBS[key] = job
-    if running is None:  # outside the lock: a job already done calls back at once
-        job.add_done_callback(functools.partial(_keep_point, key))
+    pool = worker_pool()
+    job = IN_FLIGHT.job(
+        key,
+        lambda: pool.submit(method_budget(), sweeps.measure_point, image_key, image, hist, k, method, recipe),
+        on_done=functools.partial(_keep_point, key),
+    )
     st.session_state.setdefault(_SESSION_SWEEP_JOBS, []).append(job)
     return job
 
 
 def _keep_point(key: tuple, job: Future) -> None:
-    with _SWEEP_LOCK:
-        if SWEEP_JOBS.get(key) is job:
-            del SWEEP_JOBS[key]
     if not job.cancelled() and job.exception() is None:
         PER_IMAGE.put(key, job.result())
 
