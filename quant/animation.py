@@ -147,7 +147,11 @@ def _one_palette(animation: Animation, hists: list[Histogram], options: Options)
 def _your_palette(animation: Animation, hists: list[Histogram], options: Options) -> np.ndarray:
     """``--palette``'s colors in ``--sort``'s order (``given`` by default), decided once for every frame.
 
-    ``frequency`` counts the pixels of every frame, as a still's counts its own.
+    ``frequency`` counts the pixels of every frame, as a still's counts its own. The frames are then
+    mapped again onto the sorted colors (`_mapped`), not renumbered from this count: a color equally
+    near two palette colors goes to the first of them the nearest-color search meets, so the order
+    decides, and a frame must be what a still of it gives with the sorted palette
+    (tests/test_animation.py shows frames where renumbering differs).
     """
     from .palette import order_colors
     from .palette_file import as_colors
