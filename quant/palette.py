@@ -190,13 +190,15 @@ class PaletteWork(ComputedOnce):
             _ = self.working
         return self
 
-    def palette(self, k: int | None = None, seed: int = 0) -> Palette:
+    def palette(self, k: int | None = None, seed: int = 0, *, polish: bool = True) -> Palette:
         """At most `k` colors, 2…256, and each histogram color's label.
 
         An image with transparency keeps one slot for it, so its palette has
         at most 255 colors. Locked colors count towards `k` and are always in
         the palette; a custom palette (`CUSTOM`) is the locked colors alone,
-        and its `k` is their number.
+        and its `k` is their number. ``polish=False`` leaves out the method's
+        last pass (`ClusteringMethod.polish`), which fits the palette to
+        undithered output: a dithered result fits its own.
         """
         started = time.perf_counter()
         k, notices = self._budget(k)
@@ -211,7 +213,7 @@ class PaletteWork(ComputedOnce):
             labels = _nearest(colors, hist.colors, self.space)
             notices.append(f"the image has only {len(hist)} distinct colors, so all of them are kept")
         else:
-            colors, working_labels = self._run(k, seed)
+            colors, working_labels = self._run(k, seed, polish)
             labels = working_labels[self.working.parent]
         colors, labels, locked = _deduplicate(colors, labels, keep=len(lock))
         pixels = np.bincount(labels, weights=hist.counts, minlength=len(colors))
@@ -255,7 +257,7 @@ class PaletteWork(ComputedOnce):
             raise ValueError(f"{len(self.lock)} colors are locked, more than k = {k}: raise k or lock fewer colors")
         return k, notices
 
-    def _run(self, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, k: int, seed: int, polish: bool) -> tuple[np.ndarray, np.ndarray]:
         """Return (palette colors, label per working entry) for one method; locked colors are the first rows.
 
         A method that takes ``fixed`` colors honors the locked ones itself;
@@ -273,15 +275,15 @@ class PaletteWork(ComputedOnce):
             return colors, _nearest(colors, working.colors, "rgb")
         assert isinstance(method, ClusteringMethod)
         if len(lock) and takes(method, "fixed"):
-            return self._cluster(k, seed, lock, fixed=to_space(lock, self.space))
-        colors, labels = self._cluster(free, seed, lock[:0])
+            return self._cluster(k, seed, lock, polish, fixed=to_space(lock, self.space))
+        colors, labels = self._cluster(free, seed, lock[:0], polish)
         if not len(lock):
             return colors, labels
         colors = np.vstack([lock, colors])
         return colors, _nearest(colors, working.colors, self.space)
 
     def _cluster(
-        self, k: int, seed: int, lock: np.ndarray, fixed: np.ndarray | None = None
+        self, k: int, seed: int, lock: np.ndarray, polish: bool, fixed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Colors and labels from the method's `cluster` (with `fixed` centers if given): the best of its starts."""
         method = self.method
@@ -293,7 +295,8 @@ class PaletteWork(ComputedOnce):
             args = {"seed": seed, **self.cluster_args, **extra, **overrides}
             labels = method.cluster(self.points, self.working.weights, k, **args)
             colors, labels = self._colors(labels, k if fixed is not None else int(labels.max()) + 1, lock)
-            colors, labels = self._polished(colors, labels, len(lock))
+            if polish:
+                colors, labels = self._polished(colors, labels, len(lock))
             if len(starts) == 1:
                 return colors, labels
             error = self._summed_delta_e(colors, labels)

@@ -60,7 +60,8 @@ class Prepared(PaletteWork):
         seed = check_seed(seed)
         is_dithered(dither, dither_strength)  # a bad name or strength fails before any work
         started = time.perf_counter()
-        palette = self.palette(k, seed)
+        # The method's last pass fits a palette to undithered output; a dithered result is fitted to its own.
+        palette = self.palette(k, seed, polish=not is_dithered(dither, dither_strength))
         if is_dithered(dither, dither_strength):
             from .dither import fit_palette  # numba: compiled (or loaded from its cache) on first use
 

@@ -112,8 +112,8 @@ def _assign_py(rgb, lab, palette, palette_lab, weight, order, keys, axis, labels
     k = palette.shape[0]
     for i in prange(rgb.shape[0]):
         position = np.searchsorted(keys, rgb[i, axis])
-        best_j = labels[i]
-        best = _cost(rgb, lab, i, palette[best_j], palette_lab[best_j], weight, np.inf)
+        guess = best_j = labels[i]
+        best = _cost(rgb, lab, i, palette[guess], palette_lab[guess], weight, np.inf)
         up, down = position, position - 1
         while up < k or down >= 0:
             if up < k:
@@ -121,18 +121,20 @@ def _assign_py(rgb, lab, palette, palette_lab, weight, order, keys, axis, labels
                     up = k
                 else:
                     j = order[up]
-                    cost = _cost(rgb, lab, i, palette[j], palette_lab[j], weight, best)
-                    if cost < best or (cost == best and j < best_j):
-                        best, best_j = cost, j
+                    if j != guess:
+                        cost = _cost(rgb, lab, i, palette[j], palette_lab[j], weight, best)
+                        if cost < best or (cost == best and j < best_j):
+                            best, best_j = cost, j
                     up += 1
             if down >= 0:
                 if weight * (rgb[i, axis] - keys[down]) >= best:
                     down = -1
                 else:
                     j = order[down]
-                    cost = _cost(rgb, lab, i, palette[j], palette_lab[j], weight, best)
-                    if cost < best or (cost == best and j < best_j):
-                        best, best_j = cost, j
+                    if j != guess:
+                        cost = _cost(rgb, lab, i, palette[j], palette_lab[j], weight, best)
+                        if cost < best or (cost == best and j < best_j):
+                            best, best_j = cost, j
                     down -= 1
         labels[i] = best_j
 

@@ -100,3 +100,14 @@ def test_polish_none_is_the_clustering_palette(image, hist):
     polished = quant.prepare(image, "kmeans", hist=hist).quantize(16)
     assert not np.array_equal(plain.palette.colors, polished.palette.colors)
     assert polished.delta_e < plain.delta_e
+
+
+def test_a_dithered_result_is_fitted_from_the_clustering_palette_not_the_polished_one(image, hist):
+    """The polish fits a palette to undithered output; a dithered result's fit starts from the clustering's own."""
+    from quant.dither import fit_palette
+
+    prepared = quant.prepare(image, "kmeans", hist=hist)
+    result = prepared.quantize(8, dither="floyd-steinberg")
+    fitted, _ = fit_palette(hist, prepared.palette(8, polish=False), "floyd-steinberg", 1.0)
+    np.testing.assert_array_equal(result.palette.colors, fitted.colors)
+    assert not np.array_equal(prepared.palette(8, polish=False).colors, prepared.palette(8).colors)
