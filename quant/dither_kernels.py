@@ -109,6 +109,11 @@ def _nearest_of_all(palette, t0, t1, t2):
     return best
 
 
+#: The farthest a diffusion tap may reach, in rows below and in columns either side: the error buffer
+#: has that many padding columns, written without bounds checks.
+TAP_REACH = 2
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def diffuse(
     pixel_index, colors, palette, start, members, low, cell, shape, shifts, weights, strength, flatness, limits, bounds
@@ -128,17 +133,33 @@ def diffuse(
     """
     height, width = pixel_index.shape
     m = palette.shape[0]
-    pad = 2
+    pad = TAP_REACH  # columns either side: a tap reaching past the image's edge lands there, and is never read
     error = np.zeros((3, width + 2 * pad, 3), np.float32)  # rows y, y+1, y+2, by y % 3
     out = np.empty((height, width), np.uint8)
+    taps = shifts.shape[0]
+    slots = np.empty(taps, np.int64)  # per row: each tap's error row and signed column offset
+    offsets = np.empty(taps, np.int64)
+    row_colors = np.empty((width, 3), colors.dtype)
     edge_aware = flatness.shape[0] > 0
     lo0, lo1, lo2, hi0, hi1, hi2 = bounds[0, 0], bounds[0, 1], bounds[0, 2], bounds[1, 0], bounds[1, 1], bounds[1, 2]
     low0, low1, low2 = low[0], low[1], low[2]
     n0, n1, n2 = shape[0], shape[1], shape[2]
     for y in range(height):
-        now, below, two_below = y % 3, (y + 1) % 3, (y + 2) % 3  # once a row: a modulo per tap cost a fifth
+        now, two_below = y % 3, (y + 2) % 3  # once a row: a modulo per tap cost a fifth
         error[two_below, :, :] = 0.0
         forward = y % 2 == 0
+        reach = 0  # the taps that land inside the image's rows (taps go row by row)
+        for t in range(taps):
+            if y + shifts[t, 0] < height:
+                reach = t + 1
+            slots[t] = (y + shifts[t, 0]) % 3
+            offsets[t] = pad + (shifts[t, 1] if forward else -shifts[t, 1])
+        # The row's colors first, in a loop of independent loads: a big photo's colors are megabytes, read
+        # in no order, and the diffusion loop below, one pixel after another, would wait on each.
+        for x in range(width):
+            p = pixel_index[y, x]
+            if p >= 0:
+                row_colors[x, 0], row_colors[x, 1], row_colors[x, 2] = colors[p, 0], colors[p, 1], colors[p, 2]
         for step in range(width):
             x = step if forward else width - 1 - step
             p = pixel_index[y, x]
@@ -151,7 +172,7 @@ def diffuse(
                 share *= flatness[y, x] / 255.0
                 if (e0 * e0 + e1 * e1 + e2 * e2) * share * share < limits[0]:
                     share = 0.0  # an error too small to see: don't dither this pixel at all
-            c0, c1, c2 = colors[p, 0], colors[p, 1], colors[p, 2]
+            c0, c1, c2 = row_colors[x, 0], row_colors[x, 1], row_colors[x, 2]
             e0, e1, e2 = e0 * share, e1 * share, e2 * share
             t0, t1, t2 = c0 + e0, c1 + e1, c2 + e2
             if not (lo0 <= t0 <= hi0 and lo1 <= t1 <= hi1 and lo2 <= t2 <= hi2):
@@ -174,19 +195,11 @@ def diffuse(
             d0, d1, d2 = t0 - palette[j, 0], t1 - palette[j, 1], t2 - palette[j, 2]
             if edge_aware and d0 * d0 + d1 * d1 + d2 * d2 > limits[1]:
                 d0, d1, d2 = 0.75 * d0, 0.75 * d1, 0.75 * d2  # damp large errors: no gaudy pixels
-            for t in range(shifts.shape[0]):
-                yy = y + shifts[t, 0]
-                if yy >= height:
-                    break  # taps go row by row
-                xx = x + shifts[t, 1] if forward else x - shifts[t, 1]
-                if xx < 0 or xx >= width:
-                    continue
-                w = weights[t]
-                dy = shifts[t, 0]
-                slot = now if dy == 0 else (below if dy == 1 else two_below)
-                error[slot, xx + pad, 0] += d0 * w
-                error[slot, xx + pad, 1] += d1 * w
-                error[slot, xx + pad, 2] += d2 * w
+            for t in range(reach):
+                w, slot, xx = weights[t], slots[t], x + offsets[t]
+                error[slot, xx, 0] += d0 * w
+                error[slot, xx, 1] += d1 * w
+                error[slot, xx, 2] += d2 * w
     return out
 
 

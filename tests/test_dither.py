@@ -70,6 +70,15 @@ def test_each_kernel_spreads_the_error_as_printed(name):
     assert np.array_equal(dither_grays(levels, name), reference_diffusion(levels, divisor, rows))
 
 
+def test_every_tap_lands_within_the_error_buffer():
+    """The diffusion loop writes its taps without bounds checks, into padding as wide as TAP_REACH."""
+    from quant.dither_kernels import TAP_REACH
+
+    for name, kind in DITHERS.items():
+        for dy, dx, _ in kind.taps:
+            assert 0 <= dy <= TAP_REACH and abs(dx) <= TAP_REACH, name
+
+
 def test_every_diffusion_kernel_is_in_the_printed_table():
     diffusing = {name for name, kind in DITHERS.items() if kind.taps}
     assert diffusing == set(PRINTED)
