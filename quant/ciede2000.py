@@ -1,9 +1,10 @@
-"""CIEDE2000 color difference, compiled with numba.
+"""CIEDE2000 color difference, and 8-bit sRGB to CIELAB, compiled with numba.
 
-The same formula as scikit-image's `deltaE_ciede2000` (Sharma, Wu and Dalal's
-implementation notes), evaluated one pair at a time: scikit-image's version
-builds some thirty full-size temporaries, which made it the slowest part of
-measuring a palette on a histogram of millions of colors.
+The same formulas as scikit-image's `deltaE_ciede2000` (Sharma, Wu and
+Dalal's implementation notes) and `rgb2lab` (D65, 2° observer), evaluated one
+color at a time: scikit-image's versions build dozens of full-size
+temporaries, which made them the slowest part of measuring a palette on a
+histogram of millions of colors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,42 @@ import numpy as np
 from numba import njit
 
 _POW25_7 = 25.0**7
+
+# sRGB bytes to CIELAB: linear light by table, XYZ, then Lab against D65's white.
+_XYZ = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
+_WHITE = np.array([0.95047, 1.0, 1.08883])
+_BYTE = np.arange(256) / 255.0
+_LINEAR = np.where(_BYTE <= 0.04045, _BYTE / 12.92, ((_BYTE + 0.055) / 1.055) ** 2.4)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lab_f(t):
+    return np.cbrt(t) if t > 0.008856 else 7.787 * t + 16.0 / 116.0
+
+
+@njit(cache=True, nogil=True)
+def lab_of_byte_color(color, out):
+    """CIELAB of one 8-bit sRGB color (three integers), into `out`."""
+    r, g, b = _LINEAR[color[0]], _LINEAR[color[1]], _LINEAR[color[2]]
+    fx = _lab_f((_XYZ[0, 0] * r + _XYZ[0, 1] * g + _XYZ[0, 2] * b) / _WHITE[0])
+    fy = _lab_f((_XYZ[1, 0] * r + _XYZ[1, 1] * g + _XYZ[1, 2] * b) / _WHITE[1])
+    fz = _lab_f((_XYZ[2, 0] * r + _XYZ[2, 1] * g + _XYZ[2, 2] * b) / _WHITE[2])
+    out[0] = 116.0 * fy - 16.0
+    out[1] = 500.0 * (fx - fy)
+    out[2] = 200.0 * (fy - fz)
+
+
+@njit(cache=True, nogil=True)
+def _lab_of_bytes(rgb, out):
+    for i in range(rgb.shape[0]):
+        lab_of_byte_color(rgb[i], out[i])
+
+
+def lab_of_bytes(rgb: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 sRGB to CIELAB float64, as scikit-image's `rgb2lab` (to ~1e-13)."""
+    out = np.empty((len(rgb), 3))
+    _lab_of_bytes(np.ascontiguousarray(rgb, dtype=np.uint8), out)
+    return out
 
 
 @njit(cache=True, nogil=True, inline="always")

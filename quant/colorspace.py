@@ -121,8 +121,14 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def _rgb_to_lab_in_chunks(rgb: np.ndarray) -> np.ndarray:
-    """In chunks: scikit-image's conversion makes a dozen temporaries per color, too many for the
-    millions of colors of a big photo at once."""
+    """Whole bytes (histogram and palette colors) by a compiled loop; others by scikit-image, in chunks:
+    its conversion makes a dozen temporaries per color, too many for the millions of colors of a big
+    photo at once."""
+    as_bytes = np.rint(rgb)
+    if len(rgb) and np.array_equal(as_bytes, rgb) and as_bytes.min() >= 0 and as_bytes.max() <= 255:
+        from .ciede2000 import lab_of_bytes  # numba: loaded from its cache on first use
+
+        return lab_of_bytes(as_bytes.astype(np.uint8))
     from skimage.color import rgb2lab
 
     lab = np.empty((len(rgb), 3))

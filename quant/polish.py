@@ -40,7 +40,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .ciede2000 import _difference
+from .ciede2000 import _difference, lab_of_byte_color
 from .parallel import renamed, run_parallel_or_serial
 
 __all__ = ["polish", "RGB_WEIGHT", "SAMPLE"]
@@ -54,29 +54,6 @@ RGB_WEIGHT = 2.0
 SAMPLE = 1 << 14
 #: Pattern-search step sizes, in 8-bit levels (a first step of 4 changed nothing on the tuning photos).
 _STEPS = np.array([2, 1], np.int64)
-
-# sRGB to CIELAB (D65), as scikit-image's rgb2lab, which `quant.colorspace.rgb_to_lab` uses.
-_XYZ = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
-_WHITE = np.array([0.95047, 1.0, 1.08883])
-_BYTE = np.arange(256) / 255.0
-_LINEAR = np.where(_BYTE <= 0.04045, _BYTE / 12.92, ((_BYTE + 0.055) / 1.055) ** 2.4)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lab_f(t):
-    return t ** (1.0 / 3.0) if t > 0.008856 else 7.787 * t + 16.0 / 116.0
-
-
-@njit(cache=True, nogil=True)
-def _lab_of_byte_color(color, out):
-    """CIELAB of one 8-bit sRGB color, into `out`."""
-    r, g, b = _LINEAR[color[0]], _LINEAR[color[1]], _LINEAR[color[2]]
-    fx = _lab_f((_XYZ[0, 0] * r + _XYZ[0, 1] * g + _XYZ[0, 2] * b) / _WHITE[0])
-    fy = _lab_f((_XYZ[1, 0] * r + _XYZ[1, 1] * g + _XYZ[1, 2] * b) / _WHITE[1])
-    fz = _lab_f((_XYZ[2, 0] * r + _XYZ[2, 1] * g + _XYZ[2, 2] * b) / _WHITE[2])
-    out[0] = 116.0 * fy - 16.0
-    out[1] = 500.0 * (fx - fy)
-    out[2] = 200.0 * (fy - fz)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -159,7 +136,7 @@ def _assign(rgb, lab, colors, labels, weight):
 def _palette_lab(colors):
     lab = np.empty((len(colors), 3))
     for j in range(len(colors)):
-        _lab_of_byte_color(colors[j], lab[j])
+        lab_of_byte_color(colors[j], lab[j])
     return lab
 
 
@@ -191,7 +168,7 @@ def _sample(labels, n_labels, size):
 @njit(cache=True, nogil=True)
 def _sample_cost(rgb, lab, counts, members, color, color_lab, weight, bound):
     """The cost of `color` summed over `members`, weighted by pixels; any sum ≥ `bound` once it gets there."""
-    _lab_of_byte_color(color, color_lab)
+    lab_of_byte_color(color, color_lab)
     total = 0.0
     for i in members:
         total += counts[i] * _cost(rgb, lab, i, color, color_lab, weight, np.inf)
@@ -261,7 +238,7 @@ def _gray_optimum(levels, counts, k, weight):
     byte = np.empty(3, np.int64)
     for g in range(256):
         byte[:] = g
-        _lab_of_byte_color(byte, gray_lab[g])
+        lab_of_byte_color(byte, gray_lab[g])
     prefix = np.zeros((n + 1, 256))
     for a in range(n):
         level = levels[a]
