@@ -25,6 +25,7 @@ from .measure import quality
 
 VARIANTS = {
     "kmeans defaults (registry)": dict(registry={}),
+    "kmeans, no polish (registry)": dict(registry=dict(params={"polish": "none"})),
     "kmeans space=rgb, oklab_weight=0 (plain RGB)": dict(registry=dict(params={"oklab_weight": 0.0})),
     "kmeans oklab_weight=1": dict(registry=dict(params={"oklab_weight": 1.0})),
     "kmeans oklab_weight=1.25": dict(registry=dict(params={"oklab_weight": 1.25})),
