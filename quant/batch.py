@@ -316,6 +316,7 @@ def palette_from_counts(counts: ColorCounts, options: Options) -> np.ndarray:
     from .histogram import Histogram, reduce_histogram, unpack_rgb
     from .methods import ClusteringMethod, get_method
     from .palette import PaletteWork
+    from .remap import is_dithered
 
     method = get_method(options.method)
     if not isinstance(method, ClusteringMethod):
@@ -339,7 +340,9 @@ def palette_from_counts(counts: ColorCounts, options: Options) -> np.ndarray:
     lock = as_colors(options.lock) if options.lock else None
     order = options.order or "frequency"
     work = Merged(image, hist, method, options.space, method.resolve_params(None), lock=lock, order=order)
-    return work.palette(options.k, options.seed).colors
+    # As for one image: the method's last pass fits a palette to undithered output, so a dithered run skips it.
+    undithered = not is_dithered(options.dither, options.dither_strength)
+    return work.palette(options.k, options.seed, polish=undithered).colors
 
 
 # --- running: in this process, or on Dask ------------------------------------------------------

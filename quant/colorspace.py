@@ -59,7 +59,7 @@ def to_space(rgb: np.ndarray, space: str) -> np.ndarray:
     if space == "rgb":
         return rgb
     if space == "lab":
-        return _rgb_to_lab_in_chunks(rgb)
+        return _rgb_to_lab(rgb)
     if space == "oklab":
         lms = _times(_srgb_to_linear(rgb / 255.0), _RGB_TO_LMS)
         return _times(np.cbrt(lms), _LMS_TO_OKLAB)
@@ -120,7 +120,7 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return to_space(rgb, "lab")
 
 
-def _rgb_to_lab_in_chunks(rgb: np.ndarray) -> np.ndarray:
+def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """Whole bytes (histogram and palette colors) by a compiled loop; others by scikit-image, in chunks:
     its conversion makes a dozen temporaries per color, too many for the millions of colors of a big
     photo at once."""

@@ -137,11 +137,12 @@ class ClusteringMethod(Method):
         more than one, the palette stage keeps the palette of least mean
         ΔE2000 over the image's pixels (the first of equals). None means one
         call.
-    polish : callable, optional
-        ``polish(rgb, lab, counts, colors, labels, *, fixed, **cluster_kwargs)
+    last_pass : callable, optional
+        ``last_pass(rgb, lab, counts, colors, labels, *, fixed, **cluster_kwargs)
         -> (colors, labels)``: a last pass over each start's palette with the
-        working colors as they are (RGB 0…255, CIELAB, pixels per color); the
-        first `fixed` palette rows are locked colors, to keep. None means none.
+        working colors as they are (RGB 0…255, CIELAB, pixels per color), for
+        undithered output (a dithered result fits its own palette); the first
+        `fixed` palette rows are locked colors, to keep. None means none.
     """
 
     cluster: Callable[..., np.ndarray]
@@ -149,7 +150,7 @@ class ClusteringMethod(Method):
     precompute: Callable[..., dict] | None = None
     colors: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     starts: Callable[..., list[dict[str, Any]]] | None = None
-    polish: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    last_pass: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -511,8 +512,9 @@ METHODS: dict[str, Method] = {
                     "polish",
                     "perceptual",
                     "a last pass: each color goes to the palette color of least ΔE2000 + 2 × RGB distance, and each "
-                    "palette color moves to the 8-bit color of least such sum over its pixels (a gray image is "
-                    "solved exactly); or none, the clustering's palette as it is",
+                    "palette color moves to the 8-bit color of least such sum over its pixels, counted as pixels "
+                    "(not by flatness: the metrics count pixels); a gray image is solved exactly. Or none, the "
+                    "clustering's palette as it is. Undithered results only: a dithered one fits its own palette",
                     choices=("perceptual", "none"),
                 ),
                 Param(
@@ -534,7 +536,7 @@ METHODS: dict[str, Method] = {
             precompute=_kmeans_precompute,
             colors=_kmeans_colors,
             starts=_kmeans_starts,
-            polish=_kmeans_polish,
+            last_pass=_kmeans_polish,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
         ),

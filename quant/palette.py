@@ -184,7 +184,7 @@ class PaletteWork(ComputedOnce):
         """Do all the shared work now, so the first k's time doesn't include it; return self."""
         if isinstance(self.method, ClusteringMethod):
             _ = self.cluster_args  # computes the working set and the points on the way
-            if self.method.polish is not None:
+            if self.method.last_pass is not None:
                 _ = self.working_lab
         elif self.method is not CUSTOM:  # a custom palette labels the histogram itself, not a working set
             _ = self.working
@@ -197,7 +197,7 @@ class PaletteWork(ComputedOnce):
         at most 255 colors. Locked colors count towards `k` and are always in
         the palette; a custom palette (`CUSTOM`) is the locked colors alone,
         and its `k` is their number. ``polish=False`` leaves out the method's
-        last pass (`ClusteringMethod.polish`), which fits the palette to
+        last pass (`ClusteringMethod.last_pass`), which fits the palette to
         undithered output: a dithered result fits its own.
         """
         started = time.perf_counter()
@@ -295,8 +295,8 @@ class PaletteWork(ComputedOnce):
             args = {"seed": seed, **self.cluster_args, **extra, **overrides}
             labels = method.cluster(self.points, self.working.weights, k, **args)
             colors, labels = self._colors(labels, k if fixed is not None else int(labels.max()) + 1, lock)
-            if polish:
-                colors, labels = self._polished(colors, labels, len(lock))
+            if polish and method.last_pass is not None:
+                colors, labels = self._last_pass(colors, labels, len(lock))
             if len(starts) == 1:
                 return colors, labels
             error = self._summed_delta_e(colors, labels)
@@ -323,13 +323,11 @@ class PaletteWork(ComputedOnce):
             return method.colors(self.points, self.working.weights, labels, n_labels, lock=lock, **self.cluster_args)
         return cluster_means(self.points, self.working.weights, labels, n_labels, lock, self.space), labels
 
-    def _polished(self, colors: np.ndarray, labels: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
-        """The method's last pass over a palette (`ClusteringMethod.polish`), if any; the first `fixed` rows stay."""
-        polish = getattr(self.method, "polish", None)
-        if polish is None:
-            return colors, labels
-        working = self.working
-        return polish(
+    def _last_pass(self, colors: np.ndarray, labels: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The method's last pass over a palette (`ClusteringMethod.last_pass`); the first `fixed` rows stay."""
+        method, working = self.method, self.working
+        assert isinstance(method, ClusteringMethod) and method.last_pass is not None
+        return method.last_pass(
             working.colors, self.working_lab, working.counts, colors, labels, fixed=fixed, **self.cluster_args
         )
 

@@ -58,11 +58,11 @@ class Prepared(PaletteWork):
         without dithering the palette is the method's own.
         """
         seed = check_seed(seed)
-        is_dithered(dither, dither_strength)  # a bad name or strength fails before any work
+        dithered = is_dithered(dither, dither_strength)  # a bad name or strength fails before any work
         started = time.perf_counter()
         # The method's last pass fits a palette to undithered output; a dithered result is fitted to its own.
-        palette = self.palette(k, seed, polish=not is_dithered(dither, dither_strength))
-        if is_dithered(dither, dither_strength):
+        palette = self.palette(k, seed, polish=not dithered)
+        if dithered:
             from .dither import fit_palette  # numba: compiled (or loaded from its cache) on first use
 
             fitted, indices = fit_palette(self.hist, palette, dither, dither_strength)  # the fit's remap, reused

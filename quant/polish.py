@@ -14,8 +14,8 @@ as Lloyd's do for squared error:
 
 1. **Colors**: each palette color (locked ones excepted) takes the 8-bit color
    of least sum over its colors, by a pattern search (steps of 2 and 1
-   along R, G, B and the gray diagonal) on a sample of them (every m-th in
-   histogram order, weighted by its pixels; `SAMPLE` in all).
+   along R, G, B and the gray diagonal) on a sample of them, drawn by pixels
+   (`SAMPLE` in all), so a flat area's one color always counts in full.
 2. **Assignment**: each color goes to the palette color of least sum. Exact:
    the palette is sorted along its widest RGB axis and scanned outwards from
    the color, stopping once λ × the gap along that axis alone exceeds the best
@@ -40,18 +40,19 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .ciede2000 import _difference, lab_of_byte_color
+from .ciede2000 import _difference, lab_of_byte_color, lab_of_bytes
 from .parallel import renamed, run_parallel_or_serial
 
-__all__ = ["polish", "RGB_WEIGHT", "SAMPLE"]
+__all__ = ["polish", "RGB_WEIGHT", "SAMPLE", "SAMPLE_MIN", "SAMPLE_MAX"]
 
 #: λ, the weight of the RGB distance (0…255 units) beside ΔE2000. On the tuning photos 1.5 lowered ΔE2000
 #: a little more and SSIM a little more often; 3 kept SSIM and gave back a third of the ΔE2000 gain.
 RGB_WEIGHT = 2.0
-#: About this many colors in all judge where the palette colors go, shared among them: each cluster's
-#: sample is SAMPLE // k of its colors, at least 64 and at most 1024. On the tuning photos 64 a cluster
-#: lost a third of the ΔE2000 gain at k = 16 but little at k = 256, where the search's time goes.
+#: About this many colors in all judge where the palette colors go, drawn by pixels: each cluster's
+#: sample is SAMPLE // k of its colors, at least SAMPLE_MIN and at most SAMPLE_MAX. On the tuning photos
+#: 64 a cluster lost much of the ΔE2000 gain at k = 16 but little at k = 256, where the search's time goes.
 SAMPLE = 1 << 14
+SAMPLE_MIN, SAMPLE_MAX = 64, 1024
 #: Pattern-search step sizes, in 8-bit levels (a first step of 4 changed nothing on the tuning photos).
 _STEPS = np.array([2, 1], np.int64)
 
@@ -65,19 +66,16 @@ def _lightness_term(L1, L2):
 
 @njit(cache=True, nogil=True, inline="always")
 def _cost(rgb, lab, i, color, color_lab, weight, bound):
-    """ΔE2000 + weight × RGB distance of color i to a palette color, or a lower bound of it once that reaches `bound`.
+    """ΔE2000 + weight × RGB distance of color i to a palette color; infinity when it is sure to exceed `bound`.
 
-    The bound is the RGB term plus ΔE2000's lightness term, |ΔL| / S_L, which
-    ΔE2000 never falls below (its rotation term is at most the product of the
-    chroma and hue terms): most candidates are dismissed without the rest.
+    Sure by a lower bound: the RGB term plus ΔE2000's lightness term, |ΔL| / S_L,
+    which ΔE2000 never falls below (its rotation term is at most the product of
+    the chroma and hue terms). Most candidates are dismissed without the rest.
     """
     e0, e1, e2 = rgb[i, 0] - color[0], rgb[i, 1] - color[1], rgb[i, 2] - color[2]
     spread = weight * math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
-    if spread >= bound:
-        return spread
-    low = spread + _lightness_term(lab[i, 0], color_lab[0])
-    if low >= bound:
-        return low
+    if spread > bound or spread + _lightness_term(lab[i, 0], color_lab[0]) > bound:
+        return np.inf
     return spread + _difference(lab[i, 0], lab[i, 1], lab[i, 2], color_lab[0], color_lab[1], color_lab[2])
 
 
@@ -86,7 +84,7 @@ def _cost(rgb, lab, i, color, color_lab, weight, bound):
 
 def _assign_py(rgb, lab, palette, palette_lab, weight, order, keys, axis, labels):
     """Each color's palette color of least cost (ties to the lower index), scanning from its current label."""
-    k = palette.shape[0]
+    k = order.shape[0]
     for i in prange(rgb.shape[0]):
         position = np.searchsorted(keys, rgb[i, axis])
         guess = best_j = labels[i]
@@ -94,7 +92,7 @@ def _assign_py(rgb, lab, palette, palette_lab, weight, order, keys, axis, labels
         up, down = position, position - 1
         while up < k or down >= 0:
             if up < k:
-                if weight * (keys[up] - rgb[i, axis]) >= best:
+                if weight * (keys[up] - rgb[i, axis]) > best:
                     up = k
                 else:
                     j = order[up]
@@ -104,7 +102,7 @@ def _assign_py(rgb, lab, palette, palette_lab, weight, order, keys, axis, labels
                             best, best_j = cost, j
                     up += 1
             if down >= 0:
-                if weight * (rgb[i, axis] - keys[down]) >= best:
+                if weight * (rgb[i, axis] - keys[down]) > best:
                     down = -1
                 else:
                     j = order[down]
@@ -122,72 +120,89 @@ _assign_parallel = njit(cache=True, nogil=True, parallel=True)(renamed(_assign_p
 _PARALLEL_COLORS = 1 << 18
 
 
-def _assign(rgb, lab, colors, labels, weight):
-    """`labels` (a palette row per color, updated in place) moved to each color's palette color of least cost."""
+def _assign(rgb, lab, colors, labels, weight, usable):
+    """`labels` (a palette row per color, updated in place) moved to each color's `usable` row of least cost.
+
+    Rows not usable (clusters that lost every color, whose palette color nobody chose) take no colors.
+    """
     palette = colors.astype(np.float64)
-    palette_lab = _palette_lab(colors)
-    axis = int(np.argmax(palette.max(axis=0) - palette.min(axis=0)))
-    order = np.argsort(palette[:, axis], kind="stable")
+    rows = np.flatnonzero(usable)
+    axis = int(np.argmax(palette[rows].max(axis=0) - palette[rows].min(axis=0)))
+    order = rows[np.argsort(palette[rows, axis], kind="stable")]
     keys = np.ascontiguousarray(palette[order, axis])
-    arguments = (rgb, lab, palette, palette_lab, weight, order, keys, axis, labels)
+    arguments = (rgb, lab, palette, lab_of_bytes(colors), weight, order, keys, axis, labels)
     run_parallel_or_serial(_assign_parallel, _assign_serial, len(rgb) >= _PARALLEL_COLORS, *arguments)
-
-
-def _palette_lab(colors):
-    lab = np.empty((len(colors), 3))
-    for j in range(len(colors)):
-        lab_of_byte_color(colors[j], lab[j])
-    return lab
 
 
 # --- colors --------------------------------------------------------------------------------
 
 
 @njit(cache=True, nogil=True)
-def _sample(labels, n_labels, size):
-    """For each label, at most `size` of its colors (every m-th in order) and the stride m; members grouped by label."""
+def _sample(labels, counts, n_labels, size):
+    """For each label, at most `size` of its colors, drawn by pixels, and what each stands for; grouped by label.
+
+    A label of at most `size` colors keeps them all, each standing for its
+    pixels. A larger one is sampled systematically along its pixels (in
+    histogram order, a color taken each time the running pixel count passes
+    the next of `size` evenly spaced marks), so a color of many pixels (a
+    flat area's) is always in, standing for as many marks as it spans.
+    Returns (sample, stands_for, start, end): label j's colors are
+    ``sample[start[j]:end[j]]``.
+    """
     members = np.zeros(n_labels, np.int64)
-    for label in labels:
-        members[label] += 1
-    stride = np.maximum(1, (members + size - 1) // size)
-    taken = (members + stride - 1) // stride
+    pixels = np.zeros(n_labels)
+    for i in range(labels.shape[0]):
+        members[labels[i]] += 1
+        pixels[labels[i]] += counts[i]
     bounds = np.zeros(n_labels + 1, np.int64)
-    bounds[1:] = np.cumsum(taken)
+    bounds[1:] = np.cumsum(np.minimum(members, size))
     sample = np.empty(bounds[-1], np.int64)
-    seen = np.zeros(n_labels, np.int64)
-    filled = bounds[:-1].copy()
+    stands_for = np.empty(bounds[-1])
+    start = bounds[:-1]
+    end = start.copy()
+    spacing = pixels / size
+    running = np.zeros(n_labels)
+    next_mark = 0.5 * spacing
     for i in range(labels.shape[0]):
         label = labels[i]
-        if seen[label] % stride[label] == 0:
-            sample[filled[label]] = i
-            filled[label] += 1
-        seen[label] += 1
-    return sample, bounds
+        if members[label] <= size:
+            sample[end[label]], stands_for[end[label]] = i, counts[i]
+            end[label] += 1
+            continue
+        running[label] += counts[i]
+        marks = 0
+        while next_mark[label] < running[label]:
+            next_mark[label] += spacing[label]
+            marks += 1
+        if marks:
+            sample[end[label]], stands_for[end[label]] = i, marks * spacing[label]
+            end[label] += 1
+    return sample, stands_for, start, end
 
 
 @njit(cache=True, nogil=True)
-def _sample_cost(rgb, lab, counts, members, color, color_lab, weight, bound):
-    """The cost of `color` summed over `members`, weighted by pixels; any sum ≥ `bound` once it gets there."""
+def _sample_cost(rgb, lab, sample, stands_for, color, color_lab, weight, bound):
+    """The cost of `color` over a sample, each color weighted by what it stands for; any sum ≥ `bound` once there."""
     lab_of_byte_color(color, color_lab)
     total = 0.0
-    for i in members:
-        total += counts[i] * _cost(rgb, lab, i, color, color_lab, weight, np.inf)
+    for at in range(sample.shape[0]):
+        total += stands_for[at] * _cost(rgb, lab, sample[at], color, color_lab, weight, np.inf)
         if total >= bound:
             break
     return total
 
 
-def _search_py(rgb, lab, counts, sample, bounds, colors, first_free, weight, steps):
+def _search_py(rgb, lab, sample, stands_for, start, end, colors, first_free, weight, steps):
     """Pattern search of each free palette color over 8-bit colors, lowering its cost over its sample."""
     out = colors.copy()
     for j in prange(first_free, colors.shape[0]):
-        members = sample[bounds[j] : bounds[j + 1]]
-        if members.shape[0] == 0:
+        if end[j] == start[j]:
             continue
+        members, shares = sample[start[j] : end[j]], stands_for[start[j] : end[j]]
         current = colors[j].astype(np.int64)
         candidate = np.empty(3, np.int64)
         color_lab = np.empty(3)
-        best = _sample_cost(rgb, lab, counts, members, current, color_lab, weight, np.inf)
+        best = _sample_cost(rgb, lab, members, shares, current, color_lab, weight, np.inf)
         for step in steps:
             improved = True
             while improved:
@@ -201,7 +216,7 @@ def _search_py(rgb, lab, counts, sample, bounds, colors, first_free, weight, ste
                         candidate += delta
                     if candidate.min() < 0 or candidate.max() > 255:
                         continue
-                    cost = _sample_cost(rgb, lab, counts, members, candidate, color_lab, weight, best)
+                    cost = _sample_cost(rgb, lab, members, shares, candidate, color_lab, weight, best)
                     if cost < best:
                         best, improved = cost, True
                         current[:] = candidate
@@ -210,14 +225,16 @@ def _search_py(rgb, lab, counts, sample, bounds, colors, first_free, weight, ste
 
 
 _search_serial = njit(cache=True, nogil=True)(_search_py)
+_search_parallel = njit(cache=True, nogil=True, parallel=True)(renamed(_search_py, "_search_parallel"))
 #: Below this many sampled colors in all, threads cost more than they save.
 _PARALLEL_SAMPLE = 1 << 11
-_search_parallel = njit(cache=True, nogil=True, parallel=True)(renamed(_search_py, "_search_parallel"))
 
 
 def _search(rgb, lab, counts, colors, labels, fixed, weight):
-    sample, bounds = _sample(labels, len(colors), min(1024, max(64, SAMPLE // len(colors))))
-    arguments = (rgb, lab, counts, sample, bounds, colors, fixed, weight, _STEPS)
+    """`colors` with each free row moved to the 8-bit color of least cost over a sample of its colors."""
+    per_cluster = min(SAMPLE_MAX, max(SAMPLE_MIN, SAMPLE // len(colors)))
+    sample, stands_for, start, end = _sample(labels, counts, len(colors), per_cluster)
+    arguments = (rgb, lab, sample, stands_for, start, end, colors, fixed, weight, _STEPS)
     return run_parallel_or_serial(_search_parallel, _search_serial, len(sample) >= _PARALLEL_SAMPLE, *arguments)
 
 
@@ -304,6 +321,10 @@ def polish(
         The palette; its first `fixed` rows (locked colors) stay as they are.
     labels : (n,) int
         Each color's palette row, where the assignment starts from.
+    fixed : int
+        How many of the first rows are locked: kept, and still offered to every color.
+    weight : float
+        λ, the RGB distance's weight beside ΔE2000.
 
     Returns
     -------
@@ -320,6 +341,8 @@ def polish(
         return np.repeat(grays.astype(np.uint8)[:, None], 3, axis=1), labels
     lab = np.ascontiguousarray(lab, dtype=np.float64)
     labels = np.array(labels, dtype=np.int64)
+    usable = np.bincount(labels, minlength=len(colors)) > 0
+    usable[:fixed] = True
     colors = _search(rgb, lab, counts, np.ascontiguousarray(colors, dtype=np.uint8), labels, fixed, weight)
-    _assign(rgb, lab, colors, labels, weight)
+    _assign(rgb, lab, colors, labels, weight, usable)
     return colors, labels

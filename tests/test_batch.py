@@ -662,3 +662,16 @@ def test_your_own_palette_sorted_by_frequency_counts_every_frame():
     done = quantize_animation(Animation(frames, (50, 50, 50), 0), options)
     # blue: 32 pixels over the frames, red 12, green 4; the first frame alone would put red first.
     assert done.palettes[0].tolist() == [blue, red, green]
+
+
+def test_a_dithered_run_s_shared_palette_is_the_clustering_s_own_not_the_polished_one(image, hist):
+    """The last pass fits a palette to undithered output: a dithered run's shared palette skips it, as one image's does."""
+    from quant.batch import Options, color_counts, palette_from_counts
+
+    counts = color_counts(image, hist, quant.get_method("kmeans"))
+    prepared = quant.prepare(image, "kmeans", hist=hist)
+    plain = palette_from_counts(counts, Options(k=8))
+    dithered = palette_from_counts(counts, Options(k=8, dither="floyd-steinberg"))
+    np.testing.assert_array_equal(plain, prepared.palette(8).colors)
+    np.testing.assert_array_equal(dithered, prepared.palette(8, polish=False).colors)
+    assert not np.array_equal(plain, dithered)

@@ -35,8 +35,7 @@ def test_byte_colors_convert_to_lab_as_scikit_image_does():
     colors = np.random.default_rng(0).integers(0, 256, (5000, 3)).astype(np.uint8)
     colors[:2] = [[0, 0, 0], [255, 255, 255]]
     expected = rgb2lab(colors[:, None, :] / 255.0)[:, 0, :]
-    np.testing.assert_allclose(rgb_to_lab(colors), expected, atol=1e-9)
-    np.testing.assert_allclose(P._palette_lab(colors), expected, atol=1e-9)
+    np.testing.assert_allclose(rgb_to_lab(colors), expected, rtol=0, atol=1e-12)
     merged = colors[:100] + 0.5  # not whole bytes: scikit-image's own conversion
     np.testing.assert_allclose(rgb_to_lab(merged), rgb2lab(merged[:, None, :] / 255.0)[:, 0, :], atol=1e-12)
 
@@ -103,7 +102,7 @@ def test_kmeans_on_a_gray_photo_keeps_it_gray(photo):
 
 
 def test_polish_none_is_the_clustering_palette(image, hist):
-    """``polish="none"`` leaves kmeans' own palette: its colors are its clusters' geometric medians, unmoved."""
+    """``polish="none"`` leaves kmeans' own palette, which the polish moves, lowering mean ΔE2000."""
     plain = quant.prepare(image, "kmeans", hist=hist, params={"polish": "none"}).quantize(16)
     polished = quant.prepare(image, "kmeans", hist=hist).quantize(16)
     assert not np.array_equal(plain.palette.colors, polished.palette.colors)
@@ -119,3 +118,35 @@ def test_a_dithered_result_is_fitted_from_the_clustering_palette_not_the_polishe
     fitted, _ = fit_palette(hist, prepared.palette(8, polish=False), "floyd-steinberg", 1.0)
     np.testing.assert_array_equal(result.palette.colors, fitted.colors)
     assert not np.array_equal(prepared.palette(8, polish=False).colors, prepared.palette(8).colors)
+
+
+def test_a_flat_area_s_color_is_never_left_out_of_the_sample():
+    """One color of many pixels among thousands of single-pixel ones: it must pull its palette color to itself."""
+    rng = np.random.default_rng(3)
+    noise = np.clip(rng.normal((90, 90, 160), 25, (4000, 3)), 0, 255)
+    for position in (0, 1, 2, 1999):  # wherever the heavy color falls in histogram order
+        rgb = np.insert(noise, position, (140, 60, 60), axis=0)
+        counts = np.ones(len(rgb))
+        counts[position] = 200_000
+        colors = np.array([[120, 70, 90]], np.uint8)
+        moved, _ = P.polish(rgb, rgb_to_lab(rgb), counts, colors, np.zeros(len(rgb), np.int64))
+        assert np.abs(moved[0].astype(int) - (140, 60, 60)).max() <= 2, position
+
+
+def test_a_sample_stands_for_every_pixel_of_its_cluster():
+    labels = np.repeat(np.arange(3), [10, 5000, 300])
+    counts = np.random.default_rng(0).integers(1, 50, len(labels)).astype(np.float64)
+    sample, stands_for, start, end = P._sample(labels, counts, 3, 256)
+    for label in range(3):
+        taken = sample[start[label] : end[label]]
+        assert np.all(labels[taken] == label) and len(taken) <= 256
+        assert stands_for[start[label] : end[label]].sum() == pytest.approx(counts[labels == label].sum())
+    assert end[0] - start[0] == 10  # a small cluster keeps every color
+
+
+def test_a_cluster_that_lost_its_colors_takes_none_back():
+    """A palette row no color uses (an empty cluster's placeholder, black) is not offered to the assignment."""
+    rgb = np.array([[1.0, 1, 1], [2, 2, 2], [240, 240, 240]])
+    colors = np.array([[60, 60, 60], [0, 0, 0], [240, 240, 240]], np.uint8)  # row 0 locked, row 1 nobody's
+    _, labels = P.polish(rgb, rgb_to_lab(rgb), np.ones(3), colors, np.array([0, 0, 2]), fixed=1)
+    assert list(labels) == [0, 0, 2]
