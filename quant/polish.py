@@ -205,9 +205,12 @@ def _search_py(rgb, lab, sample, stands_for, start, end, colors, first_free, wei
         best = _sample_cost(rgb, lab, members, shares, current, color_lab, weight, np.inf)
         for step in steps:
             improved = True
+            came_by = -1  # the move that led here: its reverse goes back to a worse color
             while improved:
                 improved = False
-                for move in range(8):  # −/+ along R, G, B, then along the gray diagonal
+                for move in range(8):  # +/− along R, G, B, then along the gray diagonal
+                    if move == came_by ^ 1:
+                        continue
                     candidate[:] = current
                     delta = step if move % 2 == 0 else -step
                     if move < 6:
@@ -218,7 +221,7 @@ def _search_py(rgb, lab, sample, stands_for, start, end, colors, first_free, wei
                         continue
                     cost = _sample_cost(rgb, lab, members, shares, candidate, color_lab, weight, best)
                     if cost < best:
-                        best, improved = cost, True
+                        best, improved, came_by = cost, True, move
                         current[:] = candidate
         out[j] = current
     return out
