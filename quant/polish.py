@@ -82,6 +82,16 @@ def _cost(rgb, lab, i, color, color_lab, weight, bound):
 # --- assignment ----------------------------------------------------------------------------
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _better(rgb, lab, i, palette, palette_lab, weight, j, guess, best, best_j):
+    """(cost, row) of palette row j for color i if it beats (best, best_j), ties to the lower row; else those."""
+    if j != guess:  # the guess's cost is `best` already
+        cost = _cost(rgb, lab, i, palette[j], palette_lab[j], weight, best)
+        if cost < best or (cost == best and j < best_j):
+            return cost, j
+    return best, best_j
+
+
 def _assign_py(rgb, lab, palette, palette_lab, weight, order, keys, axis, labels):
     """Each color's palette color of least cost (ties to the lower index), scanning from its current label."""
     k = order.shape[0]
@@ -93,23 +103,15 @@ def _assign_py(rgb, lab, palette, palette_lab, weight, order, keys, axis, labels
         while up < k or down >= 0:
             if up < k:
                 if weight * (keys[up] - rgb[i, axis]) > best:
-                    up = k
+                    up = k  # the RGB term alone, along the axis, already exceeds the best
                 else:
-                    j = order[up]
-                    if j != guess:
-                        cost = _cost(rgb, lab, i, palette[j], palette_lab[j], weight, best)
-                        if cost < best or (cost == best and j < best_j):
-                            best, best_j = cost, j
+                    best, best_j = _better(rgb, lab, i, palette, palette_lab, weight, order[up], guess, best, best_j)
                     up += 1
             if down >= 0:
                 if weight * (rgb[i, axis] - keys[down]) > best:
                     down = -1
                 else:
-                    j = order[down]
-                    if j != guess:
-                        cost = _cost(rgb, lab, i, palette[j], palette_lab[j], weight, best)
-                        if cost < best or (cost == best and j < best_j):
-                            best, best_j = cost, j
+                    best, best_j = _better(rgb, lab, i, palette, palette_lab, weight, order[down], guess, best, best_j)
                     down -= 1
         labels[i] = best_j
 

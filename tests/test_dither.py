@@ -307,24 +307,24 @@ def test_the_fit_terms_are_the_blurred_error_s_normal_equations():
                 expected_target[indices[y, x]] += weight * colors[pixel_index[v, u]]
     np.testing.assert_allclose(gram, expected_gram, rtol=1e-12)
     np.testing.assert_allclose(target, expected_target, rtol=1e-5)
+
+    def blurred_error_pairs(palette):
+        """Σ over pixel pairs within the blur of tap × tap × (their errors' dot product), by brute force."""
+        error = np.zeros((height, width, 3))
+        error[pixel_index >= 0] = palette[indices[pixel_index >= 0]] - colors[pixel_index[pixel_index >= 0]]
+        return sum(
+            taps[radius + v - y] * taps[radius + u - x] * error[y, x] @ error[v, u]
+            for y, x in visible
+            for v, u in visible
+            if abs(y - v) <= radius and abs(x - u) <= radius
+        )
+
     palette = rng.random((m, 3))
-    error = np.zeros((height, width, 3))
-    error[pixel_index >= 0] = palette[indices[pixel_index >= 0]] - colors[pixel_index[pixel_index >= 0]]
-    pairs = sum(
-        taps[radius + v - y] * taps[radius + u - x] * error[y, x] @ error[v, u]
-        for y, x in visible
-        for v, u in visible
-        if abs(y - v) <= radius and abs(x - u) <= radius
+    constant = blurred_error_pairs(palette) - (
+        np.einsum("jl,jc,lc->", gram, palette, palette) - 2 * np.sum(palette * target)
     )
-    constant = pairs - (np.einsum("jl,jc,lc->", gram, palette, palette) - 2 * np.sum(palette * target))
     other = rng.random((m, 3))  # the constant doesn't depend on the palette
-    error[pixel_index >= 0] = other[indices[pixel_index >= 0]] - colors[pixel_index[pixel_index >= 0]]
-    other_pairs = sum(
-        taps[radius + v - y] * taps[radius + u - x] * error[y, x] @ error[v, u]
-        for y, x in visible
-        for v, u in visible
-        if abs(y - v) <= radius and abs(x - u) <= radius
-    )
+    other_pairs = blurred_error_pairs(other)
     assert other_pairs == pytest.approx(
         np.einsum("jl,jc,lc->", gram, other, other) - 2 * np.sum(other * target) + constant
     )
