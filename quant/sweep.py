@@ -125,13 +125,14 @@ def sweep(
             report(done / len(ks), f"{method}: k = {k} ({done + 1} of {len(ks)})")
             result = prepared.quantize(k, seed=seed)
             rows += [future.result() for future in measuring]
-            measuring = [measurer.submit(_measure, k, result, thumbnail_size)]
+            measuring = [measurer.submit(measure_row, k, result, thumbnail_size)]
         rows += [future.result() for future in measuring]
     report(1.0, f"{method}: {len(ks)} palettes measured")
     return rows
 
 
-def _measure(k: int, result: Result, thumbnail_size: int) -> SweepRow:
+def measure_row(k: int, result: Result, thumbnail_size: int = THUMBNAIL_SIZE) -> SweepRow:
+    """`result` as the sweep row of `k`: its metrics, PNG size, time and thumbnail."""
     # The sweep's metrics one by one: all of `result.metrics` would add the blurred ΔE, ten SSIMs' worth of time.
     return SweepRow(
         k=k,

@@ -23,6 +23,7 @@ from quant.methods import METHODS, STUDY_METHODS
 from quant.palette import DOUBLING_KS, K_MAX, K_MIN, ORDERS
 from quant.palette_file import PaletteError, parse_colors
 from quant.pipeline import SEED_MAX
+from quant.remap import is_dithered
 
 #: The study's palette size, and what the dashboard opens with.
 DEFAULT_K = 8
@@ -73,8 +74,8 @@ class Settings:
 
     @property
     def dithers(self) -> bool:
-        """Whether the remap dithers: a kind other than none, at a strength above 0."""
-        return self.dither != "none" and self.strength > 0
+        """Whether the remap dithers: a kind other than none, at a strength above 0 (the engine's rule)."""
+        return is_dithered(self.dither, self.strength)
 
 
 #: The strength slider's step; a link's strength is rounded to it.

@@ -17,50 +17,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from quant.histogram import Histogram
 from quant.load import LoadedImage
 from quant.methods import CUSTOM, get_method
 from quant.pipeline import Prepared
-from quant.sweep import thumbnail
+from quant.sweep import SweepRow, measure_row
 
 from .outcomes import Recipe, prepared_for, quantized
 from .workers import clock_off
 
 
 @dataclass(frozen=True)
-class SweepPoint:
-    """One k of a method's sweep, made with the page's recipe.
+class SweepPoint(SweepRow):
+    """One k of a method's sweep, made with the page's recipe: a `quant.sweep.SweepRow` (whose `k`, for
+    the custom palette, is its size), and two more attributes.
 
     Attributes
     ----------
-    k : int
-        The palette size asked for (the custom palette's size for it).
-    colors : int
-        Palette colors actually used.
-    ssim, psnr, delta_e, blurred_delta_e : float
-        Quality, as in `quant.Metrics`; the blurred ΔE2000 judges dithering fairly.
-    png_bytes : int
-        Size of the PNG8.
-    seconds : float
-        Palette and remap time, without the preparation every k shares.
+    blurred_delta_e : float
+        Mean ΔE2000 after the viewing blur, as in `quant.Metrics`: it judges dithering fairly.
     dither : str
         How the remap dithered (a key of `quant.DITHERS`).
-    thumbnail : ndarray of uint8, shape (h, w, 3)
-        The result, at most `quant.sweep.THUMBNAIL_SIZE` on its longer side, for the gallery.
     """
 
-    k: int
-    colors: int
-    ssim: float
-    psnr: float
-    delta_e: float
     blurred_delta_e: float
-    png_bytes: int
-    seconds: float
     dither: str
-    thumbnail: np.ndarray
 
 
 def point_key(image_key: str, method: str, k: int, recipe: Recipe) -> tuple:
@@ -79,18 +60,8 @@ def measure_point(
     """
     result = quantized(_prepared(image_key, image, hist, method, recipe), k, method, recipe)
     clock_off()
-    return SweepPoint(
-        k=len(result.palette.colors) if method == CUSTOM.name else k,
-        colors=len(result.palette.colors),
-        ssim=result.ssim,
-        psnr=result.psnr,
-        delta_e=result.delta_e,
-        blurred_delta_e=result.blurred_delta_e,
-        png_bytes=len(result.png),
-        seconds=result.seconds,
-        dither=result.dither,
-        thumbnail=thumbnail(result.rgb()),
-    )
+    row = measure_row(len(result.palette.colors) if method == CUSTOM.name else k, result)
+    return SweepPoint(**vars(row), blurred_delta_e=result.blurred_delta_e, dither=result.dither)
 
 
 #: The worker's last preparation and what it was made from: the next k of a sweep reuses it.

@@ -185,10 +185,7 @@ def cached_figures(
     second tab) doesn't draw the figures again.
     """
     reference = quant.METHODS[REFERENCE_METHOD].label
-    knees = {
-        label: sweep.knee([row.k for row in rows], [row.ssim for row in rows], threshold=threshold)
-        for label, rows in _swept.items()
-    }
+    knees = {label: sweep.knee_of(rows, threshold=threshold) for label, rows in _swept.items()}
     best = figures.best_quality_per_byte(_swept)
     return (
         figures.quality_figure(_swept, knees=knees, reference=reference, uirevision=revision),

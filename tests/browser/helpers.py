@@ -125,10 +125,10 @@ def pick_k(page: Page, k: int) -> None:
     page.get_by_role("radiogroup", name="Quick picks").get_by_role("radio", name=str(k), exact=True).click()
 
 
-def wait_for_query(page: Page, key: str, value: str) -> None:
+def wait_for_query(page: Page, key: str, value: str, timeout: float | None = None) -> None:
     """Until the page's link has `key=value`; the page rewrites it with the History API, not by navigating."""
     page.wait_for_function("([key, value]) => new URLSearchParams(location.search).get(key) === value",
-                           arg=[key, value])
+                           arg=[key, value], timeout=timeout)
 
 
 def result_sources(page: Page) -> list[str]:

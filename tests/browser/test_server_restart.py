@@ -21,7 +21,7 @@ import urllib.request
 
 import pytest
 from conftest import ROOT, _free_port
-from helpers import pick_k, wait_for_results
+from helpers import pick_k, wait_for_query, wait_for_results
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
@@ -58,9 +58,7 @@ def restart_with_the_page_open(page, port: int, server: subprocess.Popen) -> sub
 
 def wait_for_link(page, key: str, value: str) -> None:
     with contextlib.suppress(PlaywrightTimeoutError):  # the assertion below says what the page shows
-        page.wait_for_function(
-            "([key, value]) => new URLSearchParams(location.search).get(key) === value", arg=[key, value], timeout=60_000
-        )
+        wait_for_query(page, key, value, timeout=60_000)
     shown = page.evaluate("(key) => new URLSearchParams(location.search).get(key)", key)
     assert shown == value, f"the click setting {key} = {value} after the reconnect was dropped: the page stays at {shown}"
 
