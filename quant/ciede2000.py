@@ -14,27 +14,31 @@ import math
 import numpy as np
 from numba import njit
 
+from .colorspace import _LINEAR_OF_BYTE  # sRGB byte → linear light: one table for the package
+
 _POW25_7 = 25.0**7
 
-# sRGB bytes to CIELAB: linear light by table, XYZ, then Lab against D65's white.
-_XYZ = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
-_WHITE = np.array([0.95047, 1.0, 1.08883])
-_BYTE = np.arange(256) / 255.0
-_LINEAR = np.where(_BYTE <= 0.04045, _BYTE / 12.92, ((_BYTE + 0.055) / 1.055) ** 2.4)
+# sRGB (D65) to CIE XYZ and the D65 white, as scikit-image's rgb2lab uses them: one home for the package.
+XYZ_FROM_RGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+WHITE = np.array([0.95047, 1.0, 1.08883])
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lab_f(t):
-    return np.cbrt(t) if t > 0.008856 else 7.787 * t + 16.0 / 116.0
+def lab_f(t):
+    """CIELAB's companding of one XYZ coordinate over the white's."""
+    return t ** (1.0 / 3.0) if t > 0.008856 else 7.787 * t + 16.0 / 116.0
 
 
 @njit(cache=True, nogil=True)
 def lab_of_byte_color(color, out):
     """CIELAB of one 8-bit sRGB color (three integers), into `out`."""
-    r, g, b = _LINEAR[color[0]], _LINEAR[color[1]], _LINEAR[color[2]]
-    fx = _lab_f((_XYZ[0, 0] * r + _XYZ[0, 1] * g + _XYZ[0, 2] * b) / _WHITE[0])
-    fy = _lab_f((_XYZ[1, 0] * r + _XYZ[1, 1] * g + _XYZ[1, 2] * b) / _WHITE[1])
-    fz = _lab_f((_XYZ[2, 0] * r + _XYZ[2, 1] * g + _XYZ[2, 2] * b) / _WHITE[2])
+    m, white = XYZ_FROM_RGB, WHITE
+    r, g, b = _LINEAR_OF_BYTE[color[0]], _LINEAR_OF_BYTE[color[1]], _LINEAR_OF_BYTE[color[2]]
+    fx = lab_f((m[0, 0] * r + m[0, 1] * g + m[0, 2] * b) / white[0])
+    fy = lab_f((m[1, 0] * r + m[1, 1] * g + m[1, 2] * b) / white[1])
+    fz = lab_f((m[2, 0] * r + m[2, 1] * g + m[2, 2] * b) / white[2])
     out[0] = 116.0 * fy - 16.0
     out[1] = 500.0 * (fx - fy)
     out[2] = 200.0 * (fy - fz)

@@ -337,15 +337,28 @@ def dither_points(
 
 
 def _dither_with(
-    search: _Search, pixel_index: np.ndarray, colors: np.ndarray, kind: Dither, strength: float
+    search: _Search,
+    pixel_index: np.ndarray,
+    colors: np.ndarray,
+    kind: Dither,
+    strength: float,
+    flatness: np.ndarray | None = None,
 ) -> np.ndarray:
-    """`dither_points` with the nearest-color search built (a refit builds it over the colors' box, once)."""
+    """`dither_points` with the nearest-color search built (a refit builds it over the colors' box, once).
+
+    `flatness`, for the edge-aware kind: its map of the image, if already made (it doesn't depend on the palette).
+    """
     pixel_index = np.ascontiguousarray(pixel_index, dtype=np.int32)
-    return _renumbered(_dithered_rows(search, pixel_index, colors, kind, strength), search.rows)
+    return _renumbered(_dithered_rows(search, pixel_index, colors, kind, strength, flatness), search.rows)
 
 
 def _dithered_rows(
-    search: _Search, pixel_index: np.ndarray, colors: np.ndarray, kind: Dither, strength: float
+    search: _Search,
+    pixel_index: np.ndarray,
+    colors: np.ndarray,
+    kind: Dither,
+    strength: float,
+    flatness: np.ndarray | None = None,
 ) -> np.ndarray:
     """`_dither_with`, numbered as `search.colors` are (sorted)."""
     from .dither_kernels import diffuse, flatness_map, ordered
@@ -358,7 +371,7 @@ def _dithered_rows(
     taps = np.array(kind.taps, np.float64).reshape(-1, 3)
     shifts, weights = taps[:, :2].astype(np.int64), taps[:, 2].astype(np.float32)
     if kind.family == "edge-aware":
-        flatness = flatness_map(pixel_index, colors, EDGE_CONTRAST)
+        flatness = flatness_map(pixel_index, colors, EDGE_CONTRAST) if flatness is None else flatness
         limits = np.array([INVISIBLE_ERROR**2, _large_error2(colors, palette, search)], np.float32)
     else:
         flatness, limits = np.zeros((0, 0), np.uint8), np.zeros(2, np.float32)
@@ -433,7 +446,7 @@ def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float)
         fitted, rank = _with_colors(palette, best, fixed, indices, search, colors)
         indices = _renumbered(indices, rank)
     if sample.shape != hist.pixel_index.shape:  # fitted on tiles: the whole image is still to dither
-        indices = dither_indices(hist.pixel_index, hist.colors, fitted.colors, dither, strength)
+        indices = dither_points(hist.pixel_index, colors, working_colors(fitted.colors), dither, strength)
     return fitted, indices
 
 
@@ -448,10 +461,11 @@ def _best_refit(
 ) -> tuple[np.ndarray, np.ndarray, _Search]:
     """The palette (uint8), of `start` and its refits, whose dithered `sample` has the least blurred error, that
     dithered sample, and the palette's nearest-color search."""
-    from .dither_kernels import blurred_colors, blurred_fit_terms
+    from .dither_kernels import blurred_colors, blurred_fit_terms, flatness_map
 
     taps = _twice_blurred_taps()
     blurred = blurred_colors(sample, colors, taps)
+    flatness = flatness_map(sample, colors, EDGE_CONTRAST) if kind.family == "edge-aware" else None  # once
     best, best_error, best_indices, best_search = start, np.inf, None, None
     candidate: np.ndarray | None = start
     for refit in range(REFITS + 1):  # the first tries `start`
@@ -459,7 +473,7 @@ def _best_refit(
             break
         points = working_colors(candidate).astype(np.float64)
         search = _Search.of(points.astype(np.float32), box)
-        indices = _dither_with(search, sample, colors, kind, strength)
+        indices = _dither_with(search, sample, colors, kind, strength, flatness)
         gram, target = blurred_fit_terms(indices, blurred, len(points), taps)
         error = float(np.einsum("jl,jc,lc->", gram, points, points) - 2.0 * np.sum(points * target))
         if error < best_error:

@@ -214,13 +214,10 @@ def _kmeans(
     max_iter,
     oklab_weight,
     refine_iter,
-    importance,
-    starts,
-    center,
-    polish,
     features=None,
     working_set=None,
     fixed=None,
+    **_,  # the parameters the palette stage uses (importance, starts, center, polish)
 ):
     from .colorspace import blend_with_oklab
     from .kmeans import weighted_kmeans
@@ -229,7 +226,7 @@ def _kmeans(
         features = blend_with_oklab(points, space, oklab_weight)
     if fixed is not None:  # locked colors, as points: the same features as every color
         fixed = blend_with_oklab(fixed, space, oklab_weight)
-    _, labels = weighted_kmeans(
+    _centers, labels = weighted_kmeans(
         features,
         weights,
         k,

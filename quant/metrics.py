@@ -67,14 +67,19 @@ def psnr_from_mse(mse: float) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
-def histogram_delta_e(hist: Histogram, palette: Palette) -> float:
-    """Mean CIEDE2000 over visible pixels, from the histogram (its `lab` colors are kept for the next palette)."""
-    if hist.total == 0:
-        return 0.0
+def summed_delta_e(hist: Histogram, colors: np.ndarray, labels: np.ndarray) -> float:
+    """CIEDE2000 summed over visible pixels, each histogram color becoming `colors[label]` (its `lab` colors are
+    kept for the next palette)."""
     from .ciede2000 import weighted_ciede2000_sum  # numba: compiled (or loaded from its cache) on first use
 
-    total = weighted_ciede2000_sum(hist.lab, hist.counts, rgb_to_lab(palette.colors), palette.labels)
-    return total / hist.total
+    return weighted_ciede2000_sum(hist.lab, hist.counts, rgb_to_lab(colors), labels)
+
+
+def histogram_delta_e(hist: Histogram, palette: Palette) -> float:
+    """Mean CIEDE2000 over visible pixels, from the histogram."""
+    if hist.total == 0:
+        return 0.0
+    return summed_delta_e(hist, palette.colors, palette.labels) / hist.total
 
 
 def pixel_psnr(hist: Histogram, palette: Palette, indices: np.ndarray) -> float:

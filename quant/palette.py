@@ -286,6 +286,8 @@ class PaletteWork(ComputedOnce):
         self, k: int, seed: int, lock: np.ndarray, polish: bool, fixed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Colors and labels from the method's `cluster` (with `fixed` centers if given): the best of its starts."""
+        from .metrics import summed_delta_e  # the starts are judged as results are: by their pixels' ΔE2000
+
         method = self.method
         assert isinstance(method, ClusteringMethod)
         starts = [{}] if method.starts is None else method.starts(k, seed, **self.params)
@@ -299,21 +301,11 @@ class PaletteWork(ComputedOnce):
                 colors, labels = self._last_pass(colors, labels, len(lock))
             if len(starts) == 1:
                 return colors, labels
-            error = self._summed_delta_e(colors, labels)
+            error = summed_delta_e(self.hist, colors, labels[self.working.parent])
             if best is None or error < best[0]:
                 best = (error, colors, labels)
         assert best is not None
         return best[1], best[2]
-
-    def _summed_delta_e(self, colors: np.ndarray, labels: np.ndarray) -> float:
-        """ΔE2000 summed over the image's pixels, each working color becoming its label's color.
-
-        The histogram's CIELAB colors are converted once and kept: every mean ΔE2000 of a result uses them.
-        """
-        from .ciede2000 import weighted_ciede2000_sum
-
-        hist = self.hist
-        return weighted_ciede2000_sum(hist.lab, hist.counts, to_space(colors, "lab"), labels[self.working.parent])
 
     def _colors(self, labels: np.ndarray, n_labels: int, lock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The clusters' colors (the `lock` colors first, as they are) and the labels: the method's way, or means."""

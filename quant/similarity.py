@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .ciede2000 import _difference
+from .ciede2000 import WHITE, XYZ_FROM_RGB, _difference, lab_f
 from .colorspace import _LINEAR_OF_BYTE  # sRGB byte → linear light: one table for the package
 from .parallel import renamed, run_parallel_or_serial
 
@@ -123,12 +123,6 @@ def pixel_errors(pixel_index, indices, hist_colors, hist_lab, palette_colors, pa
 BLUR_SIGMA = 1.0
 _STRIP = 64  # rows blurred at a time: memory stays a few strips, whatever the image size
 
-# sRGB (D65) to CIE XYZ and the D65 white, as scikit-image's rgb2lab uses them.
-_XYZ_FROM_RGB = np.array(
-    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
-)
-_WHITE = np.array([0.95047, 1.0, 1.08883])
-
 
 def gaussian_weights(sigma: float = BLUR_SIGMA) -> np.ndarray:
     radius = max(1, math.ceil(3 * sigma))
@@ -163,8 +157,7 @@ def _blur_strip(image, top, bottom, weights, linear, out):
 
 @njit(cache=True, nogil=True, inline="always")
 def _lab_f(rgb, xyz_from_rgb, white, i):
-    t = (xyz_from_rgb[i, 0] * rgb[0] + xyz_from_rgb[i, 1] * rgb[1] + xyz_from_rgb[i, 2] * rgb[2]) / white[i]
-    return t ** (1.0 / 3.0) if t > 0.008856 else 7.787 * t + 16.0 / 116.0
+    return lab_f((xyz_from_rgb[i, 0] * rgb[0] + xyz_from_rgb[i, 1] * rgb[1] + xyz_from_rgb[i, 2] * rgb[2]) / white[i])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -228,8 +221,8 @@ def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: fl
         np.ascontiguousarray(visible),
         gaussian_weights(sigma),
         _LINEAR_OF_BYTE,
-        _XYZ_FROM_RGB,
-        _WHITE,
+        XYZ_FROM_RGB,
+        WHITE,
         _STRIP,
     )
     large = a.shape[0] * a.shape[1] >= _PARALLEL_PIXELS
