@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 
 import numpy as np
@@ -85,7 +87,9 @@ def test_a_gray_image_gets_the_exact_optimum():
     levels = np.array([0, 3, 7, 8, 20, 21, 22, 40, 41, 60])
     counts = np.array([5, 1, 2, 9, 3, 3, 1, 4, 6, 2], np.float64)
     rgb = np.repeat(levels[:, None], 3, axis=1).astype(np.float64)
-    colors, labels = P.polish(rgb, rgb_to_lab(rgb), counts, np.zeros((3, 3), np.uint8), np.zeros(10, np.int64))
+    solved = P.solve_gray(levels.astype(np.uint8)[:, None].repeat(3, axis=1), counts, 3)
+    assert solved is not None
+    colors, labels = solved
     assert np.all(colors[:, 0] == colors[:, 1]) and np.all(colors[:, 1] == colors[:, 2])
     found = total(rgb, counts, colors, labels)
     grays = np.arange(61)
@@ -99,6 +103,30 @@ def test_kmeans_on_a_gray_photo_keeps_it_gray(photo):
     result = quant.quantize(quant.from_array(gray), 8, "kmeans")
     colors = result.palette.colors
     assert len(colors) == 8 and np.all(colors == colors[:, :1])
+
+
+def test_a_gray_image_is_solved_without_clustering_unless_dithered_locked_or_unpolished(photo):
+    """The exact solution is asked before clustering; whatever leaves out the polish still clusters."""
+    kmeans, calls = quant.METHODS["kmeans"], []
+
+    @functools.wraps(kmeans.cluster)
+    def counted(*args, **kwargs):
+        calls.append(args[2])
+        return kmeans.cluster(*args, **kwargs)
+
+    counting = dataclasses.replace(kmeans, cluster=counted)
+    gray = quant.from_array(np.repeat(photo.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2))
+    hist = quant.build_histogram(gray)
+    cases = [({}, "none", False), ({"params": {"polish": "none"}}, "none", True)]
+    cases += [({"lock": "#000000"}, "none", True), ({}, "floyd-steinberg", True)]
+    for settings, dither, clusters in cases:
+        calls.clear()
+        quant.prepare(gray, counting, hist=hist, **settings).quantize(8, dither=dither)
+        assert bool(calls) is clusters, (settings, dither)
+    solved = P.solve_gray(hist.colors, hist.counts, 8)
+    assert solved is not None
+    palette = quant.prepare(gray, "kmeans", hist=hist).quantize(8).palette
+    np.testing.assert_array_equal(np.sort(palette.colors[:, 0]), np.sort(solved[0][:, 0]))
 
 
 def test_polish_none_is_the_clustering_palette(image, hist):
