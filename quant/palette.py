@@ -189,7 +189,7 @@ class PaletteWork(ComputedOnce):
         """Do all the shared work now, so the first k's time doesn't include it; return self."""
         if isinstance(self.method, ClusteringMethod):
             _ = self.cluster_args  # computes the working set and the points on the way
-            if self.method.last_pass is not None:
+            if self.last_pass is not None:  # the CIELAB it measures in (polish="none" makes none)
                 _ = self.working_lab
         elif self.method is not CUSTOM:  # a custom palette labels the histogram itself, not a working set
             _ = self.working

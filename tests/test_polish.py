@@ -178,3 +178,16 @@ def test_a_cluster_that_lost_its_colors_takes_none_back():
     colors = np.array([[60, 60, 60], [0, 0, 0], [240, 240, 240]], np.uint8)  # row 0 locked, row 1 nobody's
     _, labels = P.polish(rgb, rgb_to_lab(rgb), np.ones(3), colors, np.array([0, 0, 2]), fixed=1)
     assert list(labels) == [0, 0, 2]
+
+
+def test_the_working_colors_cielab_is_computed_only_when_the_last_pass_runs(image, hist, monkeypatch):
+    """polish="none" makes no last pass, so neither `ready` nor a palette converts the working colors."""
+    from quant.palette import PaletteWork
+
+    converted, convert = [], PaletteWork._working_lab
+    monkeypatch.setattr(PaletteWork, "_working_lab", lambda work: converted.append(1) or convert(work))
+    plain = quant.prepare(image, "kmeans", hist=hist, params={"polish": "none"}).ready()
+    plain.quantize(8)
+    assert plain.last_pass is None and not converted
+    polished = quant.prepare(image, "kmeans", hist=hist).ready()
+    assert polished.last_pass is not None and converted
