@@ -30,18 +30,6 @@ def total(rgb, counts, colors, labels) -> float:
     return float((counts * costs(rgb, colors)[np.arange(len(rgb)), labels]).sum())
 
 
-def test_byte_colors_convert_to_lab_as_scikit_image_does():
-    """The compiled conversion (histograms, palettes, the polish's candidates) against scikit-image's rgb2lab."""
-    from skimage.color import rgb2lab
-
-    colors = np.random.default_rng(0).integers(0, 256, (5000, 3)).astype(np.uint8)
-    colors[:2] = [[0, 0, 0], [255, 255, 255]]
-    expected = rgb2lab(colors[:, None, :] / 255.0)[:, 0, :]
-    np.testing.assert_allclose(rgb_to_lab(colors), expected, rtol=0, atol=1e-12)
-    merged = colors[:100] + 0.5  # not whole bytes: scikit-image's own conversion
-    np.testing.assert_allclose(rgb_to_lab(merged), rgb2lab(merged[:, None, :] / 255.0)[:, 0, :], atol=1e-12)
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(0, 255), min_size=6, max_size=6))
 def test_the_lightness_term_never_exceeds_delta_e(channels):
