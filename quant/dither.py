@@ -276,6 +276,11 @@ class _Search:
         return cls(palette, rows, bounds, low.astype(np.float64), high.astype(np.float64), cell, shape, start, members)
 
     @property
+    def positions(self) -> np.ndarray:
+        """(m,) each given palette row's row in `colors`: what `rows` undoes."""
+        return np.argsort(self.rows)
+
+    @property
     def grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
         """The arguments the loops take to find a nearest color."""
         return (self.colors, self.start, self.members, self.low, self.cell, self.shape)
@@ -431,7 +436,8 @@ def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float)
         nearest one (what the palette gives undithered).
     ndarray of uint8, shape (H, W)
         The image dithered with it, as `remap` would dither it: the best fit's
-        own indices, renumbered, unless the fit dithered only tiles of the image.
+        own indices, renumbered once into the palette's order, unless the fit
+        dithered only tiles of the image.
     """
     fixed = np.zeros(len(palette.colors), bool) if palette.locked is None else palette.locked
     if fixed.all() or not len(hist.colors):
@@ -441,13 +447,13 @@ def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float)
     kind, strength = get_dither(dither), check_strength(strength)
     sample = _fit_sample(hist.pixel_index)
     best, indices, search = _best_refit(sample, colors, box, palette.colors, fixed, kind, strength)
-    fitted = palette
+    fitted, numbering = palette, search.rows  # the search's sorted rows, as the palette numbers them
     if best is not palette.colors:
         fitted, rank = _with_colors(palette, best, fixed, indices, search, colors)
-        indices = _renumbered(indices, rank)
+        numbering = rank[search.rows]  # then as its final order numbers them
     if sample.shape != hist.pixel_index.shape:  # fitted on tiles: the whole image is still to dither
-        indices = dither_points(hist.pixel_index, colors, working_colors(fitted.colors), dither, strength)
-    return fitted, indices
+        return fitted, dither_points(hist.pixel_index, colors, working_colors(fitted.colors), dither, strength)
+    return fitted, _renumbered(indices, numbering)
 
 
 def _best_refit(
@@ -460,7 +466,8 @@ def _best_refit(
     strength: float,
 ) -> tuple[np.ndarray, np.ndarray, _Search]:
     """The palette (uint8), of `start` and its refits, whose dithered `sample` has the least blurred error, that
-    dithered sample, and the palette's nearest-color search."""
+    dithered sample, numbered as its nearest-color search's sorted `colors` are (renumbered once, by the
+    caller), and that search."""
     from .dither_kernels import blurred_colors, blurred_fit_terms, flatness_map
 
     taps = _twice_blurred_taps()
@@ -473,8 +480,10 @@ def _best_refit(
             break
         points = working_colors(candidate).astype(np.float64)
         search = _Search.of(points.astype(np.float32), box)
-        indices = _dither_with(search, sample, colors, kind, strength, flatness)
+        indices = _dithered_rows(search, sample, colors, kind, strength, flatness)
         gram, target = blurred_fit_terms(indices, blurred, len(points), taps)
+        at = search.positions  # the terms, from the search's numbering into the palette's
+        gram, target = gram[np.ix_(at, at)], target[at]
         error = float(np.einsum("jl,jc,lc->", gram, points, points) - 2.0 * np.sum(points * target))
         if error < best_error:
             best, best_error, best_indices, best_search = candidate, error, indices, search
@@ -491,13 +500,13 @@ def _with_colors(
     search: _Search,
     hist_colors: np.ndarray,
 ) -> tuple[Palette, np.ndarray]:
-    """`palette` with new `colors` (the `fixed` rows locked), put in its order by their pixels in `indices`,
-    each of `hist_colors` (working space) labelled with its nearest color through `search`; and each color's
-    new row (`in_order`'s rank)."""
+    """`palette` with new `colors` (the `fixed` rows locked), put in its order by their pixels in `indices`
+    (numbered as `search.colors` are), each of `hist_colors` (working space) labelled with its nearest color
+    through `search`; and each color's new row (`in_order`'s rank)."""
     from .dither_kernels import nearest_all
     from .palette import in_order
 
-    counts = np.bincount(indices.ravel(), minlength=len(colors))[: len(colors)]
+    counts = np.bincount(indices.ravel(), minlength=len(colors))[search.positions]
     labels = _renumbered(nearest_all(hist_colors, *search.grid), search.rows)
     colors, locked, rank = in_order(colors, fixed, counts, palette.order)
     labelled = dataclasses.replace(

@@ -110,6 +110,28 @@ class Method:
         return {name: p.validate(given.get(name, p.default)) for name, p in known.items()}
 
 
+@dataclass(frozen=True)
+class LastPass:
+    """A clustering method's last pass over its palette (`ClusteringMethod.last_pass`), for undithered output.
+
+    Attributes
+    ----------
+    run : callable
+        ``run(rgb, lab, counts, colors, labels, *, fixed) -> (colors, labels)``:
+        the palette and labels moved, given the working colors as they are
+        (RGB 0…255, CIELAB, pixels per color); the first `fixed` palette rows
+        are locked colors, to keep.
+    exact : callable, optional
+        ``exact(rgb, counts, k) -> (colors, labels) or None``: the palette the
+        pass aims at, solved directly from the histogram's colors (uint8) and
+        pixel counts when it can be (kmeans: a gray image), so nothing is
+        clustered; None when it can't. Asked only when no color is locked.
+    """
+
+    run: Callable[..., tuple[np.ndarray, np.ndarray]]
+    exact: Callable[..., tuple[np.ndarray, np.ndarray] | None] | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClusteringMethod(Method):
     """Groups the weighted histogram colors; each cluster becomes a palette color (by default its weighted mean).
@@ -138,11 +160,9 @@ class ClusteringMethod(Method):
         ΔE2000 over the image's pixels (the first of equals). None means one
         call.
     last_pass : callable, optional
-        ``last_pass(rgb, lab, counts, colors, labels, *, fixed, **cluster_kwargs)
-        -> (colors, labels)``: a last pass over each start's palette with the
-        working colors as they are (RGB 0…255, CIELAB, pixels per color), for
-        undithered output (a dithered result fits its own palette); the first
-        `fixed` palette rows are locked colors, to keep. None means none.
+        ``last_pass(**params) -> LastPass or None``: the method's last pass over
+        each start's palette with these parameters, for undithered output (a
+        dithered result fits its own palette); None, or a None result, means none.
     """
 
     cluster: Callable[..., np.ndarray]
@@ -150,7 +170,7 @@ class ClusteringMethod(Method):
     precompute: Callable[..., dict] | None = None
     colors: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     starts: Callable[..., list[dict[str, Any]]] | None = None
-    last_pass: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    last_pass: Callable[..., LastPass | None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,13 +313,14 @@ def _kmeans_colors(points, weights, labels, n_labels, *, lock, space, oklab_weig
     return colors, rows[nearest_rows]
 
 
-def _kmeans_polish(rgb, lab, counts, colors, labels, *, fixed, polish, **_):
-    """kmeans' last pass: `quant.polish.polish`, unless ``polish="none"``."""
+def _kmeans_last_pass(*, polish, **_):
+    """kmeans' last pass, unless ``polish="none"``: `quant.polish.polish`; a gray image solved by `solve_gray`."""
     if polish == "none":
-        return colors, labels
+        return None
     from .polish import polish as perceptual_polish
+    from .polish import solve_gray
 
-    return perceptual_polish(rgb, lab, counts, colors, labels, fixed=fixed)
+    return LastPass(run=perceptual_polish, exact=solve_gray)
 
 
 def _sklearn_kmeans(points, weights, k, *, seed, n_init, max_iter):
@@ -533,7 +554,7 @@ METHODS: dict[str, Method] = {
             precompute=_kmeans_precompute,
             colors=_kmeans_colors,
             starts=_kmeans_starts,
-            last_pass=_kmeans_polish,
+            last_pass=_kmeans_last_pass,
             # The whole histogram: kmeans bounds its own working set and refines on every color.
             max_entries=1 << 21,
         ),

@@ -13,7 +13,7 @@ import numpy as np
 from .colorspace import to_space
 from .histogram import Histogram, WeightedColors, reduce_histogram
 from .load import LoadedImage
-from .methods import CUSTOM, BaselineMethod, ClusteringMethod, Method, cluster_means, takes
+from .methods import CUSTOM, BaselineMethod, ClusteringMethod, LastPass, Method, cluster_means, takes
 from .numeric import is_integer
 
 T = TypeVar("T")
@@ -176,6 +176,11 @@ class PaletteWork(ComputedOnce):
         return self._once("working_lab", self._working_lab)
 
     @property
+    def last_pass(self) -> LastPass | None:
+        """The method's last pass with these parameters (`ClusteringMethod.last_pass`), or None."""
+        return self._once("last_pass", self._last_pass)
+
+    @property
     def cluster_args(self) -> dict[str, Any]:
         """Keyword arguments of every `cluster` call: the parameters, plus what `precompute` made."""
         return self._once("cluster_args", self._cluster_args)
@@ -184,7 +189,7 @@ class PaletteWork(ComputedOnce):
         """Do all the shared work now, so the first k's time doesn't include it; return self."""
         if isinstance(self.method, ClusteringMethod):
             _ = self.cluster_args  # computes the working set and the points on the way
-            if self.method.last_pass is not None:
+            if self.last_pass is not None:  # the CIELAB it measures in (polish="none" makes none)
                 _ = self.working_lab
         elif self.method is not CUSTOM:  # a custom palette labels the histogram itself, not a working set
             _ = self.working
@@ -198,7 +203,9 @@ class PaletteWork(ComputedOnce):
         the palette; a custom palette (`CUSTOM`) is the locked colors alone,
         and its `k` is their number. ``polish=False`` leaves out the method's
         last pass (`ClusteringMethod.last_pass`), which fits the palette to
-        undithered output: a dithered result fits its own.
+        undithered output: a dithered result fits its own. When the last pass
+        can solve the image directly (`LastPass.exact`: kmeans on a gray image),
+        nothing is clustered.
         """
         started = time.perf_counter()
         k, notices = self._budget(k)
@@ -212,6 +219,8 @@ class PaletteWork(ComputedOnce):
             colors = np.vstack([lock, others])
             labels = _nearest(colors, hist.colors, self.space)
             notices.append(f"the image has only {len(hist)} distinct colors, so all of them are kept")
+        elif polish and (exact := self._exact(k)) is not None:
+            colors, labels = exact
         else:
             colors, working_labels = self._run(k, seed, polish)
             labels = working_labels[self.working.parent]
@@ -297,8 +306,8 @@ class PaletteWork(ComputedOnce):
             args = {"seed": seed, **self.cluster_args, **extra, **overrides}
             labels = method.cluster(self.points, self.working.weights, k, **args)
             colors, labels = self._colors(labels, k if fixed is not None else int(labels.max()) + 1, lock)
-            if polish and method.last_pass is not None:
-                colors, labels = self._last_pass(colors, labels, len(lock))
+            if polish and self.last_pass is not None:
+                colors, labels = self._run_last_pass(colors, labels, len(lock))
             if len(starts) == 1:
                 return colors, labels
             error = summed_delta_e(self.hist, colors, labels[self.working.parent])
@@ -315,13 +324,25 @@ class PaletteWork(ComputedOnce):
             return method.colors(self.points, self.working.weights, labels, n_labels, lock=lock, **self.cluster_args)
         return cluster_means(self.points, self.working.weights, labels, n_labels, lock, self.space), labels
 
-    def _last_pass(self, colors: np.ndarray, labels: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
-        """The method's last pass over a palette (`ClusteringMethod.last_pass`); the first `fixed` rows stay."""
-        method, working = self.method, self.working
-        assert isinstance(method, ClusteringMethod) and method.last_pass is not None
-        return method.last_pass(
-            working.colors, self.working_lab, working.counts, colors, labels, fixed=fixed, **self.cluster_args
-        )
+    def _run_last_pass(self, colors: np.ndarray, labels: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The method's last pass over a palette (`last_pass`); the first `fixed` rows stay."""
+        working = self.working
+        assert self.last_pass is not None
+        return self.last_pass.run(working.colors, self.working_lab, working.counts, colors, labels, fixed=fixed)
+
+    def _exact(self, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The last pass's own palette and each histogram color's label, solved without clustering
+        (`LastPass.exact`), or None: when it can't be, or colors are locked (they go the usual way)."""
+        last_pass = self.last_pass
+        if last_pass is None or last_pass.exact is None or len(self.lock):
+            return None
+        return last_pass.exact(self.hist.colors, self.hist.counts, k)
+
+    def _last_pass(self) -> LastPass | None:
+        method = self.method
+        if not isinstance(method, ClusteringMethod) or method.last_pass is None:
+            return None
+        return method.last_pass(**self.params)
 
     def _working_lab(self) -> np.ndarray:
         if len(self.working.colors) == len(self.hist):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 
 import numpy as np
@@ -26,18 +28,6 @@ def costs(rgb: np.ndarray, colors: np.ndarray, weight: float = P.RGB_WEIGHT) -> 
 
 def total(rgb, counts, colors, labels) -> float:
     return float((counts * costs(rgb, colors)[np.arange(len(rgb)), labels]).sum())
-
-
-def test_byte_colors_convert_to_lab_as_scikit_image_does():
-    """The compiled conversion (histograms, palettes, the polish's candidates) against scikit-image's rgb2lab."""
-    from skimage.color import rgb2lab
-
-    colors = np.random.default_rng(0).integers(0, 256, (5000, 3)).astype(np.uint8)
-    colors[:2] = [[0, 0, 0], [255, 255, 255]]
-    expected = rgb2lab(colors[:, None, :] / 255.0)[:, 0, :]
-    np.testing.assert_allclose(rgb_to_lab(colors), expected, rtol=0, atol=1e-12)
-    merged = colors[:100] + 0.5  # not whole bytes: scikit-image's own conversion
-    np.testing.assert_allclose(rgb_to_lab(merged), rgb2lab(merged[:, None, :] / 255.0)[:, 0, :], atol=1e-12)
 
 
 @settings(max_examples=300, deadline=None)
@@ -85,7 +75,9 @@ def test_a_gray_image_gets_the_exact_optimum():
     levels = np.array([0, 3, 7, 8, 20, 21, 22, 40, 41, 60])
     counts = np.array([5, 1, 2, 9, 3, 3, 1, 4, 6, 2], np.float64)
     rgb = np.repeat(levels[:, None], 3, axis=1).astype(np.float64)
-    colors, labels = P.polish(rgb, rgb_to_lab(rgb), counts, np.zeros((3, 3), np.uint8), np.zeros(10, np.int64))
+    solved = P.solve_gray(levels.astype(np.uint8)[:, None].repeat(3, axis=1), counts, 3)
+    assert solved is not None
+    colors, labels = solved
     assert np.all(colors[:, 0] == colors[:, 1]) and np.all(colors[:, 1] == colors[:, 2])
     found = total(rgb, counts, colors, labels)
     grays = np.arange(61)
@@ -99,6 +91,30 @@ def test_kmeans_on_a_gray_photo_keeps_it_gray(photo):
     result = quant.quantize(quant.from_array(gray), 8, "kmeans")
     colors = result.palette.colors
     assert len(colors) == 8 and np.all(colors == colors[:, :1])
+
+
+def test_a_gray_image_is_solved_without_clustering_unless_dithered_locked_or_unpolished(photo):
+    """The exact solution is asked before clustering; whatever leaves out the polish still clusters."""
+    kmeans, calls = quant.METHODS["kmeans"], []
+
+    @functools.wraps(kmeans.cluster)
+    def counted(*args, **kwargs):
+        calls.append(args[2])
+        return kmeans.cluster(*args, **kwargs)
+
+    counting = dataclasses.replace(kmeans, cluster=counted)
+    gray = quant.from_array(np.repeat(photo.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2))
+    hist = quant.build_histogram(gray)
+    cases = [({}, "none", False), ({"params": {"polish": "none"}}, "none", True)]
+    cases += [({"lock": "#000000"}, "none", True), ({}, "floyd-steinberg", True)]
+    for settings, dither, clusters in cases:
+        calls.clear()
+        quant.prepare(gray, counting, hist=hist, **settings).quantize(8, dither=dither)
+        assert bool(calls) is clusters, (settings, dither)
+    solved = P.solve_gray(hist.colors, hist.counts, 8)
+    assert solved is not None
+    palette = quant.prepare(gray, "kmeans", hist=hist).quantize(8).palette
+    np.testing.assert_array_equal(np.sort(palette.colors[:, 0]), np.sort(solved[0][:, 0]))
 
 
 def test_polish_none_is_the_clustering_palette(image, hist):
@@ -150,3 +166,16 @@ def test_a_cluster_that_lost_its_colors_takes_none_back():
     colors = np.array([[60, 60, 60], [0, 0, 0], [240, 240, 240]], np.uint8)  # row 0 locked, row 1 nobody's
     _, labels = P.polish(rgb, rgb_to_lab(rgb), np.ones(3), colors, np.array([0, 0, 2]), fixed=1)
     assert list(labels) == [0, 0, 2]
+
+
+def test_the_working_colors_cielab_is_computed_only_when_the_last_pass_runs(image, hist, monkeypatch):
+    """polish="none" makes no last pass, so neither `ready` nor a palette converts the working colors."""
+    from quant.palette import PaletteWork
+
+    converted, convert = [], PaletteWork._working_lab
+    monkeypatch.setattr(PaletteWork, "_working_lab", lambda work: converted.append(1) or convert(work))
+    plain = quant.prepare(image, "kmeans", hist=hist, params={"polish": "none"}).ready()
+    plain.quantize(8)
+    assert plain.last_pass is None and not converted
+    polished = quant.prepare(image, "kmeans", hist=hist).ready()
+    assert polished.last_pass is not None and converted
