@@ -85,7 +85,7 @@ def bench_banding(k: int = 16) -> list[dict]:
 # --- quality against libimagequant -----------------------------------------------------------------
 
 
-def _liq(rgb: np.ndarray, k: int, dither: float) -> np.ndarray:
+def liq_pixels(rgb: np.ndarray, k: int, dither: float) -> np.ndarray:
     """libimagequant's output pixels, run the way its users run it (`imagequant.quantize_pil_image`)."""
     import imagequant
     from PIL import Image
@@ -114,8 +114,8 @@ def bench_quality(images=HOLDOUT, ks=KS) -> list[dict]:
             for label, quantized in (
                 (f"kmeans {COMPARED}", prepared.quantize(k, dither=COMPARED).rgb()),
                 ("kmeans", prepared.quantize(k).rgb()),
-                ("libimagequant dithered", _liq(rgb, k, 1.0)),
-                ("libimagequant", _liq(rgb, k, 0.0)),
+                ("libimagequant dithered", liq_pixels(rgb, k, 1.0)),
+                ("libimagequant", liq_pixels(rgb, k, 0.0)),
             ):
                 rows.append({"image": image, "k": k, "method": label, **_scores(rgb, quantized)})
                 print(f"dither {image:>18} k={k:<3} {label:<26} blurred ΔE {rows[-1]['blurred_delta_e']:.3f}  "

@@ -40,7 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .dither import _liq, gradient
+from .dither import gradient, liq_pixels
 from .images import load
 
 #: Photos judged: the first held-out ones and two tuning ones, below 1 MP each (the 12 MP one would take long).
@@ -137,7 +137,7 @@ def ways(prepared, rgb: np.ndarray, k: int) -> dict[str, np.ndarray]:
     """The results judged at `k`: kmeans undithered and with each of `DITHERS`, libimagequant with and without."""
     results = {"kmeans": prepared.quantize(k).rgb()}
     results |= {f"kmeans {name}": prepared.quantize(k, dither=name).rgb() for name in DITHERS}
-    results |= {"libimagequant dithered": _liq(rgb, k, 1.0), "libimagequant": _liq(rgb, k, 0.0)}
+    results |= {"libimagequant dithered": liq_pixels(rgb, k, 1.0), "libimagequant": liq_pixels(rgb, k, 0.0)}
     return results
 
 
