@@ -129,7 +129,8 @@ def wait_for_points(page: Page, method: str, jobs: dict[str, list[Future]], prog
     """A method's points once all are in, the bar moving meanwhile; a failed k is left out, with a warning.
 
     The bar's redraw between waits is where a rerun interrupts the wait. A
-    point another session's run took back from the queue is asked for again.
+    point taken back from the queue (by another session that dropped it just
+    as this one asked) is asked for again.
     """
     total = sum(len(futures) for futures in jobs.values())
     ks = swept_ks(page.settings, method)
