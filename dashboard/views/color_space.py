@@ -12,7 +12,8 @@ import streamlit as st
 from dashboard.model import figures
 from quant import embed
 
-from .page import Page, show_selected_pixels, shows_errors
+from .linked import show_selected_pixels
+from .page import Page, shows_errors
 
 
 @st.fragment
