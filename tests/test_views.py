@@ -84,6 +84,17 @@ def test_palette_markers_are_the_palette_colors_larger_and_outlined(hist, sample
         np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 4], covered)
 
 
+def test_a_dithered_result_s_markers_tell_the_pixels_its_image_draws_in_each_color(hist, sample, palettes):
+    """Dithering moves pixels between colors: the page passes the result's own counts, the markers' hover."""
+    label, palette = next(iter(palettes.items()))
+    shown = np.arange(len(palette.colors)) * 10 + 1  # made up: anything but the labels' counts
+    for fig in (figures.projections_figure(hist, sample, palettes=palettes, pixel_counts={label: shown}),
+                figures.rgb_cube_figure(hist, sample, palettes=palettes, pixel_counts={label: shown})):
+        for trace in (t for t in fig.data if t.legendgroup == figures.palette_group(label)):
+            np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 4], shown)
+            assert "customdata[4]" in trace.hovertemplate
+
+
 def test_points_follow_pixel_counts():
     rgb = np.zeros((100, 100, 3), np.uint8)
     rgb[:90] = (200, 30, 30)
