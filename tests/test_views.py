@@ -420,7 +420,10 @@ class QueueingPool:
 
 @pytest.fixture
 def queueing_pool(monkeypatch):
-    """The page's cache computing sweep points in a `QueueingPool`, with no point kept by another test."""
+    """The page's cache computing sweep points in a `QueueingPool`, with no point, job or session state of
+    another test."""
+    import streamlit as st
+
     from dashboard.model.memory import BoundedCache
     from dashboard.model.outcomes import InFlight
     from dashboard.views import cache
@@ -429,6 +432,7 @@ def queueing_pool(monkeypatch):
     monkeypatch.setattr(cache, "worker_pool", lambda: pool)
     monkeypatch.setattr(cache, "PER_IMAGE", BoundedCache(2**20))
     monkeypatch.setattr(cache, "IN_FLIGHT", InFlight())
+    monkeypatch.setattr(st, "session_state", {})
     return pool
 
 
