@@ -282,6 +282,15 @@ def test_a_worker_reuses_its_preparation_for_the_next_k_of_the_same_recipe(image
     assert sweeps._last_prepared[1] is not prepared  # locks change what is prepared
 
 
+def test_a_sweep_plan_is_the_cards_recipe_at_every_doubling_k_and_your_own_palette_at_its_size():
+    chosen = settings(dither="atkinson", lock=("#e30613",), palette=("#000000", "#ffffff", "#e30613"))
+    kmeans = sweeps.SweepPlan.of(chosen, "kmeans")
+    assert kmeans.recipe == Recipe.for_method(chosen, "kmeans") and kmeans.ks == tuple(quant.DOUBLING_KS)
+    custom = sweeps.SweepPlan.of(chosen, quant.CUSTOM.name)
+    assert custom.recipe == Recipe.for_method(chosen, quant.CUSTOM.name) and custom.ks == (3,)
+    assert repr(kmeans) != repr(sweeps.SweepPlan.of(settings(lock=("#e30613",)), "kmeans"))  # another sweep's name
+
+
 def test_a_sweep_point_s_key_follows_the_recipe():
     plain, dithered = Recipe(), Recipe(dither="bayer4")
     assert sweeps.point_key("img", "kmeans", 8, plain) != sweeps.point_key("img", "kmeans", 8, dithered)

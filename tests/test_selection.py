@@ -193,6 +193,39 @@ def test_a_click_on_a_dithered_result_s_color_picks_the_pixels_shown_in_it(dithe
         selection.pixels_of_palette_rows(hist, palette.labels, [0], indices=shown[1:])
 
 
+def test_a_chart_s_palette_marker_of_a_dithered_result_picks_the_pixels_shown_in_it(dithered):
+    """Color space's and Cluster maps' markers, as the palette strip: the PNG's indices, not the labels."""
+    hist, palette = dithered.hist, dithered.palette
+    visible = hist.pixel_index >= 0
+    asked = []
+
+    def indices_of(label):
+        asked.append(label)
+        return dithered.indices if label == "dithered" else None
+
+    labels = {"dithered": palette.labels, "undithered": palette.labels}
+    for row in range(len(palette.colors)):
+        picked = selection.pixels_from_event(strip_click("dithered", row), hist, labels, indices_of=indices_of)
+        pixel_point = selection.pixel_mask(hist, np.arange(len(hist)) == 7)  # strip_click's pixel point
+        np.testing.assert_array_equal(picked.pixels, ((dithered.indices == row) & visible) | pixel_point)
+        assert picked.entries is None
+        assert picked.caption(hist) == selection.describe_pixels(hist, picked.pixels) + ", as the dithered result draws them"
+    assert set(asked) == {"dithered"}  # the others' pixels are never decoded for a selection without them
+    # The same palette filed as undithered selects by its labels: whole colors, counted as such.
+    undithered = selection.pixels_from_event(strip_click("undithered", 0), hist, labels, indices_of=indices_of)
+    entries = (palette.labels == 0) | (np.arange(len(hist)) == 7)
+    np.testing.assert_array_equal(undithered.entries, entries)
+    np.testing.assert_array_equal(undithered.pixels, selection.pixel_mask(hist, entries))
+    assert undithered.caption(hist) == selection.describe(hist, entries)
+    assert selection.pixels_from_event(None, hist, labels, indices_of=indices_of) is None
+
+
+def test_a_picked_palette_color_no_pixel_is_drawn_in_is_a_selection_of_no_pixel(hist):
+    labels = {"k-means": np.zeros(len(hist), int)}  # every color went to row 0: row 1 draws no pixel
+    picked = selection.pixels_from_event(strip_click("k-means", 1), hist, labels)  # its pixel point 7 isn't one here
+    assert picked is not None and picked.caption(hist) == "0 colors, 0 pixels (0.0 %) selected"
+
+
 def test_an_undithered_result_s_color_picks_its_cluster(image, hist):
     palette = quant.quantize(image, 2).palette
     pixels = selection.pixels_of_palette_rows(hist, palette.labels, [0])

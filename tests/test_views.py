@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -81,6 +82,17 @@ def test_palette_markers_are_the_palette_colors_larger_and_outlined(hist, sample
         # Each marker's pixel count is what its cluster covers.
         covered = np.bincount(palette.labels, weights=hist.counts, minlength=len(palette.colors))
         np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 4], covered)
+
+
+def test_a_dithered_result_s_markers_tell_the_pixels_its_image_draws_in_each_color(hist, sample, palettes):
+    """Dithering moves pixels between colors: the page passes the result's own counts, the markers' hover."""
+    label, palette = next(iter(palettes.items()))
+    shown = np.arange(len(palette.colors)) * 10 + 1  # made up: anything but the labels' counts
+    for fig in (figures.projections_figure(hist, sample, palettes=palettes, pixel_counts={label: shown}),
+                figures.rgb_cube_figure(hist, sample, palettes=palettes, pixel_counts={label: shown})):
+        for trace in (t for t in fig.data if t.legendgroup == figures.palette_group(label)):
+            np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 4], shown)
+            assert "customdata[4]" in trace.hovertemplate
 
 
 def test_points_follow_pixel_counts():
@@ -395,26 +407,42 @@ def test_a_sweep_point_that_failed_and_is_computed_on_a_later_run_is_in_the_figu
     assert octree_ks(at) == [2, 4, 8, 16, 32, 64, 128, 256]
 
 
-def test_sweep_points_asked_for_twice_share_one_job_and_a_dropped_one_is_asked_for_anew(monkeypatch, image, hist):
-    """A second session (or a rerun) joins a point's running job; the next run's start takes queued points
-    back from the workers (`drop_queued_sweep_points`), and asking again queues a new job, not the dropped one."""
-    from concurrent.futures import Future
+class QueueingPool:
+    """A worker pool whose every job stays queued until the test finishes it."""
+
+    def __init__(self):
+        self.queued: list[Future] = []
+
+    def submit(self, budget, work, *args):
+        self.queued.append(Future())
+        return self.queued[-1]
+
+
+@pytest.fixture
+def queueing_pool(monkeypatch):
+    """The page's cache computing sweep points in a `QueueingPool`, with no point, job or session state of
+    another test."""
+    import streamlit as st
 
     from dashboard.model.memory import BoundedCache
-    from dashboard.model.outcomes import Recipe
+    from dashboard.model.outcomes import InFlight
     from dashboard.views import cache
-
-    class QueueingPool:
-        def __init__(self):
-            self.queued: list[Future] = []
-
-        def submit(self, budget, work, *args):
-            self.queued.append(Future())
-            return self.queued[-1]
 
     pool = QueueingPool()
     monkeypatch.setattr(cache, "worker_pool", lambda: pool)
-    monkeypatch.setattr(cache, "PER_IMAGE", BoundedCache(2**20))  # no point kept by another test
+    monkeypatch.setattr(cache, "PER_IMAGE", BoundedCache(2**20))
+    monkeypatch.setattr(cache, "IN_FLIGHT", InFlight())
+    monkeypatch.setattr(st, "session_state", {})
+    return pool
+
+
+def test_sweep_points_asked_for_twice_share_one_job_and_a_dropped_one_is_asked_for_anew(queueing_pool, image, hist):
+    """A rerun joins a point's running job; the next run's start takes queued points back from the
+    workers (`drop_queued_sweep_points`), and asking again queues a new job, not the dropped one."""
+    from dashboard.model.outcomes import Recipe
+    from dashboard.views import cache
+
+    pool = queueing_pool
     recipe = Recipe()
     first = cache.sweep_point("photo", image, hist, "octree", 8, recipe)
     assert cache.sweep_point("photo", image, hist, "octree", 8, recipe) is first
@@ -428,3 +456,34 @@ def test_sweep_points_asked_for_twice_share_one_job_and_a_dropped_one_is_asked_f
     assert cache.sweep_point("photo", image, hist, "octree", 8, recipe).result() is point
     assert pool.queued == [first, again]
     cache.drop_queued_sweep_points()
+
+
+def test_a_session_s_dropped_sweep_point_stays_queued_while_another_session_waits_for_it(
+    queueing_pool, monkeypatch, image, hist
+):
+    """Two sessions sweep the same point; one's rerun drops it: the other still waits, so it stays queued.
+    Cancelled once no session wants it."""
+    import streamlit as st
+
+    from dashboard.model.outcomes import Recipe
+    from dashboard.views import cache
+
+    sessions: dict[str, dict] = {"alice": {}, "bob": {}}
+
+    def in_session(name, act):
+        monkeypatch.setattr(st, "session_state", sessions[name])
+        return act()
+
+    def ask():
+        return cache.sweep_point("photo", image, hist, "octree", 8, Recipe())
+
+    job = in_session("alice", ask)
+    assert in_session("bob", ask) is job  # bob joins alice's job
+    in_session("alice", cache.drop_queued_sweep_points)  # alice's rerun: she left the sweep
+    assert not job.cancelled()  # bob still waits for it
+    assert in_session("bob", ask) is job  # and finds the same job on his next ask
+    in_session("alice", cache.drop_queued_sweep_points)  # a second drop gives nothing more up
+    assert not job.cancelled()
+    in_session("bob", cache.drop_queued_sweep_points)  # nobody wants it any more: taken back
+    assert job.cancelled()
+    assert in_session("bob", ask) is not job and len(queueing_pool.queued) == 2

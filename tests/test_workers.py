@@ -182,6 +182,21 @@ def test_one_session_giving_up_stops_shared_work_only_when_no_other_session_wait
     assert len(submitted) == 2
 
 
+def test_a_session_s_jobs_are_cancelled_when_dropped_only_if_no_other_session_waits_and_none_is_running():
+    """`SessionJobs`, the sweep points' way: a session waits for what it asked for until it drops it."""
+    in_flight = outcomes.InFlight()
+    alice, bob = outcomes.SessionJobs(in_flight), outcomes.SessionJobs(in_flight)
+    shared = alice.job("shared", Future, on_done=lambda job: None)
+    assert bob.job("shared", Future) is shared
+    running = alice.job("running", Future, on_done=lambda job: None)
+    running.set_running_or_notify_cancel()  # a worker took it
+    alice.drop()
+    assert not shared.cancelled()  # bob still waits for it
+    assert not running.cancelled() and in_flight.job("running", Future) is running  # it finishes, and is joined
+    bob.drop()
+    assert shared.cancelled() and in_flight.job("shared", Future) is not shared
+
+
 def test_a_finished_job_is_shared_until_its_outcome_is_taken():
     in_flight = outcomes.InFlight()
     job = in_flight.job("key", Future)

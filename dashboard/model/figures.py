@@ -72,6 +72,7 @@ def projections_figure(
     sample: PixelSample,
     *,
     palettes: Mapping[str, Palette] | None = None,
+    pixel_counts: Mapping[str, np.ndarray] | None = None,
     uirevision: str = "projections",
     dragmode: str = "select",
 ) -> go.Figure:
@@ -87,6 +88,10 @@ def projections_figure(
     palettes : mapping of str to Palette, optional
         Palettes to overlay as large outlined markers, keyed by the method's
         display label. Their ``labels`` must index `hist`.
+    pixel_counts : mapping of str to ndarray, optional
+        The pixels each palette color draws, by the same labels, which a
+        marker's hover tells: a dithered result's, counted in its image, are
+        not its labels' (the undithered assignment), the default.
     uirevision : str
         Zoom survives reruns while this stays the same.
     dragmode : {'select', 'lasso', 'zoom', 'pan'}
@@ -100,6 +105,7 @@ def projections_figure(
     """
     _check_sample(hist, sample)
     palettes = _check_palettes(hist, palettes)
+    palette_data = _palette_customdata(hist, palettes, pixel_counts)
     titles = [f"{CHANNELS[x]}–{CHANNELS[y]}" for x, y in PROJECTIONS]
     fig = _unvalidated(make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.12))
     colors = hist.colors[sample.entries]
@@ -124,7 +130,7 @@ def projections_figure(
         )
         for order, (label, palette) in enumerate(palettes.items()):
             fig.add_trace(
-                _palette_trace_2d(hist, label, palette, x, y, order, showlegend=col == 1),
+                _palette_trace_2d(label, palette, palette_data[label], x, y, order, showlegend=col == 1),
                 row=1,
                 col=col,
             )
@@ -146,6 +152,7 @@ def rgb_cube_figure(
     sample: PixelSample,
     *,
     palettes: Mapping[str, Palette] | None = None,
+    pixel_counts: Mapping[str, np.ndarray] | None = None,
     uirevision: str = "rgb-cube",
 ) -> go.Figure:
     """The sampled pixels as a 3D scatter in the RGB cube, each in its own color.
@@ -157,6 +164,7 @@ def rgb_cube_figure(
     """
     _check_sample(hist, sample)
     palettes = _check_palettes(hist, palettes)
+    palette_data = _palette_customdata(hist, palettes, pixel_counts)
     colors = hist.colors[sample.entries]
     fig = _unvalidated(go.Figure())
     fig.add_trace(
@@ -189,7 +197,7 @@ def rgb_cube_figure(
                     symbol=_PALETTE_SYMBOLS_3D[order % len(_PALETTE_SYMBOLS_3D)],
                     line=dict(color="black", width=2),
                 ),
-                customdata=_palette_customdata(hist, palette),
+                customdata=palette_data[label],
                 hovertemplate=_palette_hover(label),
             )
         )
@@ -616,17 +624,25 @@ def _pixel_customdata(hist: Histogram, entries: np.ndarray) -> np.ndarray:
     return np.column_stack([entries, hist.colors[entries], hist.counts[entries]]).astype(np.int64)
 
 
-def _palette_customdata(hist: Histogram, palette: Palette) -> np.ndarray:
-    """Per palette color: its index, R, G, B, and how many pixels it stands for."""
-    index = np.arange(len(palette.colors))
-    return np.column_stack([index, palette.colors, palette.pixel_counts(hist.counts)]).astype(np.int64)
+def _palette_customdata(
+    hist: Histogram, palettes: Mapping[str, Palette], pixel_counts: Mapping[str, np.ndarray] | None
+) -> dict[str, np.ndarray]:
+    """By label, per palette color: its index, R, G, B, and how many pixels it draws (`pixel_counts`'s,
+    else its labels')."""
+    pixel_counts = pixel_counts or {}
+    data = {}
+    for label, palette in palettes.items():
+        counts = pixel_counts.get(label)
+        counts = palette.pixel_counts(hist.counts) if counts is None else np.asarray(counts)
+        data[label] = np.column_stack([np.arange(len(palette.colors)), palette.colors, counts]).astype(np.int64)
+    return data
 
 
 def _palette_hover(label: str) -> str:
     return f"{label}, color %{{customdata[0]}}<br>" + _PIXEL_HOVER
 
 
-def _palette_trace_2d(hist, label, palette, x, y, order, *, showlegend) -> go.Scattergl:
+def _palette_trace_2d(label, palette, customdata, x, y, order, *, showlegend) -> go.Scattergl:
     pc = palette.colors
     return go.Scattergl(
         x=pc[:, x],
@@ -641,7 +657,7 @@ def _palette_trace_2d(hist, label, palette, x, y, order, *, showlegend) -> go.Sc
             symbol=_PALETTE_SYMBOLS[order % len(_PALETTE_SYMBOLS)],
             line=dict(color="black", width=2),
         ),
-        customdata=_palette_customdata(hist, palette),
+        customdata=customdata,
         hovertemplate=_palette_hover(label),
     )
 

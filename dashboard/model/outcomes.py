@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -286,17 +286,55 @@ class InFlight:
             if self._jobs.get(key) is job:
                 del self._jobs[key]
 
-    def abandon(self, key: Hashable, job: Future) -> bool:
-        """A waiting session gave up on `job`; True (and `key` forgotten) if no other session waits for it.
+    def abandon(self, key: Hashable, job: Future, *, forget: bool = True) -> bool:
+        """A waiting session gave up on `job`; True (and, if `forget`, `key` forgotten) if no other session waits.
 
-        The caller still counts as waiting (inside `waiting(key)`), so it is one of them.
+        The caller still counts as waiting (inside `waiting(key)`), so it is
+        one of them. A job started with `on_done` needn't be forgotten here
+        (``forget=False``): it is when it ends, and a running one that can't
+        be cancelled stays there for the next request to join.
         """
         with self._lock:
             if self._waiting[key] > 1:
                 return False
-            if self._jobs.get(key) is job:
+            if forget and self._jobs.get(key) is job:
                 del self._jobs[key]
             return True
+
+
+class SessionJobs:
+    """The `InFlight` jobs one session asked for and still waits for between its runs: a sweep's points.
+
+    Asking for a job (`job`) counts the session as waiting for its key until
+    `drop`, so another session's drop leaves a job this one wants queued.
+    """
+
+    def __init__(self, in_flight: InFlight) -> None:
+        self._in_flight = in_flight
+        self._jobs: dict[Hashable, Future] = {}
+        self._waits = ExitStack()
+
+    def job(
+        self, key: Hashable, submit: Callable[[], Future], *, on_done: Callable[[Future], None] | None = None
+    ) -> Future:
+        """`InFlight.job`, with this session waiting for `key` until `drop`."""
+        if key not in self._jobs:
+            self._waits.enter_context(self._in_flight.waiting(key))  # before joining, as a run's outcomes do
+        self._jobs[key] = self._in_flight.job(key, submit, on_done=on_done)
+        return self._jobs[key]
+
+    def drop(self) -> None:
+        """Stop waiting for every job: one no other session waits for is cancelled if still queued.
+
+        A job already running finishes (its `on_done` keeps the result). A
+        session that asks for a key just as the last other one drops it may
+        be handed the cancelled job: asking again starts a new one.
+        """
+        for key, job in self._jobs.items():
+            if self._in_flight.abandon(key, job, forget=False):
+                job.cancel()  # only a queued job can be cancelled; its on_done forgets it
+        self._jobs.clear()
+        self._waits.close()
 
 
 def method_pool() -> WorkerPool:

@@ -7,22 +7,20 @@ A selection travels in three steps:
 3. **picture** — the image with the selected pixels as they are and the
    others dimmed.
 
-How a view uses it (`dashboard.views.page.show_selected_pixels`)::
+How a view uses it (`dashboard.views.linked.show_selected_pixels`, for every chart that picks
+pixels or palette colors: Color space, Cluster maps, the compare view's palette strip)::
 
     event = st.plotly_chart(fig, key="projections", on_select="rerun",
                             selection_mode=("box", "lasso"))
     labels = {label: palette.labels for label, palette in palettes.items()}
-    entries = selection.entries_from_event(event, len(hist), labels_by_group=labels)
-    if entries.any():
-        pixels = selection.pixel_mask(hist, entries)
-        st.image(selection.highlight(image.rgb, pixels), caption=selection.describe(hist, entries))
+    # a dithered result's palette colors pick the pixels its PNG draws in them (`indices_of`),
+    # not those its labels give, the undithered assignment
+    picked = selection.pixels_from_event(event, hist, labels, indices_of=decoded_or_none)
+    if picked is not None:
+        st.image(selection.highlight(image.rgb, picked.pixels), caption=picked.caption(hist))
 
     # a palette swatch clicked:
     entries = selection.entries_of_color(palette.labels, index)
-    # a color of a result's palette strip clicked: the pixels drawn in it (a dithered result's
-    # from its PNG's indices, not from the labels, which give the undithered assignment)
-    rows = selection.palette_rows_from_event(event, label)
-    pixels = selection.pixels_of_palette_rows(hist, palette.labels, rows, indices=decoded_or_none)
 
 The figures of `dashboard.model.figures` make this work: a pixel point's
 ``customdata[0]`` is its histogram entry, in legend group `PIXEL_GROUP`, and
@@ -33,7 +31,8 @@ that write them and the events that read them back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -179,6 +178,70 @@ def pixels_of_palette_rows(
     if indices.shape != hist.pixel_index.shape:
         raise ValueError(f"indices must have the image's shape {hist.pixel_index.shape}, not {indices.shape}")
     return np.isin(indices, rows) & (hist.pixel_index >= 0)
+
+
+@dataclass(frozen=True)
+class PixelSelection:
+    """The pixels a chart selection picks.
+
+    Attributes
+    ----------
+    pixels : ndarray of bool, shape (H, W)
+    entries : ndarray of bool, shape (n,), or None
+        The colors picked, when the selection is of whole colors; None when
+        it holds a dithered result's palette colors, whose pixels are picked
+        one by one (dithering splits one color's pixels between palette colors).
+    """
+
+    pixels: np.ndarray
+    entries: np.ndarray | None
+
+    def caption(self, hist) -> str:
+        """What is selected, in words: colors and pixels, or only pixels when picked one by one."""
+        if self.entries is not None:
+            return describe(hist, self.entries)
+        return f"{describe_pixels(hist, self.pixels)}, as the dithered result draws them"
+
+
+def pixels_from_event(
+    event: Any,
+    hist,
+    labels_by_group: Mapping[str, np.ndarray],
+    *,
+    indices_of: Callable[[str], np.ndarray | None] | None = None,
+) -> PixelSelection | None:
+    """The pixels a selection event picks, through its pixel points and palette markers; None if none is picked.
+
+    Parameters
+    ----------
+    event : mapping
+        As for `entries_from_event`.
+    hist : Histogram
+        The image's.
+    labels_by_group : mapping of str to ndarray
+        Each method's ``palette.labels``, keyed by the label its palette
+        markers were drawn under.
+    indices_of : callable, optional
+        ``indices_of(label)``: that result's palette index of every pixel
+        (`pixels_of_palette_rows`'s `indices`) if it is dithered, else None.
+        Called only for a label whose markers are picked: it may decode a PNG.
+
+    Returns
+    -------
+    PixelSelection or None
+        None when the event picks no pixel point and no palette marker. A
+        picked palette color no pixel is drawn in selects no pixel, but is a selection.
+    """
+    rows = {label: picked for label in labels_by_group if (picked := palette_rows_from_event(event, label))}
+    shown = {label: indices for label in rows if indices_of and (indices := indices_of(label)) is not None}
+    by_color = {label: labels for label, labels in labels_by_group.items() if label not in shown}
+    entries = entries_from_event(event, len(hist), labels_by_group=by_color)
+    if not rows and not entries.any():
+        return None
+    pixels = pixel_mask(hist, entries)
+    for label, indices in shown.items():
+        pixels |= pixels_of_palette_rows(hist, labels_by_group[label], rows[label], indices=indices)
+    return PixelSelection(pixels, None if shown else entries)
 
 
 def describe_pixels(hist, pixels: np.ndarray) -> str:

@@ -4,7 +4,8 @@
 be of what its user would get, so each point here is quantized with the
 current `Recipe` (dithering, strength, locked colors, palette order) and
 measured with the blurred ΔE2000 too, the metric fair to dithering. The
-custom palette has one k, its size: its "sweep" is a single point.
+custom palette has one k, its size: its "sweep" is a single point. A
+`SweepPlan` holds a method's recipe and k, made once per sweep.
 
 Each point is one piece of work for the page's warm workers (`measure_point`),
 cached on its own by the page, so a rerun keeps every k already measured and
@@ -20,11 +21,31 @@ from dataclasses import dataclass
 from quant.histogram import Histogram
 from quant.load import LoadedImage
 from quant.methods import CUSTOM, get_method
+from quant.palette import DOUBLING_KS
 from quant.pipeline import Prepared
 from quant.sweep import SweepRow, measure_row
 
-from .outcomes import Recipe, prepared_for, quantized
+from .outcomes import Recipe, outcome_k, prepared_for, quantized
+from .settings import Settings
 from .workers import clock_off
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """One method's sweep at the page's settings: the recipe every point is made with, and the k it is swept at.
+
+    Made once per sweep (`of`); its repr names the sweep, for the page's caches.
+    """
+
+    method: str
+    recipe: Recipe
+    ks: tuple[int, ...]
+
+    @classmethod
+    def of(cls, settings: Settings, method: str) -> SweepPlan:
+        """`method`'s sweep: k = 2, 4, …, 256, with the cards' recipe; your own palette only at its own size."""
+        ks = (outcome_k(settings, method),) if method == CUSTOM.name else tuple(DOUBLING_KS)
+        return cls(method, Recipe.for_method(settings, method), ks)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The Streamlit side of the page: one module per view, each with ``draw(page)``, and what they share.
 
 * `page` — `Page` and `Source`, what every view draws from, and the shared helpers;
+* `linked` — a chart's selection (points, palette markers, a palette strip's colors) shown in the image;
 * `cache` — the cached compute layer, keyed on content hashes;
 * `sidebar` — the image and the settings;
 * `link` — the settings in the shareable URL.

@@ -268,7 +268,8 @@ def cached_embedding(image_key: str, method: str, seed: int, _hist: quant.Histog
     return embed.embed(_hist, method=method, seed=seed)
 
 
-#: Where a session notes the sweep jobs its last run asked for (see `drop_queued_sweep_points`).
+#: Where a session notes the sweep jobs its last run asked for, an `outcomes.SessionJobs` (see
+#: `drop_queued_sweep_points`).
 _SESSION_SWEEP_JOBS = "_sweep_jobs"
 
 
@@ -288,13 +289,12 @@ def sweep_point(
         kept.set_result(point)
         return kept
     pool = worker_pool()
-    job = IN_FLIGHT.job(
+    session_jobs = st.session_state.setdefault(_SESSION_SWEEP_JOBS, outcomes.SessionJobs(IN_FLIGHT))
+    return session_jobs.job(
         key,
         lambda: pool.submit(method_budget(), sweeps.measure_point, image_key, image, hist, k, method, recipe),
         on_done=functools.partial(_keep_point, key),
     )
-    st.session_state.setdefault(_SESSION_SWEEP_JOBS, []).append(job)
-    return job
 
 
 def _keep_point(key: tuple, job: Future) -> None:
@@ -303,15 +303,16 @@ def _keep_point(key: tuple, job: Future) -> None:
 
 
 def drop_queued_sweep_points() -> None:
-    """Take back the sweep points this session's last run queued and no worker has started.
+    """Take back the sweep points this session's last run queued, no worker has started and no other session wants.
 
     Called at the start of every run: a sweep left (another view, image or
     dither) must not hold up the next run's results in the workers' queue.
-    Points already started finish and are kept. A view that still wants a
-    dropped point asks for it again (`sweep_point`), which queues it anew.
+    Points already started finish and are kept; a point another session
+    still waits for stays queued (`outcomes.SessionJobs`). A view that still
+    wants a dropped point asks for it again (`sweep_point`), which queues it anew.
     """
-    for job in st.session_state.pop(_SESSION_SWEEP_JOBS, []):
-        job.cancel()  # only a queued job can be cancelled
+    if (session_jobs := st.session_state.get(_SESSION_SWEEP_JOBS)) is not None:
+        session_jobs.drop()
 
 
 def run_id(image_key: str, settings: Settings, method: str) -> str:

@@ -8,7 +8,8 @@ from dashboard.model import figures
 from quant import embed
 
 from .cache import cached_embedding
-from .page import Page, show_selected_pixels, shows_errors
+from .linked import show_selected_pixels
+from .page import Page, shows_errors
 
 
 @st.fragment

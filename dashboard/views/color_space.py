@@ -12,7 +12,8 @@ import streamlit as st
 from dashboard.model import figures
 from quant import embed
 
-from .page import Page, show_selected_pixels, shows_errors
+from .linked import show_selected_pixels
+from .page import Page, shows_errors
 
 
 @st.fragment
@@ -20,8 +21,10 @@ from .page import Page, show_selected_pixels, shows_errors
 def draw(page: Page) -> None:
     sample = embed.sample_pixels(page.hist, figures.DEFAULT_POINTS, seed=page.settings.seed)
     palettes, revision = shown_palettes(page), page.source.key
+    # What each palette color draws: a dithered result's counted in its image (hover tells it).
+    counts = {label: outcome.pixel_counts for label, outcome in page.results.items()}
     event = st.plotly_chart(
-        figures.projections_figure(page.hist, sample, palettes=palettes, uirevision=revision),
+        figures.projections_figure(page.hist, sample, palettes=palettes, pixel_counts=counts, uirevision=revision),
         key="projections",
         on_select="rerun",
         selection_mode=("box", "lasso"),
@@ -31,7 +34,10 @@ def draw(page: Page) -> None:
         "one; hover a point for its color."
     )
     show_selected_pixels(page, event)
-    st.plotly_chart(figures.rgb_cube_figure(page.hist, sample, palettes=palettes, uirevision=revision), key="rgb_cube")
+    st.plotly_chart(
+        figures.rgb_cube_figure(page.hist, sample, palettes=palettes, pixel_counts=counts, uirevision=revision),
+        key="rgb_cube",
+    )
 
 
 def shown_palettes(page: Page) -> dict:

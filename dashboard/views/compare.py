@@ -20,7 +20,7 @@ from dashboard.model.formatting import (
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table
 from dashboard.model.outcomes import Done, Failed, Outcome, outcome_k
 
-from .cache import result_pixels, run_id
+from .linked import show_selected_pixels
 from .page import Page, Progress, keep_locked, resume, shows_errors
 
 
@@ -290,13 +290,4 @@ def palette_picker(page: Page, outcome: Done) -> None:
         selection_mode="points",
         config={"displayModeBar": False},
     )
-    rows = selection.palette_rows_from_event(event, label)
-    if not rows:
-        st.caption("Click a color to see which pixels it stands for, the others dimmed.")
-        return
-    # A dithered result's pixels of one color went to different palette colors: which pixel shows
-    # which color is in its PNG, not in the palette's labels (the undithered assignment).
-    run = run_id(page.source.key, page.settings, outcome.method)
-    indices = result_pixels(run, outcome).indices() if outcome.dithered else None
-    pixels = selection.pixels_of_palette_rows(page.hist, outcome.palette.labels, rows, indices=indices)
-    st.image(selection.highlight(page.source.image.rgb, pixels), caption=selection.describe_pixels(page.hist, pixels))
+    show_selected_pixels(page, event, hint="Click a color to see which pixels it stands for, the others dimmed.")

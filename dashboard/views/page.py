@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 #: Cards (and gallery images) per row.
 CARDS_PER_ROW = 4
-CHART_SELECTION_HINT = "Drag a box or a lasso over points, or pick palette markers, to see those pixels in the image."
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,14 @@ class Page:
         return [o for o in self.outcomes if isinstance(o, Done)]
 
     @property
+    def results(self) -> dict[str, Done]:
+        """The outcomes of the methods that succeeded, by their palettes' display label, in column order."""
+        return {selection.method_palette_label(o.method): o for o in self.done}
+
+    @property
     def palettes(self) -> dict[str, quant.Palette]:
         """The palettes of the methods that succeeded, by display label, in column order."""
-        return {selection.method_palette_label(o.method): o.palette for o in self.done}
+        return {label: outcome.palette for label, outcome in self.results.items()}
 
 
 def shows_errors(draw: Callable[[Page], None]) -> Callable[[Page], None]:
@@ -84,17 +88,6 @@ def shows_errors(draw: Callable[[Page], None]) -> Callable[[Page], None]:
             st.error(f"This part of the page failed: {escape_markdown(describe_failure(exc))}", icon=":material/error:")
 
     return guarded
-
-
-def show_selected_pixels(page: Page, event, hint: str = CHART_SELECTION_HINT) -> None:
-    """Linked selection: the pixels behind the points picked in a chart, the rest dimmed."""
-    labels = {label: palette.labels for label, palette in page.palettes.items()}
-    entries = selection.entries_from_event(event, len(page.hist), labels_by_group=labels)
-    if not entries.any():
-        st.caption(hint)
-        return
-    pixels = selection.pixel_mask(page.hist, entries)
-    st.image(selection.highlight(page.source.image.rgb, pixels), caption=selection.describe(page.hist, entries))
 
 
 class Progress:

@@ -23,9 +23,9 @@ import streamlit as st
 import quant
 from dashboard.model import figures
 from dashboard.model.formatting import escape_markdown, method_label
-from dashboard.model.outcomes import Recipe, describe_failure, outcome_k
+from dashboard.model.outcomes import describe_failure
 from dashboard.model.settings import Settings
-from dashboard.model.sweeps import SweepPoint
+from dashboard.model.sweeps import SweepPlan, SweepPoint
 from quant import sweep
 from quant.methods import get_method
 
@@ -40,6 +40,7 @@ Sweeps = dict[str, list[SweepPoint]]
 @shows_errors
 def draw(page: Page) -> None:
     methods = swept_methods(page.settings)
+    plans = [SweepPlan.of(page.settings, method) for method in methods]
     st.caption(
         f"Image: {page.source.name}"
         + ("" if page.source.is_upload else " (the sample: upload an image above to sweep your own)")
@@ -58,19 +59,19 @@ def draw(page: Page) -> None:
     )
     quality, rate_distortion, knee_note = st.empty(), st.empty(), st.empty()
     # Every method's points at once, in column order: the workers take them in that order, side by side.
-    jobs = {method: point_jobs(page, method) for method in methods}
+    jobs = {plan.method: point_jobs(page, plan) for plan in plans}
     progress = st.empty()
     swept: Sweeps = {}
     keys: list[str] = []
     shown = 0  # how many sweeps the figures on the page show
-    for method in methods:
-        waited = not all(job.done() for job in jobs[method])
-        rows = wait_for_points(page, method, jobs, progress)
+    for plan in plans:
+        waited = not all(job.done() for job in jobs[plan.method])
+        rows = wait_for_points(page, plan, jobs, progress)
         if rows:
-            swept[curve_label(method)] = rows
+            swept[curve_label(plan.method)] = rows
             # The k that arrived, not only those asked for: a point that failed and is computed later
             # must not find the figures drawn without it.
-            keys.append(repr((sweep_key(page, method), [row.k for row in rows])))
+            keys.append(repr((page.source.key, plan, [row.k for row in rows])))
         if waited and len(swept) > shown:  # the figures so far, while the next method computes
             shown = draw_figures(swept, keys, threshold, page.source.key, quality, rate_distortion, knee_note)
     progress.empty()
@@ -96,11 +97,6 @@ def curve_label(method: str) -> str:
     return get_method(method).label
 
 
-def swept_ks(settings: Settings, method: str) -> tuple[int, ...]:
-    """The k a method is swept at: 2, 4, …, 256; your own palette only at its own size."""
-    return (outcome_k(settings, method),) if method == quant.CUSTOM.name else tuple(quant.DOUBLING_KS)
-
-
 def recipe_note(settings: Settings) -> str:
     """What the points are made with besides the method and k, in words."""
     if settings.dithers:
@@ -115,31 +111,30 @@ def recipe_note(settings: Settings) -> str:
     return made + "."
 
 
-def point_jobs(page: Page, method: str) -> list[Future]:
+def point_jobs(page: Page, plan: SweepPlan) -> list[Future]:
     """The futures of a method's points, in increasing k: kept ones done at once, the others queued."""
-    return [point_job(page, method, k) for k in swept_ks(page.settings, method)]
+    return [point_job(page, plan, k) for k in plan.ks]
 
 
-def point_job(page: Page, method: str, k: int) -> Future:
-    recipe = Recipe.for_method(page.settings, method)
-    return sweep_point(page.source.key, page.source.image, page.hist, method, k, recipe)
+def point_job(page: Page, plan: SweepPlan, k: int) -> Future:
+    return sweep_point(page.source.key, page.source.image, page.hist, plan.method, k, plan.recipe)
 
 
-def wait_for_points(page: Page, method: str, jobs: dict[str, list[Future]], progress) -> list[SweepPoint]:
+def wait_for_points(page: Page, plan: SweepPlan, jobs: dict[str, list[Future]], progress) -> list[SweepPoint]:
     """A method's points once all are in, the bar moving meanwhile; a failed k is left out, with a warning.
 
     The bar's redraw between waits is where a rerun interrupts the wait. A
-    point another session's run took back from the queue is asked for again.
+    point taken back from the queue (by another session that dropped it just
+    as this one asked) is asked for again.
     """
-    total = sum(len(futures) for futures in jobs.values())
-    ks = swept_ks(page.settings, method)
+    method, ks, total = plan.method, plan.ks, sum(len(futures) for futures in jobs.values())
     while pending := [job for job in jobs[method] if not job.done()]:
         done = sum(job.done() for futures in jobs.values() for job in futures)
         next_k = ks[jobs[method].index(pending[0])]
         progress.progress(done / total, text=f"{method_label(method)}: k = {next_k}… ({done} of {total} points)")
         concurrent.futures.wait(pending, timeout=TICK_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED)
         jobs[method] = [
-            point_job(page, method, k) if job.cancelled() else job for k, job in zip(ks, jobs[method], strict=True)
+            point_job(page, plan, k) if job.cancelled() else job for k, job in zip(ks, jobs[method], strict=True)
         ]
     rows, failures = [], []
     for k, job in zip(ks, jobs[method], strict=True):
@@ -150,11 +145,6 @@ def wait_for_points(page: Page, method: str, jobs: dict[str, list[Future]], prog
     if failures:
         st.warning(f"{method_label(method)} failed at {escape_markdown('; '.join(failures))}", icon=":material/error:")
     return rows
-
-
-def sweep_key(page: Page, method: str) -> str:
-    """Names one method's sweep: the image, the method and its recipe (what its points are made from)."""
-    return repr((page.source.key, method, swept_ks(page.settings, method), Recipe.for_method(page.settings, method)))
 
 
 def draw_figures(

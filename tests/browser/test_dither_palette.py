@@ -69,3 +69,59 @@ def test_locking_a_swatch_keeps_it_at_another_k(page: Page, app_url, artifacts):
     page.screenshot(path=artifacts / "locked.png")
     LOOK_AT.mkdir(exist_ok=True)
     shutil.copy(artifacts / "locked.png", LOOK_AT)
+
+
+#: Where each palette marker of the first Color space projection is on screen, in page pixels.
+_MARKERS = """() => {
+    const chart = document.querySelector('.js-plotly-plot');
+    const trace = chart._fullData.find(t => (t.legendgroup || '').startsWith('palette:'));
+    const x = chart._fullLayout[trace.xaxis.replace('x', 'xaxis')], y = chart._fullLayout[trace.yaxis.replace('y', 'yaxis')];
+    const box = chart.getBoundingClientRect();
+    return Array.from(trace.x, (v, i) => [box.left + x._offset + x.l2p(v), box.top + y._offset + y.l2p(trace.y[i])]);
+}"""
+
+#: The first chart's pixel traces are hidden (a legend click), so a selection can't pick them.
+_PIXELS_HIDDEN = """() => document.querySelector('.js-plotly-plot')._fullData
+    .filter(t => t.legendgroup === 'pixels').every(t => t.visible === 'legendonly')"""
+
+
+def test_a_palette_marker_in_color_space_picks_the_pixels_the_dithered_result_draws_in_it(
+    page: Page, app_url, artifacts
+):
+    """Not the pixels its palette's labels give (the undithered assignment): those of its PNG."""
+    import re
+
+    import quant
+    from dashboard.model import outcomes
+    from dashboard.model.settings import settings_from_query
+
+    query = {"view": "color-space", "methods": "kmeans", "dither": "floyd-steinberg", "strength": "1"}
+    page.set_viewport_size({"width": 1440, "height": 2000})
+    page.goto(f"{app_url}/?" + "&".join(f"{key}={value}" for key, value in query.items()))
+    chart = page.locator(".js-plotly-plot").first
+    expect(chart.locator(".legend .traces").filter(has_text="k-means")).to_be_visible()
+    chart.locator(".legend .traces").filter(has_text="pixels").click()  # hidden: the box picks the marker only
+    page.wait_for_function(_PIXELS_HIDDEN)
+    row = 2
+    x, y = page.evaluate(_MARKERS)[row]
+    page.mouse.move(x - 4, y - 4)
+    page.mouse.down()
+    page.mouse.move(x + 4, y + 4, steps=5)
+    page.mouse.up()
+    caption = page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"pixels \(.* %\) selected"))
+    expect(caption).to_be_visible()
+
+    settings, *_ = settings_from_query(query, views=[query["view"]])
+    sample = quant.sample_image(quant.DEFAULT_SAMPLE)
+    hist = quant.build_histogram(sample)
+    method = quant.get_method("kmeans")
+    shown = outcomes.measure(sample, hist, settings.k, method, outcomes.Recipe.for_method(settings, method.name))
+    undithered = shown.palette.pixel_counts(hist.counts)[row]
+    assert shown.pixel_counts[row] != undithered  # dithering moved pixels between colors
+    expect(caption).to_have_text(f"{shown.pixel_counts[row]:,} pixels ({100 * shown.pixel_counts[row] / hist.total:.1f} %)"
+                                 " selected, as the dithered result draws them")
+    assert_no_exception(page)
+    caption.scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "color-space-dithered-marker.png")
+    LOOK_AT.mkdir(exist_ok=True)
+    shutil.copy(artifacts / "color-space-dithered-marker.png", LOOK_AT)
