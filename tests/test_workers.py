@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 import types
 from concurrent.futures import CancelledError, Future
@@ -195,6 +196,31 @@ def test_a_session_s_jobs_are_cancelled_when_dropped_only_if_no_other_session_wa
     assert not running.cancelled() and in_flight.job("running", Future) is running  # it finishes, and is joined
     bob.drop()
     assert shared.cancelled() and in_flight.job("shared", Future) is not shared
+
+
+def test_a_session_freed_without_dropping_its_jobs_stops_waiting_even_inside_the_registry_s_lock():
+    """A closed tab's state is freed, not dropped: its waits end then, so later drops can cancel those jobs.
+
+    The garbage collector may free it in a thread that holds `InFlight`'s
+    lock (during an allocation there): that must not deadlock.
+    """
+    in_flight = outcomes.InFlight()
+    closed_tab = outcomes.SessionJobs(in_flight)
+    job = closed_tab.job("point", Future, on_done=lambda job: None)
+
+    def free_inside_the_lock():
+        nonlocal closed_tab
+        with in_flight._lock:
+            del closed_tab
+
+    freeing = threading.Thread(target=free_inside_the_lock, daemon=True)
+    freeing.start()
+    freeing.join(timeout=10)
+    assert not freeing.is_alive(), "freeing a session's waits inside the registry's lock deadlocked"
+    other = outcomes.SessionJobs(in_flight)
+    assert other.job("point", Future) is job
+    other.drop()
+    assert job.cancelled()  # no one else waits: the closed tab no longer counts
 
 
 def test_a_finished_job_is_shared_until_its_outcome_is_taken():

@@ -237,7 +237,9 @@ class InFlight:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: a session's state discarded with waits still open (`SessionJobs`) ends them when the
+        # garbage collector frees it, and the collector may run in a thread that is inside this lock.
+        self._lock = threading.RLock()
         self._waiting: Counter[Hashable] = Counter()
         self._jobs: dict[Hashable, Future] = {}
 
@@ -306,7 +308,9 @@ class SessionJobs:
     """The `InFlight` jobs one session asked for and still waits for between its runs: a sweep's points.
 
     Asking for a job (`job`) counts the session as waiting for its key until
-    `drop`, so another session's drop leaves a job this one wants queued.
+    `drop`, so another session's drop leaves a job this one wants queued. A
+    session that ends without dropping them (its tab closed) stops waiting
+    when its state is freed: the waits are context managers, closed then.
     """
 
     def __init__(self, in_flight: InFlight) -> None:
