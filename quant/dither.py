@@ -338,23 +338,8 @@ def dither_points(
     palette = np.ascontiguousarray(palette, dtype=np.float32)
     if not len(colors) or not len(palette):  # nothing visible: every pixel is the transparent slot
         return np.full(pixel_index.shape, len(palette), np.uint8)
-    return _dither_with(_Search.of(palette, colors), pixel_index, colors, kind, strength)
-
-
-def _dither_with(
-    search: _Search,
-    pixel_index: np.ndarray,
-    colors: np.ndarray,
-    kind: Dither,
-    strength: float,
-    flatness: np.ndarray | None = None,
-) -> np.ndarray:
-    """`dither_points` with the nearest-color search built (a refit builds it over the colors' box, once).
-
-    `flatness`, for the edge-aware kind: its map of the image, if already made (it doesn't depend on the palette).
-    """
-    pixel_index = np.ascontiguousarray(pixel_index, dtype=np.int32)
-    return _renumbered(_dithered_rows(search, pixel_index, colors, kind, strength, flatness), search.rows)
+    search = _Search.of(palette, colors)
+    return _renumbered(_dithered_rows(search, pixel_index, colors, kind, strength), search.rows)
 
 
 def _dithered_rows(
@@ -365,9 +350,13 @@ def _dithered_rows(
     strength: float,
     flatness: np.ndarray | None = None,
 ) -> np.ndarray:
-    """`_dither_with`, numbered as `search.colors` are (sorted)."""
+    """`dither_points`' indices with its nearest-color search built, numbered as `search.colors` are (sorted).
+
+    `flatness`, for the edge-aware kind: its map of the image, if already made (it doesn't depend on the palette).
+    """
     from .dither_kernels import diffuse, flatness_map, ordered
 
+    pixel_index = np.ascontiguousarray(pixel_index, dtype=np.int32)
     palette = search.colors
     if kind.family == "ordered":
         reach = strength * search.typical_gap
