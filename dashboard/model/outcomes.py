@@ -335,8 +335,9 @@ class SessionJobs:
         be handed the cancelled job: asking again starts a new one.
         """
         for key, job in self._jobs.items():
-            if self._in_flight.abandon(key, job, forget=False):
-                job.cancel()  # only a queued job can be cancelled; its on_done forgets it
+            # Only a queued job can be cancelled; once it is, it is forgotten (as its `on_done`, if any, does too).
+            if self._in_flight.abandon(key, job, forget=False) and job.cancel():
+                self._in_flight.taken(key, job)
         self._jobs.clear()
         self._waits.close()
 
