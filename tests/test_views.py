@@ -361,7 +361,6 @@ def test_a_sweep_point_that_failed_and_is_computed_on_a_later_run_is_in_the_figu
     """The cached figures are named by the points that arrived: named by the k asked for, the second run
     would find the first run's figures, drawn without the point that failed, and show them again."""
     import json
-    from concurrent.futures import Future
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest

@@ -48,7 +48,7 @@ from dashboard.model.settings import Settings
 from dashboard.model.workers import Budget, WorkerPool
 from quant import embed
 
-from .page import Source
+from .page import Page, Source
 
 UPLOAD_TTL = 3600.0  # seconds: cached results of an image nobody looks at any more free their memory
 T = TypeVar("T")
@@ -319,6 +319,11 @@ def run_id(image_key: str, settings: Settings, method: str) -> str:
     """A short name for one method's result on this image at these settings (dither, locks, palette included)."""
     key = repr(outcome_key(image_key, method, settings))
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def run_of(page: Page, method: str) -> str:
+    """`run_id` of `method`'s result on the page's image at its settings."""
+    return run_id(page.source.key, page.settings, method)
 
 
 def result_pixels(run: str, outcome: Done) -> viewer.DecodedLayer:

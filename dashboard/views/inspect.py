@@ -23,7 +23,7 @@ from dashboard.model import viewer
 from dashboard.model.formatting import escape_markdown, method_label
 from dashboard.model.outcomes import Done, Failed
 
-from .cache import PER_IMAGE, UPLOAD_TTL, delta_e_per_entry, result_pixels, run_id
+from .cache import PER_IMAGE, UPLOAD_TTL, delta_e_per_entry, result_pixels, run_of
 from .page import Page, shows_errors
 
 _FRONTEND = Path(__file__).parent / "frontend"
@@ -123,10 +123,6 @@ def panels_for(
     if mode == "difference":
         return difference_panels(page, original, done, undithered=undithered)
     return [original, *results.values()], None
-
-
-def run_of(page: Page, method: str) -> str:
-    return run_id(page.source.key, page.settings, method)
 
 
 def result_panel(page: Page, outcome: Done) -> viewer.Panel:

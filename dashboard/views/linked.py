@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.model import selection
 
-from .cache import result_pixels, run_id
+from .cache import result_pixels, run_of
 from .page import Page
 
 CHART_SELECTION_HINT = "Drag a box or a lasso over points, or pick palette markers, to see those pixels in the image."
@@ -41,4 +41,4 @@ def shown_indices(page: Page, label: str) -> np.ndarray | None:
     outcome = page.results[label]
     if not outcome.dithered:
         return None
-    return result_pixels(run_id(page.source.key, page.settings, outcome.method), outcome).indices()
+    return result_pixels(run_of(page, outcome.method), outcome).indices()
