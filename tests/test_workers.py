@@ -198,6 +198,14 @@ def test_a_session_s_jobs_are_cancelled_when_dropped_only_if_no_other_session_wa
     assert shared.cancelled() and in_flight.job("shared", Future) is not shared
 
 
+def test_a_dropped_job_asked_for_without_on_done_is_forgotten_once_cancelled():
+    in_flight = outcomes.InFlight()
+    session = outcomes.SessionJobs(in_flight)
+    job = session.job("point", Future)
+    session.drop()
+    assert job.cancelled() and in_flight.job("point", Future) is not job  # asked again: a new job
+
+
 def test_a_session_freed_without_dropping_its_jobs_stops_waiting_even_inside_the_registry_s_lock():
     """A closed tab's state is freed, not dropped: its waits end then, so later drops can cancel those jobs.
 
