@@ -55,11 +55,11 @@ def check_space(space: str) -> str:
 
 def to_space(rgb: np.ndarray, space: str) -> np.ndarray:
     """Convert (n, 3) RGB on the 0…255 scale (uint8 or float) to float points in `space`."""
+    if space == "lab":
+        return _rgb_to_lab(np.asarray(rgb))
     rgb = np.asarray(rgb, dtype=np.float64)
     if space == "rgb":
         return rgb
-    if space == "lab":
-        return _rgb_to_lab(rgb)
     if space == "oklab":
         lms = _times(_srgb_to_linear(rgb / 255.0), _RGB_TO_LMS)
         return _times(np.cbrt(lms), _LMS_TO_OKLAB)
@@ -124,11 +124,15 @@ def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """Whole bytes (histogram and palette colors) by a compiled loop; others by scikit-image, in chunks:
     its conversion makes a dozen temporaries per color, too many for the millions of colors of a big
     photo at once."""
-    as_bytes = np.rint(rgb)
-    if len(rgb) and np.array_equal(as_bytes, rgb) and as_bytes.min() >= 0 and as_bytes.max() <= 255:
+    if rgb.dtype != np.uint8:  # floats may still be whole bytes (merged colors, palettes)
+        rgb = np.asarray(rgb, dtype=np.float64)
+        as_bytes = np.rint(rgb)
+        if len(rgb) and np.array_equal(as_bytes, rgb) and as_bytes.min() >= 0 and as_bytes.max() <= 255:
+            rgb = as_bytes.astype(np.uint8)
+    if rgb.dtype == np.uint8:
         from .ciede2000 import lab_of_bytes  # numba: loaded from its cache on first use
 
-        return lab_of_bytes(as_bytes.astype(np.uint8))
+        return lab_of_bytes(np.ascontiguousarray(rgb))
     from skimage.color import rgb2lab
 
     lab = np.empty((len(rgb), 3))
