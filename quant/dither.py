@@ -438,10 +438,9 @@ def fit_palette(hist: Histogram, palette: Palette, dither: str, strength: float)
     best, indices, search = _best_refit(sample, colors, box, palette.colors, fixed, kind, strength)
     fitted, numbering = palette, search.rows  # the search's sorted rows, as the palette numbers them
     if best is not palette.colors:
-        fitted, rank = _with_colors(palette, best, fixed, indices, search, colors)
-        numbering = rank[search.rows]  # then as its final order numbers them
+        fitted, numbering = _with_colors(palette, best, fixed, indices, search, colors)
     if sample.shape != hist.pixel_index.shape:  # fitted on tiles: the whole image is still to dither
-        return fitted, dither_points(hist.pixel_index, colors, working_colors(fitted.colors), dither, strength)
+        indices = _dithered_rows(search, hist.pixel_index, colors, kind, strength)
     return fitted, _renumbered(indices, numbering)
 
 
@@ -491,17 +490,20 @@ def _with_colors(
 ) -> tuple[Palette, np.ndarray]:
     """`palette` with new `colors` (the `fixed` rows locked), put in its order by their pixels in `indices`
     (numbered as `search.colors` are), each of `hist_colors` (working space) labelled with its nearest color
-    through `search`; and each color's new row (`in_order`'s rank)."""
+    through `search`; and each of `search.colors`' row in that order."""
     from .dither_kernels import nearest_all
     from .palette import in_order
 
     counts = np.bincount(indices.ravel(), minlength=len(colors))[search.positions]
-    labels = _renumbered(nearest_all(hist_colors, *search.grid), search.rows)
     colors, locked, rank = in_order(colors, fixed, counts, palette.order)
+    numbering = rank[search.rows]
     labelled = dataclasses.replace(
-        palette, colors=colors, labels=rank[labels], locked=None if palette.locked is None else locked
+        palette,
+        colors=colors,
+        labels=numbering[nearest_all(hist_colors, *search.grid)],
+        locked=None if palette.locked is None else locked,
     )
-    return labelled, rank
+    return labelled, numbering
 
 
 def _fit_sample(pixel_index: np.ndarray) -> np.ndarray:
