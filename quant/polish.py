@@ -266,7 +266,7 @@ def _gray_optimum(levels, counts, k, weight):
     for a in range(n):
         level = levels[a]
         for g in range(256):
-            de = _difference(gray_lab[level, 0], 0.0, 0.0, gray_lab[g, 0], 0.0, 0.0)
+            de = _lightness_term(gray_lab[level, 0], gray_lab[g, 0])  # ΔE2000 itself, between two grays
             prefix[a + 1, g] = prefix[a, g] + counts[a] * (de + weight * math.sqrt(3.0) * abs(level - g))
     run_cost = np.full((n, n), np.inf)
     run_gray = np.zeros((n, n), np.int64)
