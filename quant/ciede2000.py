@@ -31,17 +31,21 @@ def lab_f(t):
     return t ** (1.0 / 3.0) if t > 0.008856 else 7.787 * t + 16.0 / 116.0
 
 
-@njit(cache=True, nogil=True)
-def lab_of_byte_color(color, out):
-    """CIELAB of one 8-bit sRGB color (three integers), into `out`."""
+@njit(cache=True, nogil=True, inline="always")
+def lab_of_linear(r, g, b):
+    """CIELAB (L, a, b) of one linear-light sRGB color, as scikit-image's rgb2lab."""
     m, white = XYZ_FROM_RGB, WHITE
-    r, g, b = _LINEAR_OF_BYTE[color[0]], _LINEAR_OF_BYTE[color[1]], _LINEAR_OF_BYTE[color[2]]
     fx = lab_f((m[0, 0] * r + m[0, 1] * g + m[0, 2] * b) / white[0])
     fy = lab_f((m[1, 0] * r + m[1, 1] * g + m[1, 2] * b) / white[1])
     fz = lab_f((m[2, 0] * r + m[2, 1] * g + m[2, 2] * b) / white[2])
-    out[0] = 116.0 * fy - 16.0
-    out[1] = 500.0 * (fx - fy)
-    out[2] = 200.0 * (fy - fz)
+    return 116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)
+
+
+@njit(cache=True, nogil=True)
+def lab_of_byte_color(color, out):
+    """CIELAB of one 8-bit sRGB color (three integers), into `out`."""
+    linear = _LINEAR_OF_BYTE
+    out[0], out[1], out[2] = lab_of_linear(linear[color[0]], linear[color[1]], linear[color[2]])
 
 
 @njit(cache=True, nogil=True)

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .ciede2000 import WHITE, XYZ_FROM_RGB, _difference, lab_f
+from .ciede2000 import _difference, lab_of_linear
 from .colorspace import _LINEAR_OF_BYTE  # sRGB byte → linear light: one table for the package
 from .parallel import renamed, run_parallel_or_serial
 
@@ -155,21 +155,7 @@ def _blur_strip(image, top, bottom, weights, linear, out):
                 out[r, x, c] = total
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _lab_f(rgb, xyz_from_rgb, white, i):
-    return lab_f((xyz_from_rgb[i, 0] * rgb[0] + xyz_from_rgb[i, 1] * rgb[1] + xyz_from_rgb[i, 2] * rgb[2]) / white[i])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lab(rgb, xyz_from_rgb, white):
-    """Linear sRGB (3,) to CIELAB (D65), as scikit-image's rgb2lab."""
-    fx = _lab_f(rgb, xyz_from_rgb, white, 0)
-    fy = _lab_f(rgb, xyz_from_rgb, white, 1)
-    fz = _lab_f(rgb, xyz_from_rgb, white, 2)
-    return 116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)
-
-
-def _strip_totals_py(a, b, visible, weights, linear, xyz_from_rgb, white, strip):
+def _strip_totals_py(a, b, visible, weights, linear, strip):
     """ΔE2000 summed over each strip of `strip` rows, after the blur: one total per strip.
 
     Strips are independent, so the parallel build runs them on all cores;
@@ -189,8 +175,8 @@ def _strip_totals_py(a, b, visible, weights, linear, xyz_from_rgb, white, strip)
         for r in range(bottom - top):
             for x in range(width):
                 if visible[top + r, x]:
-                    L1, a1, b1 = _lab(blurred_a[r, x], xyz_from_rgb, white)
-                    L2, a2, b2 = _lab(blurred_b[r, x], xyz_from_rgb, white)
+                    L1, a1, b1 = lab_of_linear(blurred_a[r, x, 0], blurred_a[r, x, 1], blurred_a[r, x, 2])
+                    L2, a2, b2 = lab_of_linear(blurred_b[r, x, 0], blurred_b[r, x, 1], blurred_b[r, x, 2])
                     total += _difference(L1, a1, b1, L2, a2, b2)
         totals[s] = total
     return totals
@@ -221,8 +207,6 @@ def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: fl
         np.ascontiguousarray(visible),
         gaussian_weights(sigma),
         _LINEAR_OF_BYTE,
-        XYZ_FROM_RGB,
-        WHITE,
         _STRIP,
     )
     large = a.shape[0] * a.shape[1] >= _PARALLEL_PIXELS
