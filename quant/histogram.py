@@ -227,4 +227,5 @@ def reduce_histogram(hist: Histogram, max_entries: int | None, *, weights: np.nd
     rank = np.cumsum(occupied) - 1
     parent = rank[coarse_codes]
     means, bin_weights = weighted_means(colors, weights, parent)
-    return WeightedColors(means, bin_weights, parent, np.bincount(parent, weights=counts, minlength=len(means)))
+    pixels = bin_weights if weights is counts else np.bincount(parent, weights=counts, minlength=len(means))
+    return WeightedColors(means, bin_weights, parent, pixels)
