@@ -129,6 +129,14 @@ _nearest_parallel = njit(cache=True, nogil=True, parallel=True)(renamed(_nearest
 _PARALLEL_POINTS = 1 << 18
 
 
+def sorted_along_widest_axis(centers: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """The axis along which `centers` spread most, their order along it (stable), and their coordinates there
+    in that order: what a sorted-axis nearest search scans outwards on."""
+    axis = int(np.argmax(centers.max(axis=0) - centers.min(axis=0))) if len(centers) > 1 else 0
+    order = np.argsort(centers[:, axis], kind="stable").astype(np.int64)
+    return axis, order, np.ascontiguousarray(centers[order, axis])
+
+
 def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest center for every point, and the squared distance to it.
 
@@ -137,9 +145,7 @@ def nearest(points: np.ndarray, centers: np.ndarray, guess: np.ndarray | None = 
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     centers = np.ascontiguousarray(centers, dtype=np.float64)
-    axis = int(np.argmax(centers.max(axis=0) - centers.min(axis=0))) if len(centers) > 1 else 0
-    order = np.argsort(centers[:, axis], kind="stable").astype(np.int64)
-    keys = np.ascontiguousarray(centers[order, axis])
+    axis, order, keys = sorted_along_widest_axis(centers)
     labels = np.empty(len(points), np.int64)
     dist = np.empty(len(points), np.float64)
     if guess is None:

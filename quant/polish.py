@@ -42,6 +42,7 @@ import numpy as np
 from numba import njit, prange
 
 from .ciede2000 import _difference, lab_of_byte_color, lab_of_bytes
+from .kmeans import sorted_along_widest_axis
 from .parallel import renamed, run_parallel_or_serial
 
 __all__ = ["polish", "solve_gray", "RGB_WEIGHT", "SAMPLE", "SAMPLE_MIN", "SAMPLE_MAX"]
@@ -130,9 +131,8 @@ def _assign(rgb, lab, colors, labels, weight, usable):
     """
     palette = colors.astype(np.float64)
     rows = np.flatnonzero(usable)
-    axis = int(np.argmax(palette[rows].max(axis=0) - palette[rows].min(axis=0)))
-    order = rows[np.argsort(palette[rows, axis], kind="stable")]
-    keys = np.ascontiguousarray(palette[order, axis])
+    axis, at, keys = sorted_along_widest_axis(palette[rows])
+    order = rows[at]
     arguments = (rgb, lab, palette, lab_of_bytes(colors), weight, order, keys, axis, labels)
     run_parallel_or_serial(_assign_parallel, _assign_serial, len(rgb) >= _PARALLEL_COLORS, *arguments)
 
