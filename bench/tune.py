@@ -31,6 +31,10 @@ VARIANTS = {
     "kmeans oklab_weight=1.25": dict(registry=dict(params={"oklab_weight": 1.25})),
     "kmeans oklab_weight=1.5": dict(registry=dict(params={"oklab_weight": 1.5})),
     "kmeans oklab_weight=3": dict(registry=dict(params={"oklab_weight": 3.0})),
+    # The flatness weights' scale: 7.65 is √58.5, SSIM's own constant C2 for 8-bit levels.
+    "kmeans flatness_scale=7.65": dict(registry=dict(params={"flatness_scale": 7.65})),
+    "kmeans flatness_scale=14.1": dict(registry=dict(params={"flatness_scale": 14.1})),
+    "kmeans importance=counts": dict(registry=dict(params={"importance": "counts"})),
     # name: options for `variant_indices`
     "sklearn-rgb (old default)": dict(sklearn=True, space="rgb"),
     "sklearn-lab": dict(sklearn=True, space="lab"),

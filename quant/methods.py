@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .histogram import FLATNESS_SCALE
 from .load import LoadedImage
 from .numeric import is_integer, weighted_means
 
@@ -207,10 +208,12 @@ def takes(method: Method, keyword: str) -> bool:
 # --- clustering methods ---------------------------------------------------------------------
 
 
-def _kmeans_weights(image, hist, *, importance, **_):
+def _kmeans_weights(image, hist, *, importance, flatness_scale, **_):
     from .histogram import flatness_weights
 
-    return flatness_weights(image, hist) if importance == "flatness" else hist.counts.astype(np.float64)
+    if importance == "flatness":
+        return flatness_weights(image, hist, scale=flatness_scale)
+    return hist.counts.astype(np.float64)
 
 
 def _kmeans_precompute(points, weights, *, space, oklab_weight, **_):
@@ -503,6 +506,14 @@ METHODS: dict[str, Method] = {
                     "what a color's weight is: its pixel count, or its pixels "
                     "weighted by how flat their surroundings are (banding shows there)",
                     choices=("flatness", "counts"),
+                ),
+                Param(
+                    "flatness_scale",
+                    FLATNESS_SCALE,
+                    "with flatness importance: the local contrast (luma standard deviation over SSIM's 7×7 "
+                    "window, in 8-bit levels) at which a pixel counts half",
+                    low=0.5,
+                    high=100.0,
                 ),
                 Param(
                     "oklab_weight",

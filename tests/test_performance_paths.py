@@ -240,6 +240,19 @@ def test_flatness_weights_favor_flat_areas_and_sum_like_counts():
     assert np.all(weights <= hist.counts + 1e-9)
 
 
+def test_a_texture_as_contrasty_as_the_flatness_scale_counts_half():
+    from quant.histogram import FLATNESS_SCALE, flatness_weights
+
+    # A checkerboard of gray ± the scale: its luma deviates by the scale over every 7×7 window
+    # (24 of one level, 25 of the other: a standard deviation within 0.1 % of it).
+    level = 128 + FLATNESS_SCALE * (np.indices((40, 40)).sum(axis=0) % 2 * 2 - 1)
+    rgb = np.repeat(np.round(level).astype(np.uint8)[..., None], 3, axis=2)
+    image = quant.from_array(rgb)
+    hist = quant.build_histogram(image)
+    share = flatness_weights(image, hist).sum() / hist.counts.sum()
+    assert share == pytest.approx(0.5, abs=0.01)
+
+
 def test_flatness_weights_are_strip_independent(monkeypatch, photo):
     """Strips of 5 rows (far smaller than the image) give the whole-image answer."""
     from quant import histogram
@@ -252,7 +265,7 @@ def test_flatness_weights_are_strip_independent(monkeypatch, photo):
     luma = image.rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     mean = histogram._box_mean(luma, 7)
     var = np.maximum(histogram._box_mean(luma * luma, 7) - mean * mean, 0)
-    weight = 1.0 / (1.0 + np.sqrt(var) / 2.0)
+    weight = 1.0 / (1.0 + var / histogram.FLATNESS_SCALE**2)
     whole = np.bincount(hist.pixel_index.ravel(), weights=weight.ravel(), minlength=len(hist))
     assert np.allclose(strips, whole, rtol=1e-5)
 
