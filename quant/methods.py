@@ -495,7 +495,8 @@ METHODS: dict[str, Method] = {
         ClusteringMethod(
             name="kmeans",
             label="k-means",
-            description="Lloyd's k-means on the color histogram, each color weighted by its pixel count; "
+            description="Lloyd's k-means on the color histogram, each color weighted by its pixels, counted by how "
+            "flat their surroundings are (as SSIM weighs errors); "
             "distance in the chosen space plus an Oklab term, refined on every distinct color, then polished "
             "for ΔE2000 with an RGB term (a gray image is solved exactly).",
             complexity="O(n·k·iterations) on n histogram colors (nearest centers found by a sorted-axis search)",
