@@ -22,8 +22,9 @@ _SMALL_IMAGE = 1 << 21
 # Pixels per strip when computing flatness weights.
 _STRIP_PIXELS = 1 << 20
 #: The luma standard deviation (8-bit levels, over SSIM's 7×7 window) at which `flatness_weights` counts a
-#: pixel half. On the tuning photos (k = 8 to 256, 48 cases) 10 beat 7.6 (SSIM's own constant, √58.5)
-#: and 14.1 (bench/README.md, "The flatness weights, in SSIM's form"), and the earlier 1 / (1 + s / 2) by 47 wins to 40.
+#: pixel half. On the tuning photos (k = 8 to 256, 48 cases) 10 beat 7.65 (√58.5, SSIM's own constant) and
+#: 14.1, and the earlier weight 1 / (1 + s / 2) by 47 wins to 40 (bench/README.md, "Recorded runs on the
+#: latest code").
 FLATNESS_SCALE = 10.0
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .histogram import FLATNESS_SCALE
+from .histogram import FLATNESS_SCALE, flatness_weights
 from .load import LoadedImage
 from .numeric import is_integer, weighted_means
 
@@ -209,8 +209,6 @@ def takes(method: Method, keyword: str) -> bool:
 
 
 def _kmeans_weights(image, hist, *, importance, flatness_scale, **_):
-    from .histogram import flatness_weights
-
     if importance == "flatness":
         return flatness_weights(image, hist, scale=flatness_scale)
     return hist.counts.astype(np.float64)
