@@ -288,20 +288,29 @@ class InFlight:
             if self._jobs.get(key) is job:
                 del self._jobs[key]
 
-    def abandon(self, key: Hashable, job: Future, *, forget: bool = True) -> bool:
-        """A waiting session gave up on `job`; True (and, if `forget`, `key` forgotten) if no other session waits.
+    def abandon(self, key: Hashable, job: Future) -> bool:
+        """A waiting session gave up on `job`; True (and `key` forgotten) if no other session waits for it.
 
-        The caller still counts as waiting (inside `waiting(key)`), so it is
-        one of them. A job started with `on_done` needn't be forgotten here
-        (``forget=False``): it is when it ends, and a running one that can't
-        be cancelled stays there for the next request to join.
+        The caller still counts as waiting (inside `waiting(key)`), so it is one of them.
         """
         with self._lock:
             if self._waiting[key] > 1:
                 return False
-            if forget and self._jobs.get(key) is job:
+            if self._jobs.get(key) is job:
                 del self._jobs[key]
             return True
+
+    def withdraw(self, key: Hashable, job: Future) -> None:
+        """A waiting session no longer wants `job`: cancelled (and forgotten) if still queued and no other waits.
+
+        One step under the lock, so a session can't join the job between the
+        check and the cancel. A running job finishes; its `on_done` keeps the
+        result. A cancelled job's callbacks run here, inside the lock: it is
+        reentrant, and `on_done` keeps nothing of a cancelled job.
+        """
+        with self._lock:
+            if self._waiting[key] <= 1 and job.cancel():
+                self.taken(key, job)
 
 
 class SessionJobs:
@@ -330,14 +339,10 @@ class SessionJobs:
     def drop(self) -> None:
         """Stop waiting for every job: one no other session waits for is cancelled if still queued.
 
-        A job already running finishes (its `on_done` keeps the result). A
-        session that asks for a key just as the last other one drops it may
-        be handed the cancelled job: asking again starts a new one.
+        A job already running finishes (its `on_done` keeps the result).
         """
         for key, job in self._jobs.items():
-            # Only a queued job can be cancelled; once it is, it is forgotten (as its `on_done`, if any, does too).
-            if self._in_flight.abandon(key, job, forget=False) and job.cancel():
-                self._in_flight.taken(key, job)
+            self._in_flight.withdraw(key, job)
         self._jobs.clear()
         self._waits.close()
 

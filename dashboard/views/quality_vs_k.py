@@ -124,8 +124,7 @@ def wait_for_points(page: Page, plan: SweepPlan, jobs: dict[str, list[Future]], 
     """A method's points once all are in, the bar moving meanwhile; a failed k is left out, with a warning.
 
     The bar's redraw between waits is where a rerun interrupts the wait. A
-    point taken back from the queue (by another session that dropped it just
-    as this one asked) is asked for again.
+    point cancelled in the queue is asked for again.
     """
     method, ks, total = plan.method, plan.ks, sum(len(futures) for futures in jobs.values())
     while pending := [job for job in jobs[method] if not job.done()]:
