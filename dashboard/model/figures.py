@@ -512,8 +512,8 @@ def palette_strip_figure(
         The label the method's palette goes by in ``page.palettes`` (the
         plain method label, "libimagequant", never the card title
         "libimagequant · baseline"): the bars are drawn in its palette group,
-        and `dashboard.model.selection.entries_from_event` finds the clicked
-        bar's cluster under that label.
+        and `dashboard.model.selection.pixels_from_event` finds the clicked
+        bar's pixels under that label.
     palette : Palette
         The method's palette.
     pixel_counts : ndarray, shape (m,)

@@ -289,7 +289,8 @@ def sweep_point(
         kept.set_result(point)
         return kept
     pool = worker_pool()
-    session_jobs = st.session_state.setdefault(_SESSION_SWEEP_JOBS, outcomes.SessionJobs(IN_FLIGHT))
+    if (session_jobs := st.session_state.get(_SESSION_SWEEP_JOBS)) is None:  # made once, not per point
+        session_jobs = st.session_state[_SESSION_SWEEP_JOBS] = outcomes.SessionJobs(IN_FLIGHT)
     return session_jobs.job(
         key,
         lambda: pool.submit(method_budget(), sweeps.measure_point, image_key, image, hist, k, method, recipe),

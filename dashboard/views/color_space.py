@@ -20,9 +20,10 @@ from .page import Page, shows_errors
 @shows_errors
 def draw(page: Page) -> None:
     sample = embed.sample_pixels(page.hist, figures.DEFAULT_POINTS, seed=page.settings.seed)
-    palettes, revision = shown_palettes(page), page.source.key
+    results, revision = page.results, page.source.key
+    palettes = shown_palettes({label: outcome.palette for label, outcome in results.items()})
     # What each palette color draws: a dithered result's counted in its image (hover tells it).
-    counts = {label: outcome.pixel_counts for label, outcome in page.results.items()}
+    counts = {label: outcome.pixel_counts for label, outcome in results.items()}
     event = st.plotly_chart(
         figures.projections_figure(page.hist, sample, palettes=palettes, pixel_counts=counts, uirevision=revision),
         key="projections",
@@ -40,9 +41,8 @@ def draw(page: Page) -> None:
     )
 
 
-def shown_palettes(page: Page) -> dict:
-    """The palettes picked to overlay, by label: one method's at first, so the pixels stay visible."""
-    palettes = page.palettes
+def shown_palettes(palettes: dict) -> dict:
+    """Of `palettes` (by label), those picked to overlay: one method's at first, so the pixels stay visible."""
     if len(palettes) <= 1:
         return palettes
     picked = st.pills(

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.model import selection
+from dashboard.model.outcomes import Done
 
 from .cache import result_pixels, run_of
 from .page import Page
@@ -24,21 +25,23 @@ def show_selected_pixels(page: Page, event, hint: str = CHART_SELECTION_HINT) ->
     A dithered result's palette color picks the pixels its image draws in
     it, not those its palette's labels give (the undithered assignment).
     """
-    labels = {label: palette.labels for label, palette in page.palettes.items()}
-    picked = selection.pixels_from_event(event, page.hist, labels, indices_of=lambda label: shown_indices(page, label))
+    results = page.results  # gathered once: each access asks the computation again
+    labels = {label: outcome.palette.labels for label, outcome in results.items()}
+    picked = selection.pixels_from_event(
+        event, page.hist, labels, indices_of=lambda label: shown_indices(page, results[label])
+    )
     if picked is None:
         st.caption(hint)
         return
     st.image(selection.highlight(page.source.image.rgb, picked.pixels), caption=picked.caption(page.hist))
 
 
-def shown_indices(page: Page, label: str) -> np.ndarray | None:
-    """The palette index of every pixel of the result filed under `label`, if it is dithered, as its PNG holds it.
+def shown_indices(page: Page, outcome: Done) -> np.ndarray | None:
+    """The palette index of every pixel of `outcome`, if it is dithered, as its PNG holds it.
 
     Decoded when first needed, then kept (`cache.result_pixels`). None for
     an undithered result: its palette's labels say which pixel is which color.
     """
-    outcome = page.results[label]
     if not outcome.dithered:
         return None
     return result_pixels(run_of(page, outcome.method), outcome).indices()

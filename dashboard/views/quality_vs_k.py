@@ -39,8 +39,7 @@ Sweeps = dict[str, list[SweepPoint]]
 
 @shows_errors
 def draw(page: Page) -> None:
-    methods = swept_methods(page.settings)
-    plans = [SweepPlan.of(page.settings, method) for method in methods]
+    plans = [SweepPlan.of(page.settings, method) for method in swept_methods(page.settings)]
     st.caption(
         f"Image: {page.source.name}"
         + ("" if page.source.is_upload else " (the sample: upload an image above to sweep your own)")
@@ -80,7 +79,7 @@ def draw(page: Page) -> None:
         return
     if len(swept) > shown:
         draw_figures(swept, keys, threshold, page.source.key, quality, rate_distortion, knee_note)
-    gallery({method: swept[curve_label(method)] for method in methods if curve_label(method) in swept})
+    gallery({plan.method: swept[label] for plan in plans if (label := curve_label(plan.method)) in swept})
 
 
 def swept_methods(settings: Settings) -> list[str]:
