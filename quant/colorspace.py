@@ -132,7 +132,7 @@ def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype == np.uint8:
         from .ciede2000 import lab_of_bytes  # numba: loaded from its cache on first use
 
-        return lab_of_bytes(np.ascontiguousarray(rgb))
+        return lab_of_bytes(rgb)
     from skimage.color import rgb2lab
 
     lab = np.empty((len(rgb), 3))

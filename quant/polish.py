@@ -297,7 +297,9 @@ def _gray_optimum(levels, counts, k, weight):
 
 
 def _is_gray(rgb: np.ndarray) -> bool:
-    return bool(np.all(rgb[:, 0] == rgb[:, 1]) and np.all(rgb[:, 1] == rgb[:, 2]) and np.all(rgb == np.rint(rgb)))
+    """Every color R = G = B, in whole levels (bytes always are: the palette stage passes the histogram's)."""
+    same = np.all(rgb[:, 0] == rgb[:, 1]) and np.all(rgb[:, 1] == rgb[:, 2])
+    return bool(same and (rgb.dtype == np.uint8 or np.all(rgb == np.rint(rgb))))
 
 
 def solve_gray(

@@ -131,7 +131,7 @@ def gaussian_weights(sigma: float = BLUR_SIGMA) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _blur_strip(image, top, bottom, weights, linear, out):
+def _blur_strip(image, top, bottom, weights, out):
     """Rows top…bottom−1 of `image` (uint8 H×W×3) in linear light, blurred (edges repeated), into `out`."""
     height, width = image.shape[0], image.shape[1]
     radius = weights.shape[0] // 2
@@ -144,7 +144,7 @@ def _blur_strip(image, top, bottom, weights, linear, out):
                 total = 0.0
                 for t in range(weights.shape[0]):
                     xx = min(max(x + t - radius, 0), width - 1)
-                    total += weights[t] * linear[image[y, xx, c]]
+                    total += weights[t] * _LINEAR_OF_BYTE[image[y, xx, c]]
                 across[r, x, c] = total
     for r in range(bottom - top):
         for x in range(width):
@@ -155,7 +155,7 @@ def _blur_strip(image, top, bottom, weights, linear, out):
                 out[r, x, c] = total
 
 
-def _strip_totals_py(a, b, visible, weights, linear, strip):
+def _strip_totals_py(a, b, visible, weights, strip):
     """ΔE2000 summed over each strip of `strip` rows, after the blur: one total per strip.
 
     Strips are independent, so the parallel build runs them on all cores;
@@ -169,8 +169,8 @@ def _strip_totals_py(a, b, visible, weights, linear, strip):
         top, bottom = s * strip, min(s * strip + strip, height)
         blurred_a = np.empty((bottom - top, width, 3))
         blurred_b = np.empty((bottom - top, width, 3))
-        _blur_strip(a, top, bottom, weights, linear, blurred_a)
-        _blur_strip(b, top, bottom, weights, linear, blurred_b)
+        _blur_strip(a, top, bottom, weights, blurred_a)
+        _blur_strip(b, top, bottom, weights, blurred_b)
         total = 0.0
         for r in range(bottom - top):
             for x in range(width):
@@ -206,7 +206,6 @@ def blurred_delta_e(a: np.ndarray, b: np.ndarray, visible: np.ndarray, sigma: fl
         np.ascontiguousarray(b),
         np.ascontiguousarray(visible),
         gaussian_weights(sigma),
-        _LINEAR_OF_BYTE,
         _STRIP,
     )
     large = a.shape[0] * a.shape[1] >= _PARALLEL_PIXELS
