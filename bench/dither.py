@@ -95,11 +95,9 @@ def liq_pixels(rgb: np.ndarray, k: int, dither: float) -> np.ndarray:
 
 
 def _scores(rgb: np.ndarray, quantized: np.ndarray) -> dict:
-    from quant.metrics import blurred_delta_e
+    from .measure import blurred_delta_e, mean_delta_e, ssim
 
-    from .measure import mean_delta_e, ssim
-
-    return {"blurred_delta_e": blurred_delta_e(rgb, quantized, np.ones(rgb.shape[:2], bool)),
+    return {"blurred_delta_e": blurred_delta_e(rgb, quantized),
             "delta_e": mean_delta_e(rgb, quantized), "ssim": ssim(rgb, quantized)}
 
 

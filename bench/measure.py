@@ -8,6 +8,7 @@ original and the quantized RGB images.
 * PSNR over the RGB channels;
 * mean CIEDE2000 over pixels, computed once per distinct (original, quantized)
   color pair, weighted by how many pixels have that pair — exact, and cheap;
+* the blurred ΔE2000 (the viewing metric, `quant.metrics.blurred_delta_e`) over every pixel;
 * PNG8 bytes: every result encoded by the same encoder (Pillow, optimize=True),
   so the size reflects the palette and dithering, not the encoder.
 """
@@ -20,6 +21,7 @@ from quant.ciede2000 import ciede2000
 from quant.colorspace import rgb_to_lab
 from quant.export import png_bytes
 from quant.histogram import pack_rgb, unpack_rgb
+from quant.metrics import blurred_delta_e as _blurred_delta_e
 from quant.metrics import psnr_from_mse, ssim
 
 
@@ -27,6 +29,11 @@ def quality(original: np.ndarray, quantized: np.ndarray) -> dict:
     """SSIM, PSNR and mean ΔE2000 of `quantized` against `original` (both H×W×3 uint8)."""
     return {"ssim": ssim(original, quantized), "psnr": psnr(original, quantized),
             "delta_e": mean_delta_e(original, quantized)}
+
+
+def blurred_delta_e(original: np.ndarray, quantized: np.ndarray) -> float:
+    """Mean CIEDE2000 after a 1-pixel Gaussian blur in linear light, over every pixel of the image."""
+    return _blurred_delta_e(original, quantized, np.ones(original.shape[:2], bool))
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -60,8 +60,6 @@ VARIANTS = {
     "rgb+oklab*2, ws 8k, it 30, refine 10": dict(space="rgb+oklab*2", max_points=1 << 13, max_iter=30, refine_iter=10),
     "rgb+oklab*2, ws 32k, it 20, refine 10": dict(space="rgb+oklab*2", max_points=1 << 15, max_iter=20, refine_iter=10),
     "rgb+oklab*2, ws 32k, it 100, tol 3e-3": dict(space="rgb+oklab*2", max_points=1 << 15, max_iter=100, tol=6e-3),
-    "rgb+oklab*2, flatness weights s=2": dict(space="rgb+oklab*2", flat=2.0),
-    "rgb+oklab*2, flatness weights s=8": dict(space="rgb+oklab*2", flat=8.0),
     "oklab L×1.5, split, refine": dict(space="oklab", lightness=1.5, init="split", refine_iter=2),
     "oklab L×2, split, refine": dict(space="oklab", lightness=2.0, init="split", refine_iter=2),
     "oklab L×3, split, refine": dict(space="oklab", lightness=3.0, init="split", refine_iter=2),
@@ -72,7 +70,7 @@ VARIANTS = {
 
 
 def variant_indices(image, hist, k, *, sklearn=False, registry=None, space="oklab", lightness=1.0, alpha=1.0,
-                    flat=None, **options):
+                    **options):
     """Palette index per pixel and the palette, for one variant."""
     if registry is not None:
         result = quant.prepare(image, "kmeans", hist=hist, **registry).quantize(k)
@@ -95,11 +93,9 @@ def variant_indices(image, hist, k, *, sklearn=False, registry=None, space="okla
         points = to_space(hist.colors, space)
         scaled = points.copy()
     scaled[:, 0] *= lightness
-    weights = (hist.counts.astype(np.float64) ** alpha if flat is None
-               else quant.histogram.flatness_weights(image, hist, scale=flat))
+    weights = hist.counts.astype(np.float64) ** alpha
     _, labels = weighted_kmeans(scaled, weights, k, **options)
-    counts = hist.counts.astype(np.float64) if flat is None else weights
-    return _remapped(hist, points, counts, labels, k, space)
+    return _remapped(hist, points, hist.counts.astype(np.float64), labels, k, space)
 
 
 def _remapped(hist, points, counts, labels, k, space):

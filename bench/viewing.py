@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import measure
 from .dither import gradient, liq_pixels
 from .images import load
 
@@ -57,12 +58,6 @@ FAR = 4
 # --- the metrics, each lower-is-better ---------------------------------------------------------------
 
 
-def blurred_delta_e(original: np.ndarray, result: np.ndarray) -> float:
-    from quant.metrics import blurred_delta_e as blurred
-
-    return blurred(original, result, np.ones(original.shape[:2], bool))
-
-
 def flip(original: np.ndarray, result: np.ndarray) -> float:
     import flip_evaluator
 
@@ -77,15 +72,11 @@ def ssimulacra2_distance(original: np.ndarray, result: np.ndarray) -> float:
 
 
 def delta_e(original: np.ndarray, result: np.ndarray) -> float:
-    from .measure import mean_delta_e
-
-    return mean_delta_e(original, result)
+    return measure.mean_delta_e(original, result)
 
 
 def ssim_loss(original: np.ndarray, result: np.ndarray) -> float:
-    from .measure import ssim
-
-    return 1.0 - ssim(original, result)
+    return 1.0 - measure.ssim(original, result)
 
 
 def far_delta_e(original: np.ndarray, result: np.ndarray, far: int = FAR) -> float:
@@ -102,7 +93,7 @@ def far_delta_e(original: np.ndarray, result: np.ndarray, far: int = FAR) -> flo
 
 
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "blurred ΔE2000": blurred_delta_e,
+    "blurred ΔE2000": measure.blurred_delta_e,
     "FLIP": flip,
     "100 − SSIMULACRA2": ssimulacra2_distance,
     "ΔE2000 (per pixel)": delta_e,
