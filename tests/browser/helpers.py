@@ -120,6 +120,14 @@ def main_images(page: Page, images: int = 5) -> list[np.ndarray]:
     raise AssertionError(f"images not served: {[(r.url, r.status) for r in responses if not r.ok]}")
 
 
+def drag(page: Page, start: tuple[float, float], end: tuple[float, float], steps: int = 5) -> None:
+    """Press the mouse at `start`, move to `end` in `steps` moves, release: a box, a lasso or a pan."""
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up()
+
+
 def pick_k(page: Page, k: int) -> None:
     """Click the quick pick for `k` (2, 4, … 256)."""
     page.get_by_role("radiogroup", name="Quick picks").get_by_role("radio", name=str(k), exact=True).click()

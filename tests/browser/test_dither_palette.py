@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_exception, swatches, wait_for_query, wait_for_results
+from helpers import assert_no_exception, drag, swatches, wait_for_query, wait_for_results
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -107,10 +107,7 @@ def test_a_palette_marker_in_color_space_picks_the_pixels_the_dithered_result_dr
     page.wait_for_function(_PIXELS_HIDDEN)
     row = 2
     x, y = page.evaluate(_MARKERS)[row]
-    page.mouse.move(x - 4, y - 4)
-    page.mouse.down()
-    page.mouse.move(x + 4, y + 4, steps=5)
-    page.mouse.up()
+    drag(page, (x - 4, y - 4), (x + 4, y + 4))
     caption = page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"pixels \(.* %\) selected"))
     expect(caption).to_be_visible()
 

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from helpers import STUDY_TITLES, assert_no_exception, open_page, size_caption, wait_for_results
+from helpers import STUDY_TITLES, assert_no_exception, drag, open_page, size_caption, wait_for_results
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -107,10 +107,8 @@ def test_a_box_selection_in_color_space_highlights_those_pixels(page: Page, app_
     expect(chart.locator(".main-svg").first).to_be_visible()
     drag_area = chart.locator(".nsewdrag").first  # the first projection's plotting area
     box = drag_area.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.95, steps=8)
-    page.mouse.up()
+    start = (box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05)
+    drag(page, start, (box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.95), steps=8)
     expect(page.get_by_text("pixels (", exact=False).filter(has_text="selected")).to_be_visible()
     wait_for_results(page, 1)
     assert_no_exception(page)

@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 import pytest
-from helpers import assert_no_exception, upload
+from helpers import assert_no_exception, drag, upload
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -109,10 +109,7 @@ def test_a_12_mp_upload_at_one_to_one_shows_the_file_s_own_pixels(page: Page, ap
     wait_for_full_resolution(page)
     # Somewhere off-center: drag the view toward the image's top-left part.
     box = page.locator(CANVASES).first.bounding_box()
-    page.mouse.move(box["x"] + 50, box["y"] + 50)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] - 50, box["y"] + box["height"] - 50, steps=5)
-    page.mouse.up()
+    drag(page, (box["x"] + 50, box["y"] + 50), (box["x"] + box["width"] - 50, box["y"] + box["height"] - 50))
     wait_for_full_resolution(page)
     zoom, x, y = views(page)[0]
     assert float(zoom) == 1 and float(x).is_integer() and float(y).is_integer()
