@@ -198,6 +198,20 @@ def test_a_session_s_jobs_are_cancelled_when_dropped_only_if_no_other_session_wa
     assert shared.cancelled() and in_flight.job("shared", Future) is not shared
 
 
+def test_a_session_stops_waiting_for_a_job_once_it_ends_so_a_later_job_of_the_key_can_still_be_cancelled():
+    """A point kept, then evicted and asked for anew by another session: the first one no longer counts."""
+    in_flight = outcomes.InFlight()
+    idle_tab = outcomes.SessionJobs(in_flight)
+    first = idle_tab.job("point", Future, on_done=lambda job: None)
+    assert idle_tab.job("point", Future) is first  # a rerun asking again adds no second wait
+    first.set_result("kept")  # its on_done kept it; the tab stays open, and never drops it
+    other = outcomes.SessionJobs(in_flight)
+    again = other.job("point", Future, on_done=lambda job: None)
+    assert again is not first
+    other.drop()
+    assert again.cancelled()  # no one else waits for it: the idle tab's wait ended with its own job
+
+
 def test_a_dropped_job_asked_for_without_on_done_is_forgotten_once_cancelled():
     in_flight = outcomes.InFlight()
     session = outcomes.SessionJobs(in_flight)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import io
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -317,34 +318,69 @@ class SessionJobs:
     """The `InFlight` jobs one session asked for and still waits for between its runs: a sweep's points.
 
     Asking for a job (`job`) counts the session as waiting for its key until
-    `drop`, so another session's drop leaves a job this one wants queued. A
-    session that ends without dropping them (its tab closed) stops waiting
-    when its state is freed: the waits are context managers, closed then.
+    the job finishes or the session drops it (`drop`), whichever comes first:
+    so another session's drop leaves a job this one wants queued, and a point
+    this one already has (finished, kept, then perhaps evicted and asked for
+    anew by another session) doesn't keep that other session's job from being
+    cancelled. A session that ends without dropping (its tab closed) stops
+    waiting when its state is freed: the waits are context managers, closed then.
     """
 
     def __init__(self, in_flight: InFlight) -> None:
         self._in_flight = in_flight
-        self._jobs: dict[Hashable, Future] = {}
-        self._waits = ExitStack()
+        # The lock: a job's end is noted from the thread that finishes it, while the session's own runs ask and drop.
+        self._lock = threading.Lock()
+        self._asked: dict[Hashable, tuple[Future, AbstractContextManager]] = {}
 
     def job(
         self, key: Hashable, submit: Callable[[], Future], *, on_done: Callable[[Future], None] | None = None
     ) -> Future:
-        """`InFlight.job`, with this session waiting for `key` until `drop`."""
-        if key not in self._jobs:
-            self._waits.enter_context(self._in_flight.waiting(key))  # before joining, as a run's outcomes do
-        self._jobs[key] = self._in_flight.job(key, submit, on_done=on_done)
-        return self._jobs[key]
+        """`InFlight.job`, with this session waiting for `key` until the job ends or `drop`.
+
+        Each wait is ended exactly once, by whichever takes its entry out of
+        the session's record: the job's end, a drop, or a new job of the key.
+        """
+        with self._lock:
+            asked = self._asked.get(key)
+        if asked is not None and not asked[0].done():
+            return asked[0]  # a rerun asking again: the session already waits for it
+        wait = self._in_flight.waiting(key)
+        wait.__enter__()  # before joining, as a run's outcomes do
+        job = self._in_flight.job(key, submit, on_done=on_done)
+        with self._lock:
+            replaced = self._asked.pop(key, None)  # an ended job whose end this session hasn't yet noted
+            self._asked[key] = (job, wait)
+        if replaced is not None:
+            replaced[1].__exit__(None, None, None)
+        # Weakly: a closed tab's state must still be freed while its jobs run, which ends its waits.
+        job.add_done_callback(functools.partial(_job_ended, weakref.ref(self), key))
+        return job
+
+    def _stop_waiting(self, key: Hashable, job: Future | None = None) -> None:
+        """This session no longer waits for `key` (for `job` only, if given: a later job of the key is waited for)."""
+        with self._lock:
+            asked = self._asked.get(key)
+            if asked is None or (job is not None and asked[0] is not job):
+                return
+            del self._asked[key]
+        asked[1].__exit__(None, None, None)  # outside the lock: it takes `InFlight`'s
 
     def drop(self) -> None:
         """Stop waiting for every job: one no other session waits for is cancelled if still queued.
 
         A job already running finishes (its `on_done` keeps the result).
         """
-        for key, job in self._jobs.items():
-            self._in_flight.withdraw(key, job)
-        self._jobs.clear()
-        self._waits.close()
+        with self._lock:
+            asked = list(self._asked.items())
+        for key, (job, _wait) in asked:
+            self._in_flight.withdraw(key, job)  # still counted as waiting here: it must be, to be the last one
+            self._stop_waiting(key)
+
+
+def _job_ended(session: weakref.ref[SessionJobs], key: Hashable, job: Future) -> None:
+    """`job` ended: its session, if still alive, no longer waits for its key."""
+    if (jobs := session()) is not None:
+        jobs._stop_waiting(key, job)
 
 
 def method_pool() -> WorkerPool:
