@@ -20,14 +20,16 @@ __all__ = ["hex_colors", "palette_gpl", "palette_json", "palette_text", "png_byt
 def to_pil(indices: np.ndarray, colors: np.ndarray) -> Image.Image:
     """A mode-P image holding `indices` over `colors`.
 
-    Index ``len(colors)`` (if used) is written as a fully transparent entry.
+    Index ``len(colors)`` (if used) is written as a fully transparent entry;
+    otherwise the palette is exactly `colors`, with no unused entry after them.
     """
     height, width = indices.shape
     image = Image.frombytes("P", (width, height), np.ascontiguousarray(indices, dtype=np.uint8).tobytes())
     # The transparent slot only exists below 256 colors; a full palette has no room for it.
-    slots = colors if len(colors) >= 256 else np.vstack([colors, np.zeros((1, 3), np.uint8)])
-    image.putpalette(slots.ravel().tolist())
-    if (indices == len(colors)).any():
+    transparent = len(colors) < 256 and bool((indices == len(colors)).any())
+    slots = np.vstack([colors, np.zeros((1, 3), np.uint8)]) if transparent else colors
+    image.putpalette(np.asarray(slots, np.uint8).ravel().tolist())
+    if transparent:
         image.info["transparency"] = len(colors)
     return image
 

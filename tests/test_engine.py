@@ -437,6 +437,7 @@ def test_png_is_a_palette_image_with_at_most_k_colors(photo):
     assert decoded.mode == "P"
     np.testing.assert_array_equal(np.asarray(decoded.convert("RGB")), result.rgb())
     assert len(decoded.getcolors()) <= 16
+    assert len(decoded.getpalette()) == 3 * len(result.palette.colors)  # no unused entry after the colors
     assert result.metrics.png_bytes == len(quant.png_bytes(result.indices, result.palette.colors))
 
 
@@ -447,6 +448,8 @@ def test_png_keeps_transparency(photo):
     decoded = Image.open(io.BytesIO(quant.png_bytes(result.indices, result.palette.colors))).convert("RGBA")
     alpha = np.asarray(decoded)[..., 3]
     assert (alpha[:, :5] == 0).all() and (alpha[:, 5:] == 255).all()
+    palette_entries = len(Image.open(io.BytesIO(quant.png_bytes(result.indices, result.palette.colors))).getpalette())
+    assert palette_entries == 3 * (len(result.palette.colors) + 1)  # the colors, then the transparent slot
 
 
 def test_palette_json_hex_and_gpl():
