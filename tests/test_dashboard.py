@@ -307,3 +307,29 @@ def test_a_workers_warm_up_loads_the_parallel_builds_too():
     assert similarity._strip_totals_parallel.signatures
     assert polish._assign_parallel.signatures and polish._search_parallel.signatures
     assert polish._gray_optimum.signatures  # a gray image's exact palette
+
+
+@pytest.mark.parametrize(
+    ("method", "recipe", "warm"),
+    [
+        ("kmeans", Recipe(space="oklab", dither="atkinson"), ("kmeans", "oklab", "diffusion")),
+        ("gmm", Recipe(dither="bayer4", strength=0.0), ("gmm", "rgb", None)),  # strength 0: not dithered
+        (quant.CUSTOM.name, Recipe(palette=("#000000", "#ffffff"), dither="edge-aware"), ("custom", "rgb", "edge-aware")),
+    ],
+)
+def test_a_result_is_timed_only_after_its_method_has_run_once_in_the_process(monkeypatch, method, recipe, warm):
+    """A worker that takes a task before its warm-up reached the method must not count kernel loading as its time."""
+    calls = []
+    monkeypatch.setattr(outcomes, "warmed", lambda *args: calls.append(("warmed", *args)))
+    timed = outcomes.quantized
+    monkeypatch.setattr(outcomes, "quantized", lambda *args: calls.append(("timed",)) or timed(*args))
+    image = quant.from_array(np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    outcomes.measure(image, quant.build_histogram(image), 4, quant.get_method(method), recipe)
+    assert calls == [("warmed", *warm), ("timed",)]
+
+
+def test_warming_a_method_runs_it_once_per_process():
+    outcomes.warmed.cache_clear()
+    outcomes.warmed("octree", "rgb", "ordered")
+    outcomes.warmed("octree", "rgb", "ordered")
+    assert outcomes.warmed.cache_info().misses == 1 and outcomes.warmed.cache_info().hits == 1

@@ -395,33 +395,49 @@ def warm_up() -> Iterator[str]:
     modules, on first use: about a second per process, paid here instead of
     on a user's first result. A generator, one method (and space) per step,
     so a worker can take work between steps; the study's methods come first.
+    A task that comes first warms its own method (`warmed`) before it is timed.
     """
-    from quant.histogram import build_histogram
+    from quant.dither import DITHERS
     from quant.load import from_array
     from quant.methods import METHODS, STUDY_METHODS
-
-    rng = np.random.default_rng(0)
-    tiny = from_array(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
-    hist = build_histogram(tiny)
-    for name in sorted(METHODS, key=lambda name: name not in STUDY_METHODS):
-        for space in ("rgb", "lab", "oklab") if name == "kmeans" else ("rgb",):
-            measure(tiny, hist, 4, METHODS[name], Recipe(space=space))
-            yield name
-    gray = from_array(np.repeat(rng.integers(0, 256, (12, 16, 1), dtype=np.uint8), 3, axis=2))
-    measure(gray, build_histogram(gray), 4, METHODS["kmeans"], Recipe())  # kmeans solves gray images its own way
-    yield "kmeans on a gray image"
-    from quant.dither import DITHERS
     from quant.pipeline import evaluate, prepare
 
-    prepared = prepare(tiny, "kmeans", hist=hist)
-    for dither in {kind.family: name for name, kind in DITHERS.items() if kind.dithers}.values():
-        evaluate(prepared.quantize(4, dither=dither))  # one kind per family loads every dithering loop
-        yield dither
+    for name in sorted(METHODS, key=lambda name: name not in STUDY_METHODS):
+        for space in ("rgb", "lab", "oklab") if name == "kmeans" else ("rgb",):
+            warmed(name, space)
+            yield name
+    rng = np.random.default_rng(0)
+    gray = from_array(np.repeat(rng.integers(0, 256, (12, 16, 1), dtype=np.uint8), 3, axis=2))
+    evaluate(prepare(gray, "kmeans").quantize(4))  # kmeans solves gray images its own way
+    yield "kmeans on a gray image"
+    for family in dict.fromkeys(kind.family for kind in DITHERS.values() if kind.dithers):
+        warmed("kmeans", "rgb", family)  # one kind per family loads every dithering loop
+        yield family
     # Kernels with a parallel build (kmeans' nearest-color search, the blurred ΔE) use it only on large
     # inputs: one image over that size loads it here, not on a user's first big upload.
     large = from_array(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
     evaluate(prepare(large, "kmeans").quantize(4))
     yield "parallel kernels"
+
+
+@functools.cache
+def warmed(method: str, space: str = "rgb", dither_family: str | None = None) -> None:
+    """`method` run once in this process on a tiny image, in `space`, dithered by a kind of `dither_family` (if any).
+
+    Its first run loads numba's kernels and the method's modules, seconds that
+    are not the method's own time: `measure` calls this before it times a
+    result, so a card's time is the method's even on a worker not yet warm.
+    """
+    from quant.dither import DITHERS
+    from quant.histogram import build_histogram
+    from quant.load import from_array
+
+    tiny = from_array(np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8))
+    dither = next((name for name, kind in DITHERS.items() if kind.family == dither_family), "none")
+    recipe = Recipe(space=space, dither=dither, palette=("#000000", "#ffffff") if method == CUSTOM.name else ())
+    result = quantized(prepared_for(tiny, build_histogram(tiny), get_method(method), recipe), 4, method, recipe)
+    preview_png(result.png)
+    _ = result.metrics
 
 
 def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe: Recipe) -> Done:
@@ -433,6 +449,10 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe:
     under their own allowance (`workers.clock_off`). `quant.CUSTOM` maps to
     `recipe.palette` (k is its size); the others cluster, keeping `recipe.lock`.
     """
+    from quant.dither import DITHERS
+
+    kind = DITHERS[recipe.dither]
+    warmed(method.name, recipe.space, kind.family if kind.dithers and recipe.strength > 0 else None)
     result = quantized(prepared_for(image, hist, method, recipe), k, method.name, recipe)
     clock_off()
     return Done(
