@@ -328,6 +328,20 @@ def test_a_result_is_timed_only_after_its_method_has_run_once_in_the_process(mon
     assert calls == [("warmed", *warm), ("timed",)]
 
 
+def test_warming_kmeans_loads_every_kernel_a_photo_s_result_needs():
+    """Else a worker's first photo pays the loading (seconds, compiling on a fresh clone) inside its timed quantize."""
+    import subprocess
+    import sys
+
+    # In a fresh process: this one's kernels may already be loaded by other tests.
+    script = (
+        "from dashboard.model import outcomes; from quant import polish; outcomes.warmed('kmeans', 'rgb'); "
+        "print(len(polish._search_parallel.signatures))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=600)
+    assert loaded.stdout.split() == ["1"]
+
+
 def test_warming_a_method_runs_it_once_per_process():
     outcomes.warmed.cache_clear()
     outcomes.warmed("octree", "rgb", "ordered")

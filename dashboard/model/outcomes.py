@@ -389,7 +389,7 @@ def method_pool() -> WorkerPool:
 
 
 def warm_up() -> Iterator[str]:
-    """Run every method, and each family of dithering, once on a tiny image: a worker's first task pays no start-up.
+    """Run every method, and each family of dithering, once on a small image: a worker's first task pays no start-up.
 
     numba loads its compiled kernels, and scikit-learn and fastcluster their
     modules, on first use: about a second per process, paid here instead of
@@ -422,7 +422,7 @@ def warm_up() -> Iterator[str]:
 
 @functools.cache
 def warmed(method: str, space: str = "rgb", dither_family: str | None = None) -> None:
-    """`method` run once in this process on a tiny image, in `space`, dithered by a kind of `dither_family` (if any).
+    """`method` run once in this process on a small image, in `space`, dithered by a kind of `dither_family` (if any).
 
     Its first run loads numba's kernels and the method's modules, seconds that
     are not the method's own time: `measure` calls this before it times a
@@ -432,10 +432,12 @@ def warmed(method: str, space: str = "rgb", dither_family: str | None = None) ->
     from quant.histogram import build_histogram
     from quant.load import from_array
 
-    tiny = from_array(np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8))
+    # 3,072 distinct colors: enough for the steps a photo takes and a smaller image doesn't (the polish's
+    # search runs its parallel build from 2,048 sampled colors), at a few milliseconds a method once loaded.
+    small = from_array(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
     dither = next((name for name, kind in DITHERS.items() if kind.family == dither_family), "none")
     recipe = Recipe(space=space, dither=dither, palette=("#000000", "#ffffff") if method == CUSTOM.name else ())
-    result = quantized(prepared_for(tiny, build_histogram(tiny), get_method(method), recipe), 4, method, recipe)
+    result = quantized(prepared_for(small, build_histogram(small), get_method(method), recipe), 4, method, recipe)
     preview_png(result.png)
     _ = result.metrics
 
