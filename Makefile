@@ -5,8 +5,15 @@ PY     := $(VENV)/bin/python
 
 .PHONY: run test test-long lint bench cli clean
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime $(VENV)/.kernels
 	$(PY) -m streamlit run serve.py
+
+# numba compiles the engine's kernels on first use (about half a minute from scratch) and caches them
+# beside the sources: compiled here, once per change to the engine, not while the first visitor waits.
+$(VENV)/.kernels: $(VENV)/.runtime $(wildcard quant/*.py)
+	@echo "Compiling the engine's kernels, once (about half a minute)..."
+	$(PY) -c "from dashboard.model.outcomes import warm_up; all(True for _ in warm_up())"
+	touch $@
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
