@@ -723,5 +723,7 @@ def _finish(fig: go.Figure, title: str, uirevision: str, dragmode: str) -> None:
         dragmode=dragmode,
         clickmode="event+select",
         hovermode="closest",
-        margin=dict(t=70, b=40, l=50, r=20),
+        # No padding between the plot area and its axes: Streamlit's theme pads it by 8 px, which drew each
+        # subplot's background over the lower half of its title.
+        margin=dict(t=70, b=40, l=50, r=20, pad=0),
     )

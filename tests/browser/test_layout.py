@@ -130,3 +130,26 @@ def test_clicking_a_baselines_palette_color_shows_its_pixels(page: Page, app_url
     selected = page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"pixels \(.* %\) selected"))
     expect(selected).to_be_visible()
     screenshot_whole(page, artifacts / "palette-click-baseline.png")
+
+
+#: Each subplot title (a plotly annotation over a subplot) that its subplot's background covers in part.
+_COVERED_TITLES = """chart => {
+    const backgrounds = [...chart.querySelectorAll('.bglayer rect.bg')].map(r => r.getBoundingClientRect());
+    return [...chart.querySelectorAll('.annotation')].flatMap(title => {
+        const t = title.getBoundingClientRect(), middle = (t.left + t.right) / 2;
+        const under = backgrounds.find(b => b.left <= middle && middle <= b.right && b.top >= t.top - 1);
+        return under && t.bottom > under.top + 0.5 ? [[title.textContent, t.bottom, under.top]] : [];
+    });
+}"""
+
+
+@pytest.mark.parametrize("view", ["color-space", "cluster-maps"])
+def test_no_subplot_title_is_covered_by_its_plot(page: Page, app_url, artifacts, view):
+    """Streamlit's chart theme pads each plot area beyond its axes: it slid over the titles' lower half."""
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{app_url}/?view={view}")
+    chart = page.locator(".js-plotly-plot").filter(has=page.locator(".annotation")).first
+    expect(chart.locator(".annotation").first).to_be_visible(timeout=120_000)
+    expect(chart.locator(".bglayer rect.bg").first).to_be_attached()
+    assert chart.evaluate(_COVERED_TITLES) == []
+    chart.screenshot(path=artifacts / f"subplot-titles-{view}.png")
