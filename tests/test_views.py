@@ -486,3 +486,28 @@ def test_a_session_s_dropped_sweep_point_stays_queued_while_another_session_wait
     in_session("bob", cache.drop_queued_sweep_points)  # nobody wants it any more: taken back
     assert job.cancelled()
     assert in_session("bob", ask) is not job and len(queueing_pool.queued) == 2
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "ticks"),
+    [
+        (7.2, 95.0, [10, 20, 50]),  # the sizes the page labelled "7 8 9 10 2 3 4 5 6 7 8 9"
+        (12.0, 48.0, [20, 30, 40]),
+        (0.3, 2000.0, [1, 10, 100, 1000]),
+        (3.1, 3.9, None),  # no two round values in range: plotly's own ticks, written in full there
+    ],
+)
+def test_the_size_axis_is_ticked_at_round_sizes_written_in_full(low, high, ticks):
+    axis = figures._log_axis(low, high)
+    assert axis["type"] == "log"
+    if ticks is None:
+        assert "tickvals" not in axis
+    else:
+        assert axis["tickvals"] == pytest.approx(ticks) and axis["ticktext"] == [f"{tick:g}" for tick in ticks]
+
+
+def test_the_rate_distortion_size_axis_covers_every_sweep():
+    fig = figures.rate_distortion_figure(sweeps_of_three())
+    sizes = [x for trace in fig.data for x in trace.x]
+    ticks = fig.layout.xaxis.tickvals
+    assert fig.layout.xaxis.type == "log" and len(ticks) >= 2 and min(sizes) <= ticks[0] <= ticks[-1] <= max(sizes)
