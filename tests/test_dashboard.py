@@ -347,3 +347,15 @@ def test_warming_a_method_runs_it_once_per_process():
     outcomes.warmed("octree", "rgb", "ordered")
     outcomes.warmed("octree", "rgb", "ordered")
     assert outcomes.warmed.cache_info().misses == 1 and outcomes.warmed.cache_info().hits == 1
+
+
+def test_the_table_writes_sizes_in_the_unit_its_largest_is_written_in():
+    from dashboard.model.metric_display import table_in_one_size_unit
+
+    tiny = [{"method": "a", "png_kb": 0.085}, {"method": "b", "png_kb": 0.322}]
+    table, size_format = table_in_one_size_unit(tiny)
+    assert size_format == "%d B" and [row["png_kb"] for row in table] == pytest.approx([85, 322])  # as the cards
+    assert tiny[0]["png_kb"] == 0.085  # the chart's rows are left as they were
+    mixed = [{"png_kb": 0.085}, {"png_kb": 2_450.0}]
+    table, size_format = table_in_one_size_unit(mixed)
+    assert size_format == "%.1f MB" and [row["png_kb"] for row in table] == pytest.approx([0.000085, 2.45])

@@ -23,10 +23,29 @@ def human_size(size: int) -> str:
     number at 1 or more, one decimal. (Axes and table columns, which need one
     unit for every value, say kB in their title instead.)
     """
+    unit, scale = size_unit(size)
+    return f"{size:,} B" if unit == "B" else f"{size / scale:,.1f} {unit}"
+
+
+def size_unit(size: float) -> tuple[str, float]:
+    """The unit `human_size` writes `size` (bytes) in, and its bytes: the largest that keeps the number at 1 or more."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if size >= scale:
-            return f"{size / scale:,.1f} {unit}"
-    return f"{size:,} B"
+            return unit, scale
+    return "B", 1.0
+
+
+def table_in_one_size_unit(rows: list[dict[str, object]]) -> tuple[list[dict[str, object]], str]:
+    """`metrics_table`'s rows with the PNG size in the unit of their largest, and that column's printf format.
+
+    A table column needs one unit for every row (so it sorts as numbers);
+    the largest size's, as `human_size` would write it, keeps a small
+    image's sizes in bytes ("85 B", as its card says) rather than "0.1 kB".
+    """
+    largest = max((float(row["png_kb"]) * 1000 for row in rows), default=0.0)  # type: ignore[arg-type]
+    unit, scale = size_unit(largest)
+    rescaled = [row | {"png_kb": float(row["png_kb"]) * 1000 / scale} for row in rows]  # type: ignore[arg-type]
+    return rescaled, "%d B" if unit == "B" else f"%.1f {unit}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dashboard.model.formatting import (
     metrics_html,
     swatches_html,
 )
-from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table
+from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table, table_in_one_size_unit
 from dashboard.model.outcomes import Done, Failed, Outcome, outcome_k
 
 from .linked import show_selected_pixels
@@ -237,8 +237,9 @@ def metrics_chart(page: Page) -> None:
     st.plotly_chart(
         figures.metric_figure(rows, COLUMN_BY_KEY[chosen]), key="metric_chart", config={"displayModeBar": False}
     )
+    table, size_format = table_in_one_size_unit(rows)
     st.dataframe(
-        rows,
+        table,
         hide_index=True,
         column_config={
             "method": st.column_config.TextColumn("Method"),
@@ -248,7 +249,8 @@ def metrics_chart(page: Page) -> None:
         | {
             c.key: st.column_config.NumberColumn(c.label, format=f"%.{c.digits}f{c.unit.replace('%', '%%')}")
             for c in COLUMNS
-        },
+        }
+        | {"png_kb": st.column_config.NumberColumn(COLUMN_BY_KEY["png_kb"].label, format=size_format)},
     )
 
 
