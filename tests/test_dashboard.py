@@ -320,7 +320,7 @@ def test_a_workers_warm_up_loads_the_parallel_builds_too():
 def test_a_result_is_timed_only_after_its_method_has_run_once_in_the_process(monkeypatch, method, recipe, warm):
     """A worker that takes a task before its warm-up reached the method must not count kernel loading as its time."""
     calls = []
-    monkeypatch.setattr(outcomes, "warmed", lambda *args: calls.append(("warmed", *args)))
+    monkeypatch.setattr(outcomes, "warmed", lambda method, *args: calls.append(("warmed", method.name, *args)))
     timed = outcomes.quantized
     monkeypatch.setattr(outcomes, "quantized", lambda *args: calls.append(("timed",)) or timed(*args))
     image = quant.from_array(np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8))
@@ -335,7 +335,7 @@ def test_warming_kmeans_loads_every_kernel_a_photo_s_result_needs():
 
     # In a fresh process: this one's kernels may already be loaded by other tests.
     script = (
-        "from dashboard.model import outcomes; from quant import polish; outcomes.warmed('kmeans', 'rgb'); "
+        "from dashboard.model import outcomes; from quant import polish; outcomes.warmed(outcomes.get_method('kmeans'), 'rgb'); "
         "print(len(polish._search_parallel.signatures))"
     )
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=600)
@@ -344,8 +344,8 @@ def test_warming_kmeans_loads_every_kernel_a_photo_s_result_needs():
 
 def test_warming_a_method_runs_it_once_per_process():
     outcomes.warmed.cache_clear()
-    outcomes.warmed("octree", "rgb", "ordered")
-    outcomes.warmed("octree", "rgb", "ordered")
+    outcomes.warmed(quant.get_method("octree"), "rgb", "ordered")
+    outcomes.warmed(quant.get_method("octree"), "rgb", "ordered")
     assert outcomes.warmed.cache_info().misses == 1 and outcomes.warmed.cache_info().hits == 1
 
 

@@ -404,14 +404,14 @@ def warm_up() -> Iterator[str]:
 
     for name in sorted(METHODS, key=lambda name: name not in STUDY_METHODS):
         for space in ("rgb", "lab", "oklab") if name == "kmeans" else ("rgb",):
-            warmed(name, space)
+            warmed(METHODS[name], space)
             yield name
     rng = np.random.default_rng(0)
     gray = from_array(np.repeat(rng.integers(0, 256, (12, 16, 1), dtype=np.uint8), 3, axis=2))
     evaluate(prepare(gray, "kmeans").quantize(4))  # kmeans solves gray images its own way
     yield "kmeans on a gray image"
     for family in dict.fromkeys(kind.family for kind in DITHERS.values() if kind.dithers):
-        warmed("kmeans", "rgb", family)  # one kind per family loads every dithering loop
+        warmed(METHODS["kmeans"], "rgb", family)  # one kind per family loads every dithering loop
         yield family
     # Kernels with a parallel build (kmeans' nearest-color search, the blurred ΔE) use it only on large
     # inputs: one image over that size loads it here, not on a user's first big upload.
@@ -421,7 +421,7 @@ def warm_up() -> Iterator[str]:
 
 
 @functools.cache
-def warmed(method: str, space: str = "rgb", dither_family: str | None = None) -> None:
+def warmed(method: Method, space: str = "rgb", dither_family: str | None = None) -> None:
     """`method` run once in this process on a small image, in `space`, dithered by a kind of `dither_family` (if any).
 
     Its first run loads numba's kernels and the method's modules, seconds that
@@ -436,8 +436,8 @@ def warmed(method: str, space: str = "rgb", dither_family: str | None = None) ->
     # search runs its parallel build from 2,048 sampled colors), at a few milliseconds a method once loaded.
     small = from_array(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
     dither = next((name for name, kind in DITHERS.items() if kind.family == dither_family), "none")
-    recipe = Recipe(space=space, dither=dither, palette=("#000000", "#ffffff") if method == CUSTOM.name else ())
-    result = quantized(prepared_for(small, build_histogram(small), get_method(method), recipe), 4, method, recipe)
+    recipe = Recipe(space=space, dither=dither, palette=("#000000", "#ffffff") if method.name == CUSTOM.name else ())
+    result = quantized(prepared_for(small, build_histogram(small), method, recipe), 4, method.name, recipe)
     preview_png(result.png)
     _ = result.metrics
 
@@ -454,7 +454,7 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe:
     from quant.dither import DITHERS
 
     kind = DITHERS[recipe.dither]
-    warmed(method.name, recipe.space, kind.family if kind.dithers and recipe.strength > 0 else None)
+    warmed(method, recipe.space, kind.family if kind.dithers and recipe.strength > 0 else None)
     result = quantized(prepared_for(image, hist, method, recipe), k, method.name, recipe)
     clock_off()
     return Done(
