@@ -218,7 +218,10 @@ class PaletteWork(ComputedOnce):
         elif len(others := _without(hist.colors, lock)) <= k - len(lock):
             colors = np.vstack([lock, others])
             labels = _nearest(colors, hist.colors, self.space)
-            notices.append(f"the image has only {len(hist)} distinct colors, so all of them are kept")
+            only = (
+                "1 distinct color, so it is" if len(hist) == 1 else f"{len(hist)} distinct colors, so all of them are"
+            )
+            notices.append(f"the image has only {only} kept")
         elif polish and (exact := self._exact(k)) is not None:
             colors, labels = exact
         else:

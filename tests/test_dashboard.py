@@ -359,3 +359,16 @@ def test_the_table_writes_sizes_in_the_unit_its_largest_is_written_in():
     mixed = [{"png_kb": 0.085}, {"png_kb": 2_450.0}]
     table, size_format = table_in_one_size_unit(mixed)
     assert size_format == "%.1f MB" and [row["png_kb"] for row in table] == pytest.approx([0.000085, 2.45])
+
+
+def test_counts_and_engine_notes_read_as_sentences_on_the_page():
+    from dashboard.model.formatting import as_sentence, count_of
+
+    assert [count_of(n, "color") for n in (0, 1, 2, 1024)] == ["0 colors", "1 color", "2 colors", "1,024 colors"]
+    assert as_sentence("the image is fully transparent") == "The image is fully transparent"
+    assert as_sentence("") == ""
+
+
+def test_a_one_color_image_s_note_is_in_the_singular():
+    flat = quant.from_array(np.full((4, 4, 3), 90, np.uint8))
+    assert "the image has only 1 distinct color, so it is kept" in quant.quantize(flat, 8).palette.notices

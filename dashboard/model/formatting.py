@@ -117,3 +117,13 @@ def escape_markdown(text: str) -> str:
     """`text` shown literally by Streamlit's Markdown (no links, images, emphasis or HTML)."""
     unlinked = _AUTOLINK_STARTS.sub("\u200b", " ".join(text.split()))
     return _MARKDOWN_SPECIALS.sub(r"\\\1", unlinked)
+
+
+def count_of(count: int, noun: str) -> str:
+    """``"1 color"``, ``"1,024 colors"``: a count and its noun, singular for one."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def as_sentence(text: str) -> str:
+    """The engine's notes start lower-case, to follow "note:" on a command line; on the page they start a caption."""
+    return text[:1].upper() + text[1:]

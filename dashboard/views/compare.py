@@ -8,7 +8,9 @@ from streamlit.delta_generator import DeltaGenerator
 import quant
 from dashboard.model import figures, selection
 from dashboard.model.formatting import (
+    as_sentence,
     card_title_html,
+    count_of,
     download_name,
     escape_markdown,
     file_stem,
@@ -137,9 +139,8 @@ def original_card(page: Page) -> None:
     st.markdown(card_title_html("Original"), unsafe_allow_html=True)
     st.image(page.original_preview, width="stretch", output_format="PNG")  # "auto" sends opaque PNGs as JPEG
     st.caption(escape_markdown(page.source.name))
-    st.caption(
-        f"{image.width} × {image.height} px · {len(page.hist):,} colors · PNG {human_size(len(page.original_png))}"
-    )
+    colors, size = count_of(len(page.hist), "color"), human_size(len(page.original_png))
+    st.caption(f"{image.width} × {image.height} px · {colors} · PNG {size}")
 
 
 def result_card(page: Page, outcome: Outcome) -> None:
@@ -163,7 +164,7 @@ def result_card(page: Page, outcome: Outcome) -> None:
             st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)
         st.html(metrics)
         for notice in outcome.notices:
-            st.caption(escape_markdown(notice))
+            st.caption(escape_markdown(as_sentence(notice)))
         download_buttons(page, outcome)
 
 

@@ -8,7 +8,7 @@ from typing import NoReturn
 import streamlit as st
 
 import quant
-from dashboard.model.formatting import escape_markdown, method_label, space_label, swatches_html
+from dashboard.model.formatting import as_sentence, escape_markdown, method_label, space_label, swatches_html
 from dashboard.model.settings import K_PICKS, SEED_MAX, STRENGTH_STEP, Settings, hex_codes
 
 from .cache import cached_decode, cached_sample
@@ -66,7 +66,7 @@ def image_ui() -> Source:
         # passing sample must not displace the upload a refused file falls back to.
         st.session_state.last_upload = source
     for notice in source.image.notices:
-        st.info(escape_markdown(notice), icon=":material/info:")
+        st.info(escape_markdown(as_sentence(notice)), icon=":material/info:")
     return source
 
 
