@@ -127,6 +127,14 @@ def test_bad_dithering_order_or_colors_fall_back_with_a_notice(key, value):
     assert len(notices) == 1 and len(notices[0]) < 200 and "\n" not in notices[0]
 
 
+def test_a_bad_code_in_a_link_is_named_by_its_place_in_the_list_with_no_file_syntax():
+    _, notices = parse(lock="ff0000,xyz", palette="zz,00")
+    assert notices == [
+        "locked colors left out: color 2: 'xyz' is not a hex color; write #rrggbb, rrggbb or #rgb",
+        "custom palette left out: color 1: 'zz' is not a hex color; write #rrggbb, rrggbb or #rgb",
+    ]
+
+
 def test_an_empty_palette_or_lock_in_a_link_means_none():
     assert parse(palette="", lock="") == (Settings(view="compare"), [])
 

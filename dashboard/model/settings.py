@@ -21,7 +21,7 @@ from quant.errors import shorten
 from quant.export import hex_colors
 from quant.methods import METHODS, STUDY_METHODS
 from quant.palette import DOUBLING_KS, K_MAX, K_MIN, ORDERS
-from quant.palette_file import PaletteError, parse_colors
+from quant.palette_file import PaletteError, as_colors, parse_colors
 from quant.pipeline import SEED_MAX
 from quant.remap import is_dithered
 
@@ -204,9 +204,11 @@ def _read_strength(query: Mapping[str, QueryValue], default: float, notices: lis
 def _read_colors(query: Mapping[str, QueryValue], key: str, notices: list[str], *, what: str) -> tuple[str, ...]:
     if key not in query:
         return ()
-    text = ",".join(_values(query[key]))
+    # A link's codes are a list, not a palette file's text: a bad one is named by its place in the list,
+    # with no lines or comments to speak of.
+    codes = [code.strip() for value in _values(query[key]) for code in value.split(",") if code.strip()]
     try:
-        return hex_codes(text)
+        return tuple(hex_colors(as_colors(codes))) if codes else ()
     except PaletteError as refusal:
         notices.append(f"{what} left out: {shorten(str(refusal), 100)}")
         return ()
