@@ -425,6 +425,11 @@ def test_a_palette_file_fills_the_box_and_a_bad_one_is_refused_by_name():
     assert_healthy(at)
     assert any("is empty" in e.value and escape_markdown("empty.gpl") in e.value for e in at.error)
     assert card_titles(at)[-1] == quant.CUSTOM.label  # the previous palette stays
+    palette_uploaders = [u for u in at.sidebar.get("file_uploader") if u.label == "Palette file"]
+    assert len(palette_uploaders) == 1 and not palette_uploaders[0].value  # the refused file left the uploader
+    at.file_uploader(key=palette_uploaders[0].key).set_value(("brand.gpl", gpl, "text/plain")).run()
+    assert_healthy(at)
+    assert not at.error and at.text_area(key="palette_text").value == "#000000, #ffffff, #e30613"
 
 
 def test_a_locked_swatch_stays_in_the_palette_at_another_k_and_unlocks():

@@ -262,11 +262,13 @@ def custom_palette_ui() -> tuple[str, ...]:
     A bad palette is refused with its message, and the last good one stays in use.
     """
     st.subheader("Your own palette", anchor=False)
+    key = palette_upload_key()
     st.file_uploader(
         "Palette file",
         type=["gpl", "json", "txt", "hex", "png", "gif", "bmp", "webp"],
-        key="palette_upload",
+        key=key,
         on_change=read_palette_file,
+        args=(key,),
         help="A GIMP .gpl, a JSON or text list of hex codes, or an image (a palette image's colors, or its "
         "distinct colors, up to 256). Its colors fill the box below.",
     )
@@ -292,18 +294,29 @@ def custom_palette_ui() -> tuple[str, ...]:
     return palette
 
 
-def read_palette_file() -> None:
-    """A palette file arrived: its colors replace the box's, or its refusal is shown."""
-    upload = st.session_state.get("palette_upload")
-    st.session_state.palette_file_error = None
-    if upload is None:
+def palette_upload_key() -> str:
+    """The palette uploader's widget key: a refused file is cleared from it by a new key, as an image is."""
+    generation = st.session_state.get("palette_upload_generation", 0)
+    return "palette_upload" if not generation else f"palette_upload-{generation}"
+
+
+def read_palette_file(key: str) -> None:
+    """A palette file arrived: its colors replace the box's, or it leaves the uploader and its refusal is shown.
+
+    The refusal names the file, and stays until another file arrives.
+    Only the current uploader counts (see `forget_refusal`).
+    """
+    upload = st.session_state.get(key)
+    if key != palette_upload_key() or upload is None:
         return
+    st.session_state.palette_file_error = None
     try:
         colors = quant.read_palette(upload.getvalue())
     except quant.PaletteError as refusal:
         st.session_state.palette_file_error = (
             f"This palette file can't be used: {escape_markdown(str(refusal))}. ({escape_markdown(upload.name)})"
         )
+        st.session_state.palette_upload_generation = st.session_state.get("palette_upload_generation", 0) + 1
         return
     st.session_state.palette_text = ", ".join(quant.hex_colors(colors))
 
