@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import quant
 from dashboard.model import figures, selection
 from dashboard.model.formatting import (
+    LOCKED_RING,
     as_sentence,
     card_title_html,
     count_of,
@@ -17,13 +21,22 @@ from dashboard.model.formatting import (
     human_size,
     method_label,
     metrics_html,
+    swatches,
     swatches_html,
 )
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table, table_in_one_size_unit
 from dashboard.model.outcomes import Done, Failed, Outcome, outcome_k
 
 from .linked import show_selected_pixels
-from .page import Page, Progress, keep_locked, resume, shows_errors
+from .page import Page, Progress, keep_locked, resume, shows_errors, toggle_locked
+
+_FRONTEND = Path(__file__).parent / "frontend"
+#: A card's swatches, clickable to lock (`frontend/swatches.js`); registered once, when the view is imported.
+SWATCHES = st.components.v2.component(
+    "quant_swatches",
+    js=(_FRONTEND / "swatches.js").read_text(encoding="utf-8"),
+    css=(_FRONTEND / "swatches.css").read_text(encoding="utf-8"),
+)
 
 
 @shows_errors
@@ -152,12 +165,12 @@ def result_card(page: Page, outcome: Outcome) -> None:
             return
         st.image(outcome.preview, width="stretch", output_format="PNG")  # a wide preview is RGB: no JPEG
         custom = outcome.method == quant.CUSTOM.name  # every color of your own palette is "locked": no ring
-        swatches = swatches_html(
+        swatch_strip = swatches_html(
             outcome.colors, outcome.pixel_counts, locked=None if custom else outcome.palette.locked
         )
         metrics = metrics_html(metric_row(outcome, len(page.original_png)))
-        remember_shown(page, outcome, swatches, metrics)
-        st.html(swatches)
+        remember_shown(page, outcome, swatch_strip, metrics)
+        clickable_swatches(outcome, lockable=not custom)
         if not custom:  # your own palette is all yours: nothing to lock
             lock_chooser(outcome)
         with st.expander("Hex codes"):
@@ -166,6 +179,17 @@ def result_card(page: Page, outcome: Outcome) -> None:
         for notice in outcome.notices:
             st.caption(escape_markdown(as_sentence(notice)))
         download_buttons(page, outcome)
+
+
+def clickable_swatches(outcome: Done, *, lockable: bool) -> None:
+    """The card's swatches; with `lockable`, a click on one locks its color, or unlocks it."""
+    key = f"swatches-{outcome.method}"
+    data = {
+        "swatches": swatches(outcome.colors, outcome.pixel_counts, locked=outcome.palette.locked if lockable else None),
+        "lockable": lockable,
+        "ring": LOCKED_RING,
+    }
+    SWATCHES(key=key, data=data, on_toggle_change=functools.partial(toggle_locked, key))
 
 
 def lock_chooser(outcome: Done) -> None:
@@ -180,7 +204,7 @@ def lock_chooser(outcome: Done) -> None:
         key=key,
         on_change=keep_locked,
         args=(key, codes),
-        placeholder="Pick colors to lock",
+        placeholder="Click swatches, or pick colors here, to lock",
         label_visibility="collapsed",
         help="Locked colors stay in every clustering method's palette, at any k (outlined in the swatches). "
         "Remove one here or in the sidebar to unlock it.",

@@ -144,6 +144,16 @@ def keep_locked(key: str, shown: tuple[str, ...]) -> None:
     st.session_state.locked_colors = others + [code for code in chosen if code not in others]
 
 
+def toggle_locked(key: str) -> None:
+    """A swatch was clicked (the trigger value "toggle" of the swatches at `key`): its color is locked, or
+    unlocked if it was."""
+    code = (st.session_state.get(key) or {}).get("toggle")
+    if not code:
+        return
+    locked = list(st.session_state.get("locked_colors", []))
+    st.session_state.locked_colors = [c for c in locked if c != code] if code in locked else [*locked, code]
+
+
 def view_area() -> DeltaGenerator:
     """Where the view draws. When the image changes, the previous image's results leave the page at
     once, rather than stay (dimmed, under the new name) while the new image is read and counted."""

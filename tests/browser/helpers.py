@@ -27,16 +27,29 @@ UPLOADER = '[data-testid="stMain"] [data-testid="stFileUploader"] input[type="fi
 STUDY_TITLES = ["k-means", "Gaussian mixture", "Agglomerative (fastcluster)"]
 EXCEPTION = '[data-testid="stException"]'
 ERROR = "stAlertContentError"
-#: The status widget's text while the script runs.
-_RESULTS_READY = """n => {
-    const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
-    const running = document.querySelector('[data-testid="stStatusWidget"]')?.innerText.includes('Running');
-    return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0) && !running;
-}"""
+
+#: Where the cards' swatches are: a card's clickable strip (a component, drawn in a shadow root of its
+#: own), or the HTML one of a card shown dimmed while the next settings compute. A swatch's label is its
+#: hex code (and " locked").
+_SWATCH_STRIPS = """[...document.querySelectorAll(
+    '[data-testid="stMain"] [data-testid="stBidiComponentIsolated"], [data-testid="stMain"] [data-testid="stHtml"]'
+)].map(h => h.shadowRoot || h)"""
 #: Each result card's palette, as the hex codes of its swatches, in card order.
-_SWATCHES = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stHtml"]')]
-    .map(h => [...h.querySelectorAll('span[aria-label^="#"]')].map(s => s.getAttribute('aria-label')))
+SWATCHES = f"""() => {_SWATCH_STRIPS}
+    .map(h => [...h.querySelectorAll('[aria-label^="#"]')].map(s => s.getAttribute('aria-label')))
     .filter(hexes => hexes.length)"""
+#: How many swatches each card shows, in card order.
+SWATCH_COUNTS = f"""() => {_SWATCH_STRIPS}.map(h => h.querySelectorAll('[aria-label^="#"]').length).filter(n => n)"""
+
+#: The results are in: `n` pictures decoded, each card's swatches drawn (a component draws them a moment
+#: after its card), and the script no longer running.
+_RESULTS_READY = f"""n => {{
+    const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+    const cards = document.querySelectorAll('[data-testid="stMain"] [class*="st-key-result-"] [data-testid="stImage"]');
+    const running = document.querySelector('[data-testid="stStatusWidget"]')?.innerText.includes('Running');
+    return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0) && !running
+        && ({SWATCH_COUNTS})().length >= cards.length;
+}}"""
 
 MIME = {".heic": "image/heic", ".webp": "image/webp", ".svg": "image/svg+xml"}
 
@@ -96,7 +109,7 @@ def assert_no_exception(page: Page) -> None:
 
 def swatches(page: Page) -> list[list[str]]:
     """The hex codes of every result card's palette swatches, card by card."""
-    return page.evaluate(_SWATCHES)
+    return page.evaluate(SWATCHES)
 
 
 def hex_to_rgb(code: str) -> tuple[int, int, int]:

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 import quant
 from cases import AWKWARD, REFUSALS, photo
 from helpers import (
-    ERROR, STUDY_TITLES, UPLOADER, assert_no_exception, hex_to_rgb, main_images, open_page, pick_k, png, size_caption,
+    ERROR, STUDY_TITLES, SWATCH_COUNTS, UPLOADER, assert_no_exception, hex_to_rgb, main_images, open_page, pick_k, png, size_caption,
     result_sources, swatches, upload, wait_for_image, wait_for_new_results, wait_for_query, wait_for_results,
 )
 
@@ -72,10 +72,7 @@ def assert_still_shown_and_usable(page: Page, name: str, width: int, height: int
     k = 8 if re.search(r"[?&]k=4(&|$)", page.url) else 4
     pick_k(page, k)
     wait_for_query(page, "k", str(k))
-    page.wait_for_function(
-        """k => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stHtml"]')]
-            .map(h => h.querySelectorAll('span[aria-label^="#"]').length).filter(n => n)
-            .every(n => n <= k)""", arg=k)
+    page.wait_for_function(f"k => ({SWATCH_COUNTS})().every(n => n <= k)", arg=k)
     wait_for_image(page, name, width, height)
     palettes = swatches(page)
     assert len(palettes) == 3 and all(1 <= len(p) <= k for p in palettes), palettes

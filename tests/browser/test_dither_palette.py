@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_exception, drag, swatches, wait_for_query, wait_for_results
+from helpers import SWATCHES, assert_no_exception, drag, swatches, wait_for_query, wait_for_results
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -72,6 +72,28 @@ def test_locking_a_swatch_keeps_it_at_another_k(page: Page, app_url, artifacts):
     page.screenshot(path=artifacts / "locked.png")
     LOOK_AT.mkdir(exist_ok=True)
     shutil.copy(artifacts / "locked.png", LOOK_AT)
+
+
+def test_clicking_a_swatch_locks_its_color_and_clicking_it_again_unlocks_it(page: Page, app_url, artifacts):
+    page.goto(f"{app_url}/?methods=kmeans,gmm&k=8")
+    expect(page.get_by_text("Quality across methods")).to_be_visible()
+    wait_for_results(page, 4)
+    chosen = swatches(page)[0][-1]  # k-means' rarest color
+    kmeans = page.locator('[class*="st-key-result-kmeans"] .quant-swatches')
+    kmeans.get_by_role("button", name=chosen, exact=True).click()
+    wait_for_query(page, "lock", chosen[1:])
+    wait_for_results(page, 4)
+    locked = kmeans.get_by_role("button", name=f"{chosen} locked", exact=True)
+    expect(locked).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function(
+        f"code => ({SWATCHES})().every(palette => palette.includes(code))", arg=f"{chosen} locked"
+    )  # both methods keep it
+    page.screenshot(path=artifacts / "locked-by-click.png")
+    locked.click()
+    wait_for_query(page, "lock", "")
+    wait_for_results(page, 4)
+    expect(page.get_by_role("button", name=f"{chosen} locked")).to_have_count(0)
+    assert_no_exception(page)
 
 
 #: Where each palette marker of the first Color space projection is on screen, in page pixels.

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, TimeoutError as PlaywrightTimeoutError, ex
 
 from cases import photo
 from helpers import (
-    ERROR, assert_no_exception, hex_to_rgb, main_images, open_page, pick_k, png, swatches, upload,
+    ERROR, SWATCH_COUNTS, assert_no_exception, hex_to_rgb, main_images, open_page, pick_k, png, swatches, upload,
     wait_for_image, wait_for_query,
 )
 
@@ -35,11 +35,10 @@ def wait_for_k(page: Page, k: int, fewest: int) -> None:
         raise AssertionError(f"the page never settled on k={k}: {describe(page)}") from None
     expect(page.get_by_test_id("stNumberInputField").first).to_have_value(str(k))
     page.wait_for_function(
-        """([k, fewest]) => {
-            const sizes = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stHtml"]')]
-                .map(h => h.querySelectorAll('span[aria-label^="#"]').length).filter(n => n);
+        f"""([k, fewest]) => {{
+            const sizes = ({SWATCH_COUNTS})();
             return sizes.length === 3 && sizes.every(n => n >= fewest && n <= k);
-        }""", arg=[k, fewest])
+        }}""", arg=[k, fewest])
     wait_for_image(page, NAME, WIDTH, HEIGHT)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, ERROR, EXCEPTION, UPLOADER, hex_to_rgb, png
+from helpers import CHROMIUM, CHROMIUM_ARGS, ERROR, EXCEPTION, SWATCHES, UPLOADER, hex_to_rgb, png
 
 pytestmark = pytest.mark.browser
 
@@ -56,9 +56,6 @@ SHOWS = """([name, dims, old]) => {
         && imgs.length === 5 && imgs.every(i => i.complete && i.naturalWidth > 0)
         && imgs.slice(0, 4).every(i => !old.includes(i.src));
 }"""
-SWATCHES = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stHtml"]')]
-    .map(h => [...h.querySelectorAll('span[aria-label^="#"]')].map(s => s.getAttribute('aria-label')))
-    .filter(hexes => hexes.length)"""
 SOURCES = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')]
     .map(i => i.src)"""
 
