@@ -223,7 +223,7 @@ def dither_ui() -> tuple[str, float]:
     )
     if dither == "none":
         return "none", 1.0
-    st.caption(escape_markdown(quant.DITHERS[dither].description))
+    st.caption(escape_markdown(as_sentence(quant.DITHERS[dither].description)))
     strength = st.slider(
         "Strength",
         0.0,
