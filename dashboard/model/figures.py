@@ -23,7 +23,6 @@ stays the same; pass a new value (say, the image's name) to reset them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -485,8 +484,9 @@ def rate_distortion_figure(
                 f"<br>SSIM {_SSIM.hover()}<extra></extra>",
             )
         )
-    sizes = [row.png_bytes / 1000 for rows in sweeps.values() for row in rows]
-    fig.update_xaxes(_log_axis(min(sizes, default=1), max(sizes, default=1)), title_text=_PNG.axis_title)
+    # Every tick written in full (20, 30, 50), not its mantissa alone: plotly's default over a decade or two
+    # reads "7 8 9 10 2 3 4 5", the wrong sizes. Plotly places them, so they follow a zoom.
+    fig.update_xaxes(type="log", minorloglabels="complete", title_text=_PNG.axis_title)
     fig.update_yaxes(title_text=_SSIM.axis_title)
     _finish(fig, "Rate–distortion: quality against size, k = 2…256", uirevision, "zoom")
     fig.update_layout(height=460, legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
@@ -667,28 +667,6 @@ def _palette_trace_2d(label, palette, customdata, x, y, order, *, showlegend) ->
 def _log2_axis() -> dict:
     """A log axis ticked at the powers of two 2…256, the sweep's k."""
     return dict(type="log", tickvals=list(DOUBLING_KS), ticktext=[str(k) for k in DOUBLING_KS])
-
-
-#: Mantissas of a log axis's ticks, sparsest first: the first that ticks a range at least three times is used.
-_LOG_TICK_STEPS = ((1,), (1, 2, 5), (1, 2, 3, 5, 7), tuple(range(1, 10)))
-
-
-def _log_axis(low: float, high: float) -> dict:
-    """A log axis from `low` to `high` ticked at round values, each written in full (20, 50, 100, not 2, 5, 10).
-
-    plotly's own ticks on a range under a decade or two label only the
-    mantissa ("8 9 10 2 3"), which reads as the wrong size. A range too
-    narrow for two round values keeps plotly's ticks, which are in full there.
-    """
-    low, high = max(low, 1e-3), max(high, low, 1e-3)
-    decades = range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1)
-    for mantissas in _LOG_TICK_STEPS:
-        ticks = [m * 10.0**d for d in decades for m in mantissas if low <= m * 10.0**d <= high]
-        if len(ticks) >= 3:
-            break
-    if len(ticks) < 2:
-        return dict(type="log")
-    return dict(type="log", tickvals=ticks, ticktext=[f"{tick:g}" for tick in ticks])
 
 
 def _mark_knee(fig: go.Figure, label: str, rows: Sequence, knee_k: int, color: str) -> None:
