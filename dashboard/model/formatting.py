@@ -60,39 +60,47 @@ def metrics_html(row: dict[str, float]) -> str:
 
 #: How a locked swatch stands out: a dark ring inside a light one, visible on any color and background.
 LOCKED_RING = "box-shadow:0 0 0 2px #fff,0 0 0 4px #1f2937"
+#: A swatch's look, the one home of it: the cards' clickable strip (`frontend/swatches.js`) and the HTML
+#: strips (a card shown dimmed while the next settings compute, the sidebar's locked colors) both use it.
+_SWATCH_STYLE = "display:inline-block;width:20px;height:20px;border-radius:3px;padding:0;border:none;"
+_UNLOCKED_EDGE = "box-shadow:inset 0 0 0 1px rgba(0,0,0,.15)"
+#: The strip around the swatches.
+SWATCH_STRIP_STYLE = "display:flex;flex-wrap:wrap;gap:3px;padding:2px"
 
 
-def swatches(
+def swatch_entries(
     colors: np.ndarray, pixel_counts: np.ndarray | None = None, *, locked: np.ndarray | None = None
 ) -> list[dict[str, object]]:
-    """Each palette color as a swatch shows it: its hex code, its hover text (share of pixels), whether locked."""
+    """Each palette color as its swatch shows it: hex code, label, hover text (share of pixels), locked, style."""
     total = float(pixel_counts.sum()) if pixel_counts is not None and len(pixel_counts) else 0.0
     shares = pixel_counts / total if pixel_counts is not None and total else None
-    out: list[dict[str, object]] = []
+    entries: list[dict[str, object]] = []
     for i, hex_code in enumerate(hex_colors(colors)):
         is_locked = locked is not None and bool(locked[i])
         tip = hex_code if shares is None else f"{hex_code} · {100 * shares[i]:.1f}% of pixels"
-        out.append({"hex": hex_code, "tip": tip + (" · locked" if is_locked else ""), "locked": is_locked})
-    return out
+        look = f"{LOCKED_RING};margin:0 3px" if is_locked else _UNLOCKED_EDGE
+        entries.append(
+            {
+                "hex": hex_code,
+                "label": f"{hex_code} locked" if is_locked else hex_code,
+                "tip": tip + (" · locked" if is_locked else ""),
+                "locked": is_locked,
+                "style": f"{_SWATCH_STYLE}background:{hex_code};{look}",
+            }
+        )
+    return entries
 
 
 def swatches_html(
     colors: np.ndarray, pixel_counts: np.ndarray | None = None, *, locked: np.ndarray | None = None
 ) -> str:
     """A strip of palette swatches, each showing its hex code (and share of pixels) on hover; locked ones ringed."""
-    spans = []
-    for swatch in swatches(colors, pixel_counts, locked=locked):
-        hex_code, ring = (
-            str(swatch["hex"]),
-            LOCKED_RING if swatch["locked"] else "box-shadow:inset 0 0 0 1px rgba(0,0,0,.15)",
-        )
-        name = f"{hex_code} locked" if swatch["locked"] else hex_code
-        spans.append(
-            f'<span title="{html.escape(str(swatch["tip"]))}" aria-label="{html.escape(name)}" '
-            f'style="display:inline-block;width:20px;height:20px;border-radius:3px;'
-            f'background:{html.escape(hex_code)};{ring}{";margin:0 3px" if swatch["locked"] else ""}"></span>'
-        )
-    return f'<div style="display:flex;flex-wrap:wrap;gap:3px;padding:2px">{"".join(spans)}</div>'
+    spans = "".join(
+        f'<span role="img" title="{html.escape(str(entry["tip"]))}" aria-label="{html.escape(str(entry["label"]))}" '
+        f'style="{html.escape(str(entry["style"]))}"></span>'
+        for entry in swatch_entries(colors, pixel_counts, locked=locked)
+    )
+    return f'<div style="{SWATCH_STRIP_STYLE}">{spans}</div>'
 
 
 # --- text from users: file names ------------------------------------------------------------

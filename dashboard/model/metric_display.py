@@ -20,8 +20,9 @@ def human_size(size: int) -> str:
     """A byte count as people read it: ``"218.9 kB"``, ``"13.5 MB"`` (decimal units, as file managers show).
 
     The page's one rule for sizes in text: the largest unit that keeps the
-    number at 1 or more, one decimal. (Axes and table columns, which need one
-    unit for every value, say kB in their title instead.)
+    number at 1 or more, one decimal. (Axes, which need one unit for every
+    value, say kB in their title instead; the metrics table writes its size
+    column in its largest size's unit, `table_in_one_size_unit`.)
     """
     unit, scale = size_unit(size)
     return f"{size:,} B" if unit == "B" else f"{size / scale:,.1f} {unit}"
@@ -36,7 +37,7 @@ def size_unit(size: float) -> tuple[str, float]:
 
 
 def table_in_one_size_unit(rows: list[dict[str, object]]) -> tuple[list[dict[str, object]], str]:
-    """`metrics_table`'s rows with the PNG size in the unit of their largest, and that column's printf format.
+    """`metrics_table`'s rows with the PNG size as ``png_size``, in the unit of their largest, and its printf format.
 
     A table column needs one unit for every row (so it sorts as numbers);
     the largest size's, as `human_size` would write it, keeps a small
@@ -44,8 +45,12 @@ def table_in_one_size_unit(rows: list[dict[str, object]]) -> tuple[list[dict[str
     """
     largest = max((float(row["png_kb"]) * 1000 for row in rows), default=0.0)  # type: ignore[arg-type]
     unit, scale = size_unit(largest)
-    rescaled = [row | {"png_kb": float(row["png_kb"]) * 1000 / scale} for row in rows]  # type: ignore[arg-type]
-    return rescaled, "%d B" if unit == "B" else f"%.1f {unit}"
+
+    def in_unit(row: dict[str, object]) -> dict[str, object]:  # the same columns, in order, the size renamed
+        size = float(row["png_kb"]) * 1000 / scale  # type: ignore[arg-type]
+        return dict(("png_size", size) if name == "png_kb" else (name, value) for name, value in row.items())
+
+    return [in_unit(row) for row in rows], "%d B" if unit == "B" else f"%.1f {unit}"
 
 
 @dataclass(frozen=True)

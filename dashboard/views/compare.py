@@ -11,7 +11,7 @@ from streamlit.delta_generator import DeltaGenerator
 import quant
 from dashboard.model import figures, selection
 from dashboard.model.formatting import (
-    LOCKED_RING,
+    SWATCH_STRIP_STYLE,
     as_sentence,
     card_title_html,
     count_of,
@@ -21,18 +21,18 @@ from dashboard.model.formatting import (
     human_size,
     method_label,
     metrics_html,
-    swatches,
+    swatch_entries,
     swatches_html,
 )
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table, table_in_one_size_unit
 from dashboard.model.outcomes import Done, Failed, Outcome, outcome_k
 
 from .linked import show_selected_pixels
-from .page import Page, Progress, keep_locked, resume, shows_errors, toggle_locked
+from .page import Page, Progress, keep_locked, resume, set_locked, shows_errors
 
 _FRONTEND = Path(__file__).parent / "frontend"
 #: A card's swatches, clickable to lock (`frontend/swatches.js`); registered once, when the view is imported.
-SWATCHES = st.components.v2.component(
+SWATCH_STRIP = st.components.v2.component(
     "quant_swatches",
     js=(_FRONTEND / "swatches.js").read_text(encoding="utf-8"),
     css=(_FRONTEND / "swatches.css").read_text(encoding="utf-8"),
@@ -182,14 +182,16 @@ def result_card(page: Page, outcome: Outcome) -> None:
 
 
 def clickable_swatches(outcome: Done, *, lockable: bool) -> None:
-    """The card's swatches; with `lockable`, a click on one locks its color, or unlocks it."""
+    """The card's swatches; with `lockable`, clicking one locks its color, or unlocks it (`set_locked`)."""
     key = f"swatches-{outcome.method}"
-    data = {
-        "swatches": swatches(outcome.colors, outcome.pixel_counts, locked=outcome.palette.locked if lockable else None),
-        "lockable": lockable,
-        "ring": LOCKED_RING,
-    }
-    SWATCHES(key=key, data=data, on_toggle_change=functools.partial(toggle_locked, key))
+    locked = outcome.palette.locked if lockable else None
+    entries = swatch_entries(outcome.colors, outcome.pixel_counts, locked=locked)
+    data = {"swatches": entries, "strip": SWATCH_STRIP_STYLE, "lockable": lockable}
+    if not lockable:  # your own palette: nothing to lock, and no callback to ask
+        SWATCH_STRIP(key=key, data=data)
+        return
+    codes = tuple(quant.hex_colors(outcome.colors))
+    SWATCH_STRIP(key=key, data=data, on_lock_change=functools.partial(set_locked, key, codes))
 
 
 def lock_chooser(outcome: Done) -> None:
@@ -274,8 +276,9 @@ def metrics_chart(page: Page) -> None:
         | {
             c.key: st.column_config.NumberColumn(c.label, format=f"%.{c.digits}f{c.unit.replace('%', '%%')}")
             for c in COLUMNS
+            if c.key != "png_kb"
         }
-        | {"png_kb": st.column_config.NumberColumn(COLUMN_BY_KEY["png_kb"].label, format=size_format)},
+        | {"png_size": st.column_config.NumberColumn(COLUMN_BY_KEY["png_kb"].label, format=size_format)},
     )
 
 

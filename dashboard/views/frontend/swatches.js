@@ -1,31 +1,61 @@
 // A result card's palette as swatches; on a clustering method's card, clicking one locks or unlocks it.
 //
-// A Streamlit components-v2 module, like the viewer: no iframe, no build step. The server sends the
-// swatches ({hex, tip, locked}) and whether they can be locked; a click sends the swatch's hex code
-// as the trigger value "toggle", which the server's callback applies to the locked colors. The strip
-// is drawn again on every rerun, so a lock shows as the server has it, never ahead of it.
+// A Streamlit components-v2 module, like the viewer: no iframe, no build step. The server sends each
+// swatch ({hex, label, tip, locked, style}: formatting.swatch_entries, the one home of their look) and
+// whether they can be locked. A click sends {hex, lock} as the trigger value "lock": the state the
+// swatch offered, not a flip, so a double click or a stale strip can't undo a lock. The strip is drawn
+// again on every rerun, as the server has it. One tab stop per strip; the arrow keys move between
+// swatches, and focus stays on its swatch when the strip is drawn again.
+
+const KEYS = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
 
 export default function renderSwatches({ data, parentElement, setTriggerValue }) {
   let strip = parentElement.querySelector(".quant-swatches");
   if (!strip) {
     strip = document.createElement("div");
     strip.className = "quant-swatches";
+    strip.addEventListener("keydown", moveFocus);
     parentElement.appendChild(strip);
   }
-  strip.replaceChildren(...data.swatches.map((swatch) => button(swatch, data, setTriggerValue)));
+  strip.style.cssText = data.strip;
+  const focused = parentElement.getRootNode().activeElement?.dataset?.hex;
+  const swatches = data.swatches.map((entry) => swatch(entry, data.lockable, setTriggerValue));
+  strip.replaceChildren(...swatches);
+  if (data.lockable && swatches.length) {
+    const current = swatches.find((s) => s.dataset.hex === focused) || swatches[0];
+    current.tabIndex = 0;
+    if (focused) current.focus();
+  }
 }
 
-function button({ hex, tip, locked }, { lockable, ring }, setTriggerValue) {
-  const swatch = document.createElement(lockable ? "button" : "span");
-  swatch.className = locked ? "swatch locked" : "swatch";
-  swatch.style.background = hex;
-  if (locked) swatch.style.cssText += ring; // the page's one locked ring (formatting.LOCKED_RING)
-  swatch.setAttribute("aria-label", locked ? `${hex} locked` : hex);
-  swatch.title = lockable ? `${tip} · click to ${locked ? "unlock" : "lock"}` : tip;
+function swatch({ hex, label, tip, locked, style }, lockable, setTriggerValue) {
+  const node = document.createElement(lockable ? "button" : "span");
+  node.className = "swatch";
+  node.style.cssText = style;
+  node.dataset.hex = hex;
+  node.setAttribute("aria-label", label);
+  node.title = lockable ? `${tip} · click to ${locked ? "unlock" : "lock"}` : tip;
   if (lockable) {
-    swatch.type = "button";
-    swatch.setAttribute("aria-pressed", String(locked));
-    swatch.addEventListener("click", () => setTriggerValue("toggle", hex));
+    node.type = "button";
+    node.tabIndex = -1;
+    node.setAttribute("aria-pressed", String(locked));
+    node.addEventListener("click", () => setTriggerValue("lock", { hex, lock: !locked }));
+  } else {
+    node.setAttribute("role", "img");
   }
-  return swatch;
+  return node;
+}
+
+function moveFocus(event) {
+  const buttons = [...event.currentTarget.querySelectorAll("button")];
+  const at = buttons.indexOf(event.target);
+  if (at < 0) return;
+  let next = at + (KEYS[event.key] ?? 0);
+  if (event.key === "Home") next = 0;
+  if (event.key === "End") next = buttons.length - 1;
+  if (next === at || next < 0 || next >= buttons.length) return;
+  event.preventDefault();
+  buttons[at].tabIndex = -1;
+  buttons[next].tabIndex = 0;
+  buttons[next].focus();
 }
