@@ -367,6 +367,17 @@ def test_a_one_second_budget_is_enough_for_a_fast_method(monkeypatch):
 # ---- dithering, your own palette, locked colors, palette order ------------------------------------------
 
 
+def swatch_strips(at: AppTest) -> dict[str, dict]:
+    """What each result card's swatch strip is sent (`compare.clickable_swatches`), by its method."""
+    strips = [e for e in at.main.get("bidi_component") if e.proto.component_name == "quant_swatches"]
+    return {e.proto.id.rsplit("swatches-", 1)[1]: json.loads(e.proto.json) for e in strips}
+
+
+def swatch_labels(at: AppTest) -> dict[str, list[str]]:
+    """Each card's swatch labels ("#rrggbb", or "#rrggbb locked"), by its method."""
+    return {method: [s["label"] for s in strip["swatches"]] for method, strip in swatch_strips(at).items()}
+
+
 def card_hex_codes(at: AppTest) -> dict[str, list[str]]:
     """Each result card's palette, from its "Hex codes" expander, by card title (in column order)."""
     titles = card_titles(at)[1:]
@@ -430,6 +441,12 @@ def test_a_palette_file_fills_the_box_and_a_bad_one_is_refused_by_name():
     at.file_uploader(key=palette_uploaders[0].key).set_value(("brand.gpl", gpl, "text/plain")).run()
     assert_healthy(at)
     assert not at.error and at.text_area(key="palette_text").value == "#000000, #ffffff, #e30613"
+    uploader = next(u for u in at.sidebar.get("file_uploader") if u.label == "Palette file")
+    at.file_uploader(key=uploader.key).set_value(("empty.gpl", b"   ", "text/plain")).run()
+    assert len(at.error) == 1
+    at.text_area(key="palette_text").set_value("#000000, #ffffff").run()  # codes typed instead: the message goes
+    assert_healthy(at)
+    assert not at.error and sorted(card_hex_codes(at)[quant.CUSTOM.label]) == ["#000000", "#ffffff"]
 
 
 def test_a_locked_swatch_stays_in_the_palette_at_another_k_and_unlocks():
@@ -444,7 +461,7 @@ def test_a_locked_swatch_stays_in_the_palette_at_another_k_and_unlocks():
     assert_healthy(at)
     for title, codes in card_hex_codes(at).items():
         assert chosen in codes and len(codes) <= 16, title  # every clustering method keeps it
-    assert any(chosen + " locked" in h.proto.body for h in at.main.get("html"))
+    assert all(f"{chosen} locked" in labels for labels in swatch_labels(at).values())  # ringed on every card
     sidebar_lock = next(m for m in at.sidebar.multiselect if m.key.startswith("locked-"))
     sidebar_lock.set_value([]).run()
     assert_healthy(at)
@@ -477,3 +494,40 @@ def test_a_link_restores_dithering_order_locks_and_palette_and_bad_values_get_a_
     assert_healthy(bad)
     assert "wobble" in bad.warning[0].value and "custom palette" in bad.warning[0].value
     assert card_titles(bad) == ["Original", "k-means"]
+
+
+def test_your_own_palette_s_swatches_cant_be_locked_and_the_clustering_cards_can():
+    at = open_app(methods="kmeans", palette="000000,ffffff")
+    strips = swatch_strips(at)
+    assert strips["custom"]["lockable"] is False and strips["kmeans"]["lockable"] is True
+    assert [s["hex"] for s in strips["kmeans"]["swatches"]] == card_hex_codes(at)["k-means"]
+
+
+class _SessionState(dict):
+    """Enough of st.session_state for a callback run outside a script: item and attribute access."""
+
+    def __getattr__(self, name):
+        return self[name]
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+
+@pytest.mark.parametrize(
+    ("locked", "event", "after"),
+    [
+        ([], {"hex": "#aa0000", "lock": True}, ["#aa0000"]),
+        (["#aa0000"], {"hex": "#aa0000", "lock": True}, ["#aa0000"]),  # a double click locks once
+        (["#000000", "#aa0000"], {"hex": "#aa0000", "lock": False}, ["#000000"]),
+        ([], {"hex": "#aa0000", "lock": False}, []),  # a stale strip's unlock of an unlocked color: nothing
+        ([], {"hex": "#123456", "lock": True}, []),  # not a color this card shows: ignored
+        ([], None, []),  # the trigger already reset
+    ],
+)
+def test_a_swatch_click_sets_the_lock_the_swatch_offered(monkeypatch, locked, event, after):
+    from dashboard.views import page
+
+    state = _SessionState(locked_colors=locked, strip={"lock": event})
+    monkeypatch.setattr(page.st, "session_state", state)
+    page.set_locked("strip", ("#000000", "#aa0000", "#ffffff"))
+    assert state["locked_colors"] == after

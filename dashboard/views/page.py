@@ -144,20 +144,34 @@ def keep_locked(key: str, shown: tuple[str, ...]) -> None:
     st.session_state.locked_colors = others + [code for code in chosen if code not in others]
 
 
-def toggle_locked(key: str) -> None:
-    """A swatch was clicked (the trigger value "toggle" of the swatches at `key`): its color is locked, or
-    unlocked if it was."""
-    code = (st.session_state.get(key) or {}).get("toggle")
-    if not code:
+def set_locked(key: str, shown: tuple[str, ...]) -> None:
+    """A swatch was clicked (the trigger value "lock" of the strip at `key`, ``{"hex", "lock"}``): its color is
+    locked or unlocked as the swatch offered, so a second click on a stale strip can't undo the first.
+    Only the colors the strip shows (`shown`) are taken."""
+    event = (st.session_state.get(key) or {}).get("lock")
+    if not isinstance(event, dict) or event.get("hex") not in shown:
         return
-    locked = list(st.session_state.get("locked_colors", []))
-    st.session_state.locked_colors = [c for c in locked if c != code] if code in locked else [*locked, code]
+    code = event["hex"]
+    others = [c for c in st.session_state.get("locked_colors", []) if c != code]
+    st.session_state.locked_colors = [*others, code] if event.get("lock") else others
+
+
+def uploader_key(name: str) -> str:
+    """A file uploader's widget key: `name`, then ``name-1``, ``name-2``… after each `clear_uploader`."""
+    generation = int(st.session_state.get(f"{name}_generation", 0))
+    return f"{name}-{generation}" if generation else name
+
+
+def clear_uploader(name: str) -> None:
+    """Empty the file uploader `name` on the next run (a file it holds was refused): a new widget key, the one
+    way Streamlit lets a script clear a file uploader."""
+    st.session_state[f"{name}_generation"] = int(st.session_state.get(f"{name}_generation", 0)) + 1
 
 
 def view_area() -> DeltaGenerator:
     """Where the view draws. When the image changes, the previous image's results leave the page at
     once, rather than stay (dimmed, under the new name) while the new image is read and counted."""
-    upload = st.session_state.get(st.session_state.get("upload_key", "upload"))  # see sidebar.upload_key
+    upload = st.session_state.get(uploader_key("upload"))
     current = upload.file_id if upload is not None else None
     changed = st.session_state.get("drawn_upload", current) != current
     st.session_state.drawn_upload = current

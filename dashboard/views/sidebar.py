@@ -13,17 +13,12 @@ from dashboard.model.settings import K_PICKS, SEED_MAX, STRENGTH_STEP, Settings,
 
 from .cache import cached_decode, cached_sample
 from .link import first_value, value_before_drawing
-from .page import Source, keep_locked
+from .page import Source, clear_uploader, keep_locked, uploader_key
 
 #: What the uploader's help names. The uploader itself takes any file, so that every file is judged by
 #: the engine: its refusal says what to do ("SVG is a vector format…; export it as PNG first") and
 #: leaves the uploader, where a file turned down by the uploader's own type filter stayed listed.
 UPLOAD_FORMATS = "PNG, JPEG, WebP, BMP, TIFF or GIF"
-
-
-def upload_key() -> str:
-    """The uploader's widget key: a refused file is cleared from it by giving it a new key."""
-    return st.session_state.get("upload_key", "upload")
 
 
 def image_ui() -> Source:
@@ -33,7 +28,7 @@ def image_ui() -> Source:
     be dropped onto the page, and on a narrow screen, where the sidebar folds
     away behind "»", its button is still in sight.
     """
-    key = upload_key()
+    key = uploader_key("upload")
     upload = st.file_uploader(
         f"Upload an image ({UPLOAD_FORMATS}), or drop one here",
         key=key,
@@ -77,7 +72,7 @@ def forget_refusal(key: str) -> None:
     refused file again, under the key the uploader had before, and an emptied
     uploader may report a change with no file; neither takes the message away.
     """
-    if key == upload_key() and st.session_state.get(key) is not None:
+    if key == uploader_key("upload") and st.session_state.get(key) is not None:
         st.session_state.upload_refusal = None
 
 
@@ -85,15 +80,12 @@ def refuse(name: str, refusal: quant.ImageError) -> NoReturn:
     """Take a file the engine refused out of the uploader, keep its message, and run the page again.
 
     The message stays, and the previous image stays shown, until the uploader
-    changes or the message is dismissed. The uploader is emptied by a new
-    key, the one way Streamlit lets a script clear a file uploader. The file
-    is read here, in the run, rather than in the uploader's callback: by now
-    the run has cleared the previous image's results, and a 12 MP file takes
-    seconds to read.
+    changes or the message is dismissed. The file is read here, in the run,
+    rather than in the uploader's callback: by now the run has cleared the
+    previous image's results, and a 12 MP file takes seconds to read.
     """
     st.session_state.upload_refusal = refusal_message(name, refusal)
-    generation = int(st.session_state.get("upload_generation", 0)) + 1
-    st.session_state.update(upload_generation=generation, upload_key=f"upload-{generation}")
+    clear_uploader("upload")
     st.rerun()
 
 
@@ -262,7 +254,7 @@ def custom_palette_ui() -> tuple[str, ...]:
     A bad palette is refused with its message, and the last good one stays in use.
     """
     st.subheader("Your own palette", anchor=False)
-    key = palette_upload_key()
+    key = uploader_key("palette_upload")
     st.file_uploader(
         "Palette file",
         type=["gpl", "json", "txt", "hex", "png", "gif", "bmp", "webp"],
@@ -275,6 +267,8 @@ def custom_palette_ui() -> tuple[str, ...]:
     text = st.text_area(
         "Hex codes",
         key="palette_text",
+        on_change=st.session_state.update,  # codes typed: a refused file's message has had its day
+        kwargs={"palette_file_error": None},
         value=first_value("palette_text", ""),
         placeholder="#000000, #ffffff, #e30613",
         height=80,
@@ -294,12 +288,6 @@ def custom_palette_ui() -> tuple[str, ...]:
     return palette
 
 
-def palette_upload_key() -> str:
-    """The palette uploader's widget key: a refused file is cleared from it by a new key, as an image is."""
-    generation = st.session_state.get("palette_upload_generation", 0)
-    return "palette_upload" if not generation else f"palette_upload-{generation}"
-
-
 def read_palette_file(key: str) -> None:
     """A palette file arrived: its colors replace the box's, or it leaves the uploader and its refusal is shown.
 
@@ -307,7 +295,7 @@ def read_palette_file(key: str) -> None:
     Only the current uploader counts (see `forget_refusal`).
     """
     upload = st.session_state.get(key)
-    if key != palette_upload_key() or upload is None:
+    if key != uploader_key("palette_upload") or upload is None:
         return
     st.session_state.palette_file_error = None
     try:
@@ -316,7 +304,7 @@ def read_palette_file(key: str) -> None:
         st.session_state.palette_file_error = (
             f"This palette file can't be used: {escape_markdown(str(refusal))}. ({escape_markdown(upload.name)})"
         )
-        st.session_state.palette_upload_generation = st.session_state.get("palette_upload_generation", 0) + 1
+        clear_uploader("palette_upload")
         return
     st.session_state.palette_text = ", ".join(quant.hex_colors(colors))
 
