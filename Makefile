@@ -10,9 +10,9 @@ run: $(VENV)/.runtime $(VENV)/.kernels
 
 # numba compiles the engine's kernels on first use (about half a minute from scratch) and caches them
 # beside the sources: compiled here, once per change to the engine, not while the first visitor waits.
-$(VENV)/.kernels: $(VENV)/.runtime $(wildcard quant/*.py)
+$(VENV)/.kernels: $(VENV)/.runtime $(wildcard quant/*.py) dashboard/model/outcomes.py
 	@echo "Compiling the engine's kernels, once (about half a minute)..."
-	$(PY) -c "from dashboard.model.outcomes import warm_up; all(True for _ in warm_up())"
+	$(PY) -c "from dashboard.model.outcomes import warm_up; list(warm_up())"
 	touch $@
 
 test: $(VENV)/.dev

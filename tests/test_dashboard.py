@@ -328,8 +328,10 @@ def test_a_result_is_timed_only_after_its_method_has_run_once_in_the_process(mon
     assert calls == [("warmed", *warm), ("timed",)]
 
 
-def test_warming_kmeans_loads_every_kernel_a_photo_s_result_needs():
-    """Else a worker's first photo pays the loading (seconds, compiling on a fresh clone) inside its timed quantize."""
+def test_warming_kmeans_loads_the_polish_s_parallel_search_that_any_photo_takes():
+    """Else a worker's first photo pays its loading (seconds, compiling on a fresh clone) inside its timed quantize.
+
+    Kernels only large images take (2**18 colors or more) are left to the warm-up's last step."""
     import subprocess
     import sys
 
@@ -342,23 +344,36 @@ def test_warming_kmeans_loads_every_kernel_a_photo_s_result_needs():
     assert loaded.stdout.split() == ["1"]
 
 
-def test_warming_a_method_runs_it_once_per_process():
+def test_warming_a_method_runs_it_once_per_process_even_for_each_task_s_pickled_copy():
+    import pickle
+
     outcomes.warmed.cache_clear()
-    outcomes.warmed(quant.get_method("octree"), "rgb", "ordered")
-    outcomes.warmed(quant.get_method("octree"), "rgb", "ordered")
+    octree = quant.get_method("octree")
+    outcomes.warmed(octree, "rgb", "ordered")
+    outcomes.warmed(pickle.loads(pickle.dumps(octree)), "rgb", "ordered")  # as a worker receives it
     assert outcomes.warmed.cache_info().misses == 1 and outcomes.warmed.cache_info().hits == 1
+
+
+def test_a_failing_warm_up_leaves_the_result_to_report_it(monkeypatch):
+    def broken_warm_up(*_):
+        raise RuntimeError("no warm-up today")
+
+    monkeypatch.setattr(outcomes, "warmed", broken_warm_up)
+    image = quant.from_array(np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    done = outcomes.measure(image, quant.build_histogram(image), 4, quant.get_method("octree"), Recipe())
+    assert len(done.colors) == 4
 
 
 def test_the_table_writes_sizes_in_the_unit_its_largest_is_written_in():
     from dashboard.model.metric_display import table_in_one_size_unit
 
-    tiny = [{"method": "a", "png_kb": 0.085}, {"method": "b", "png_kb": 0.322}]
+    tiny = [{"method": "a", "png_kb": 0.085, "ratio": 2.0}, {"method": "b", "png_kb": 0.322, "ratio": 1.0}]
     table, size_format = table_in_one_size_unit(tiny)
-    assert size_format == "%d B" and [row["png_kb"] for row in table] == pytest.approx([85, 322])  # as the cards
+    assert size_format == "%d B" and [row["png_size"] for row in table] == pytest.approx([85, 322])  # as the cards
+    assert list(table[0]) == ["method", "png_size", "ratio"]  # the same columns, in place
     assert tiny[0]["png_kb"] == 0.085  # the chart's rows are left as they were
-    mixed = [{"png_kb": 0.085}, {"png_kb": 2_450.0}]
-    table, size_format = table_in_one_size_unit(mixed)
-    assert size_format == "%.1f MB" and [row["png_kb"] for row in table] == pytest.approx([0.000085, 2.45])
+    table, size_format = table_in_one_size_unit([{"png_kb": 950.0}, {"png_kb": 2_450.0}])
+    assert size_format == "%.1f MB" and [row["png_size"] for row in table] == pytest.approx([0.95, 2.45])
 
 
 def test_counts_and_engine_notes_read_as_sentences_on_the_page():

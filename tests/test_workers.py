@@ -212,6 +212,23 @@ def test_a_session_stops_waiting_for_a_job_once_it_ends_so_a_later_job_of_the_ke
     assert again.cancelled()  # no one else waits for it: the idle tab's wait ended with its own job
 
 
+def test_a_job_that_fails_to_start_leaves_no_wait_behind():
+    in_flight = outcomes.InFlight()
+    session = outcomes.SessionJobs(in_flight)
+
+    def refused():
+        raise RuntimeError("the pool is shutting down")
+
+    with pytest.raises(RuntimeError) as refusal:
+        session.job("point", refused)
+    other = outcomes.SessionJobs(in_flight)
+    job = other.job("point", Future)
+    other.drop()
+    # Checked while the error is still held (the page keeps it to show it): its traceback holds the
+    # failed call's frames, so a wait left open there would still count.
+    assert job.cancelled() and refusal.value is not None
+
+
 def test_a_dropped_job_asked_for_without_on_done_is_forgotten_once_cancelled():
     in_flight = outcomes.InFlight()
     session = outcomes.SessionJobs(in_flight)

@@ -16,7 +16,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -328,8 +328,11 @@ class SessionJobs:
 
     def __init__(self, in_flight: InFlight) -> None:
         self._in_flight = in_flight
-        # The lock: a job's end is noted from the thread that finishes it, while the session's own runs ask and drop.
-        self._lock = threading.Lock()
+        # A job's end is noted from the thread that finishes it, while the session's own runs ask and drop.
+        # The registry's own (reentrant) lock, not one of its own: `withdraw` ends waits while holding it, and
+        # a closed tab's waits may end (freed by the collector) while a thread holds this one, so two locks
+        # could be taken in both orders.
+        self._lock = in_flight._lock
         self._asked: dict[Hashable, tuple[Future, AbstractContextManager]] = {}
 
     def job(
@@ -346,7 +349,11 @@ class SessionJobs:
             return asked[0]  # a rerun asking again: the session already waits for it
         wait = self._in_flight.waiting(key)
         wait.__enter__()  # before joining, as a run's outcomes do
-        job = self._in_flight.job(key, submit, on_done=on_done)
+        try:
+            job = self._in_flight.job(key, submit, on_done=on_done)
+        except BaseException:
+            wait.__exit__(None, None, None)  # no job, nothing to wait for (and no traceback keeps it open)
+            raise
         with self._lock:
             replaced = self._asked.pop(key, None)  # an ended job whose end this session hasn't yet noted
             self._asked[key] = (job, wait)
@@ -374,7 +381,7 @@ class SessionJobs:
             asked = list(self._asked.items())
         for key, (job, _wait) in asked:
             self._in_flight.withdraw(key, job)  # still counted as waiting here: it must be, to be the last one
-            self._stop_waiting(key)
+            self._stop_waiting(key, job)
 
 
 def _job_ended(session: weakref.ref[SessionJobs], key: Hashable, job: Future) -> None:
@@ -454,7 +461,9 @@ def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe:
     from quant.dither import DITHERS
 
     kind = DITHERS[recipe.dither]
-    warmed(method, recipe.space, kind.family if kind.dithers and recipe.strength > 0 else None)
+    # A warm-up only moves loading out of the timing: if it fails, the result itself reports what fails.
+    with suppress(Exception):
+        warmed(method, recipe.space, kind.family if kind.dithers and recipe.strength > 0 else None)
     result = quantized(prepared_for(image, hist, method, recipe), k, method.name, recipe)
     clock_off()
     return Done(
