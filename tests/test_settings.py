@@ -135,6 +135,11 @@ def test_a_bad_code_in_a_link_is_named_by_its_place_in_the_list_with_no_file_syn
     ]
 
 
+def test_a_link_s_codes_may_be_split_by_commas_or_spaces():
+    settings, notices = parse(palette="000000 ffffff,e30613", lock="#abc ")
+    assert settings.palette == ("#000000", "#ffffff", "#e30613") and settings.lock == ("#aabbcc",) and not notices
+
+
 def test_an_empty_palette_or_lock_in_a_link_means_none():
     assert parse(palette="", lock="") == (Settings(view="compare"), [])
 

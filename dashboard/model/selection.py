@@ -40,6 +40,8 @@ import numpy as np
 from quant.methods import get_method
 from quant.numeric import is_integer
 
+from .formatting import count_of
+
 #: Legend group of every trace whose points are sampled pixels.
 PIXEL_GROUP = "pixels"
 _PALETTE_PREFIX = "palette:"
@@ -248,7 +250,7 @@ def describe_pixels(hist, pixels: np.ndarray) -> str:
     """A caption such as ``"45,678 pixels (33.8 %) selected"``, for a selection made pixel by pixel."""
     count = int(np.count_nonzero(pixels))
     share = 100 * count / hist.total if hist.total else 0.0
-    return f"{count:,} pixels ({share:.1f} %) selected"
+    return f"{count_of(count, 'pixel')} ({share:.1f} %) selected"
 
 
 def pixel_mask(hist, entries: np.ndarray) -> np.ndarray:
@@ -298,7 +300,7 @@ def describe(hist, entries: np.ndarray) -> str:
     entries = np.asarray(entries, dtype=bool)
     pixels = int(hist.counts[entries].sum())
     share = 100 * pixels / hist.total if hist.total else 0.0
-    return f"{int(entries.sum()):,} colors, {pixels:,} pixels ({share:.1f} %) selected"
+    return f"{count_of(int(entries.sum()), 'color')}, {count_of(pixels, 'pixel')} ({share:.1f} %) selected"
 
 
 def _check_count(n_entries: int) -> int:

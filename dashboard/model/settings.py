@@ -12,6 +12,7 @@ This module knows nothing about Streamlit, so it is tested on its own.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -142,7 +143,7 @@ def settings_to_query(settings: Settings) -> dict[str, str]:
 
 
 def hex_codes(text: str) -> tuple[str, ...]:
-    """Hex codes typed, pasted or read from a link, as ``#rrggbb`` in their order; () for blank text.
+    """Hex codes typed or pasted, as ``#rrggbb`` in their order; () for blank text.
 
     Raises
     ------
@@ -206,7 +207,7 @@ def _read_colors(query: Mapping[str, QueryValue], key: str, notices: list[str], 
         return ()
     # A link's codes are a list, not a palette file's text: a bad one is named by its place in the list,
     # with no lines or comments to speak of.
-    codes = [code.strip() for value in _values(query[key]) for code in value.split(",") if code.strip()]
+    codes = [code for value in _values(query[key]) for code in re.split(r"[\s,]+", value) if code]
     try:
         return tuple(hex_colors(as_colors(codes))) if codes else ()
     except PaletteError as refusal:

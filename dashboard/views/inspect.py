@@ -20,7 +20,7 @@ import streamlit as st
 
 import quant
 from dashboard.model import viewer
-from dashboard.model.formatting import escape_markdown, method_label
+from dashboard.model.formatting import count_of, escape_markdown, method_label
 from dashboard.model.outcomes import Done, Failed
 
 from .cache import PER_IMAGE, UPLOAD_TTL, delta_e_per_entry, result_pixels, run_of
@@ -138,7 +138,7 @@ def result_panel(page: Page, outcome: Done) -> viewer.Panel:
         f"result:{run}",
         label,
         layer,
-        note=f"{len(outcome.colors)} colors",
+        note=count_of(len(outcome.colors), "color"),
         preview=outcome.preview,
     )
 
@@ -149,7 +149,7 @@ def undithered_panel(page: Page, outcome: Done) -> viewer.Panel:
         f"undithered:{run_of(page, outcome.method)}",
         f"{method_label(outcome.method)} · undithered",
         viewer.ResultLayer(page.hist, outcome.palette),
-        note=f"{len(outcome.colors)} colors, the same palette",
+        note=f"{count_of(len(outcome.colors), 'color')}, the same palette",
     )
 
 

@@ -22,7 +22,7 @@ import streamlit as st
 
 import quant
 from dashboard.model import figures
-from dashboard.model.formatting import escape_markdown, method_label
+from dashboard.model.formatting import count_of, escape_markdown, method_label
 from dashboard.model.outcomes import describe_failure
 from dashboard.model.settings import Settings
 from dashboard.model.sweeps import SweepPlan, SweepPoint
@@ -104,9 +104,10 @@ def recipe_note(settings: Settings) -> str:
     else:
         made = "Every point is made as the cards are (no dithering)"
     if settings.lock:
-        made += f", keeping the {len(settings.lock)} locked colors"
+        made += f", keeping the {count_of(len(settings.lock), 'locked color')}"
     if settings.palette:
-        made += f"; your own palette has one k, its {len(settings.palette)} colors, so it is one point, not a curve"
+        colors = count_of(len(settings.palette), "color")
+        made += f"; your own palette has one k, its {colors}, so it is one point, not a curve"
     return made + "."
 
 
