@@ -62,20 +62,28 @@ def draw_cards(page: Page) -> None:
     cells = card_cells(1 + len(methods))
     with cells[0]:
         original_card(page)
-    slots = {}
+    # Each card has two places: its result, and a pending card drawn below it. A container drawn where
+    # another was inherits the old one's children beyond its own, left on the page (faded) until the run
+    # ends: a pending card drawn over the last result showed that result's metrics and downloads a
+    # second time under its own. So the pending card has a place of its own, and the result's place is
+    # emptied meanwhile (an empty element has no children to pass on).
+    results, pending = {}, {}
     for method, cell in zip(methods, cells[1:], strict=True):
-        slots[method] = cell.empty()
+        results[method], pending[method] = cell.empty(), cell.empty()
         if not page.computation.ready(method):
-            with slots[method].container():
+            results[method].empty()
+            with pending[method].container():
                 pending_card(page, method)
     stopped = []
     for method, outcome in page.computation.as_completed(progress):
-        with slots[method].container():
-            if outcome is None:
-                stopped.append(method)
+        if outcome is None:
+            stopped.append(method)
+            with pending[method].container():
                 pending_card(page, method, stopped=True)
-            else:
-                result_card(page, outcome)
+            continue
+        pending[method].empty()
+        with results[method].container():
+            result_card(page, outcome)
     progress.clear()
     if stopped:
         with progress.status.container(horizontal=True, vertical_alignment="center"):

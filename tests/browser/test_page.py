@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from helpers import STUDY_TITLES, assert_no_exception, drag, open_page, size_caption, wait_for_results
+from helpers import STUDY_TITLES, assert_no_exception, drag, open_page, pick_k, size_caption, wait_for_results
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -163,4 +163,27 @@ def test_a_big_upload_never_shows_the_previous_images_results_under_its_name(pag
         page.wait_for_timeout(100)
     wait_for_results(page)
     expect(page.get_by_test_id("stCaptionContainer").get_by_text("big holiday.png")).to_be_visible()
+    assert_no_exception(page)
+
+
+#: The second card (the first method's) while it computes: whether it shows its previous result dimmed,
+#: and how many metric tables and download buttons it holds.
+_SECOND_CARD = """() => {
+    const card = document.querySelectorAll('.st-key-cards > *')[1];
+    return {dimmed: card.innerText.includes('Dimmed: the previous result'),
+            metrics: (card.innerText.match(/Blurred ΔE2000/g) || []).length,
+            downloads: card.querySelectorAll('[data-testid="stDownloadButton"]').length};
+}"""
+
+
+def test_a_card_computing_shows_its_previous_result_once_with_nothing_of_it_left_over(page: Page, app_url):
+    """The dimmed previous result used to sit above that result's own metrics and downloads, left from the last run."""
+    page.goto(f"{app_url}/?methods=gmm&k=8")
+    wait_for_results(page, 3)
+    pick_k(page, 256)  # seconds of EM for the Gaussian mixture: the card shows its previous result meanwhile
+    page.get_by_text("Dimmed: the previous result").first.wait_for()
+    assert page.evaluate(_SECOND_CARD) == {"dimmed": True, "metrics": 1, "downloads": 0}
+    expect(page.get_by_text("Dimmed: the previous result")).to_have_count(0, timeout=120_000)
+    wait_for_results(page, 3)
+    assert page.evaluate(_SECOND_CARD) == {"dimmed": False, "metrics": 1, "downloads": 3}
     assert_no_exception(page)
