@@ -344,7 +344,7 @@ _GMM_TOL = 1e-2
 
 
 def _gmm(points, weights, k, *, seed, covariance, sample_size):
-    from sklearn.mixture import GaussianMixture
+    from .mixture import GaussianMixture  # scikit-learn's, its per-component loops compiled
 
     rng = np.random.default_rng(seed)
     sample = points[_weighted_sample(weights, sample_size, rng)]

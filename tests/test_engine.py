@@ -475,3 +475,20 @@ def test_the_flatness_box_mean_is_scipys_uniform_filter(shape, window):
     values = (np.random.default_rng(3).random(shape) * 255).astype(np.float32) ** 2
     expected = uniform_filter(values, window, mode="reflect")
     np.testing.assert_allclose(_box_mean(values, window), expected, rtol=1e-6, atol=1e-6 * expected.max())
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag"])
+def test_the_gmm_mixture_is_scikit_learns_model_with_its_loops_compiled(photo, covariance):
+    """Same EM, same fit and labels as scikit-learn's `GaussianMixture`, to rounding (diag falls back to it)."""
+    from sklearn.mixture import GaussianMixture as ScikitLearns
+
+    from quant.mixture import GaussianMixture
+
+    colors = quant.build_histogram(image_of(photo)).colors.astype(np.float64) / 64.0
+    args = dict(n_components=24, covariance_type=covariance, reg_covar=1e-4, tol=1e-2, random_state=3)
+    ours, theirs = GaussianMixture(**args).fit(colors), ScikitLearns(**args).fit(colors)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.means_, theirs.means_, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours.covariances_, theirs.covariances_, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours.score_samples(colors), theirs.score_samples(colors), rtol=1e-9)
+    np.testing.assert_array_equal(ours.predict(colors), theirs.predict(colors))
