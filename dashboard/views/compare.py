@@ -214,10 +214,11 @@ def lock_chooser(outcome: Done) -> None:
         key=key,
         on_change=keep_locked,
         args=(key, codes),
-        placeholder="Click swatches, or pick colors here, to lock",
+        placeholder="Pick colors to lock",
         label_visibility="collapsed",
         help="Locked colors stay in every clustering method's palette, at any k (outlined in the swatches). "
-        "Remove one here or in the sidebar to unlock it.",
+        "Click a swatch to lock or unlock its color, or pick colors here; remove one here or in the sidebar "
+        "to unlock it.",
     )
 
 
