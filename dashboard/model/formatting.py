@@ -95,10 +95,15 @@ def swatches_html(
     colors: np.ndarray, pixel_counts: np.ndarray | None = None, *, locked: np.ndarray | None = None
 ) -> str:
     """A strip of palette swatches, each showing its hex code (and share of pixels) on hover; locked ones ringed."""
+    return swatch_strip_html(swatch_entries(colors, pixel_counts, locked=locked))
+
+
+def swatch_strip_html(entries: list[dict[str, object]]) -> str:
+    """`swatch_entries` as an HTML strip (no clicks): for the sidebar, and a card shown dimmed."""
     spans = "".join(
         f'<span role="img" title="{html.escape(str(entry["tip"]))}" aria-label="{html.escape(str(entry["label"]))}" '
         f'style="{html.escape(str(entry["style"]))}"></span>'
-        for entry in swatch_entries(colors, pixel_counts, locked=locked)
+        for entry in entries
     )
     return f'<div style="{SWATCH_STRIP_STYLE}">{spans}</div>'
 

@@ -436,17 +436,27 @@ def warmed(method: Method, space: str = "rgb", dither_family: str | None = None)
     result, so a card's time is the method's even on a worker not yet warm.
     """
     from quant.dither import DITHERS
+
+    dither = next((name for name, kind in DITHERS.items() if kind.family == dither_family), "none")
+    recipe = Recipe(space=space, dither=dither, palette=("#000000", "#ffffff") if method.name == CUSTOM.name else ())
+    result = quantized(prepared_for(*_warm_up_image(), method, recipe), 4, method.name, recipe)
+    preview_png(result.png)
+    _ = result.metrics
+
+
+@functools.cache
+def _warm_up_image() -> tuple[LoadedImage, Histogram]:
+    """What `warmed` runs every method on, made once per process, and its histogram.
+
+    3,072 distinct colors: enough for the steps a photo takes and a smaller
+    image doesn't (the polish's search runs its parallel build from 2,048
+    sampled colors), at a few milliseconds a method once loaded.
+    """
     from quant.histogram import build_histogram
     from quant.load import from_array
 
-    # 3,072 distinct colors: enough for the steps a photo takes and a smaller image doesn't (the polish's
-    # search runs its parallel build from 2,048 sampled colors), at a few milliseconds a method once loaded.
     small = from_array(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    dither = next((name for name, kind in DITHERS.items() if kind.family == dither_family), "none")
-    recipe = Recipe(space=space, dither=dither, palette=("#000000", "#ffffff") if method.name == CUSTOM.name else ())
-    result = quantized(prepared_for(small, build_histogram(small), method, recipe), 4, method.name, recipe)
-    preview_png(result.png)
-    _ = result.metrics
+    return small, build_histogram(small)
 
 
 def measure(image: LoadedImage, hist: Histogram, k: int, method: Method, recipe: Recipe) -> Done:

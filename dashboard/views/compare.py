@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -22,21 +21,16 @@ from dashboard.model.formatting import (
     method_label,
     metrics_html,
     swatch_entries,
-    swatches_html,
+    swatch_strip_html,
 )
 from dashboard.model.metric_display import COLUMN_BY_KEY, COLUMNS, metric_row, metrics_table, table_in_one_size_unit
 from dashboard.model.outcomes import Done, Failed, Outcome, outcome_k
 
 from .linked import show_selected_pixels
-from .page import Page, Progress, keep_locked, resume, set_locked, shows_errors
+from .page import Page, Progress, frontend_component, keep_locked, resume, set_locked, shows_errors
 
-_FRONTEND = Path(__file__).parent / "frontend"
 #: A card's swatches, clickable to lock (`frontend/swatches.js`); registered once, when the view is imported.
-SWATCH_STRIP = st.components.v2.component(
-    "quant_swatches",
-    js=(_FRONTEND / "swatches.js").read_text(encoding="utf-8"),
-    css=(_FRONTEND / "swatches.css").read_text(encoding="utf-8"),
-)
+SWATCH_STRIP = frontend_component("quant_swatches", "swatches")
 
 
 @shows_errors
@@ -173,12 +167,12 @@ def result_card(page: Page, outcome: Outcome) -> None:
             return
         st.image(outcome.preview, width="stretch", output_format="PNG")  # a wide preview is RGB: no JPEG
         custom = outcome.method == quant.CUSTOM.name  # every color of your own palette is "locked": no ring
-        swatch_strip = swatches_html(
+        swatches = swatch_entries(
             outcome.colors, outcome.pixel_counts, locked=None if custom else outcome.palette.locked
         )
         metrics = metrics_html(metric_row(outcome, len(page.original_png)))
-        remember_shown(page, outcome, swatch_strip, metrics)
-        clickable_swatches(outcome, lockable=not custom)
+        remember_shown(page, outcome, swatch_strip_html(swatches), metrics)
+        clickable_swatches(outcome, swatches, lockable=not custom)
         if not custom:  # your own palette is all yours: nothing to lock
             lock_chooser(outcome)
         with st.expander("Hex codes"):
@@ -189,12 +183,11 @@ def result_card(page: Page, outcome: Outcome) -> None:
         download_buttons(page, outcome)
 
 
-def clickable_swatches(outcome: Done, *, lockable: bool) -> None:
-    """The card's swatches; with `lockable`, clicking one locks its color, or unlocks it (`set_locked`)."""
+def clickable_swatches(outcome: Done, swatches: list[dict[str, object]], *, lockable: bool) -> None:
+    """The card's `swatches` (`swatch_entries`); with `lockable`, clicking one locks its color, or unlocks it
+    (`set_locked`)."""
     key = f"swatches-{outcome.method}"
-    locked = outcome.palette.locked if lockable else None
-    entries = swatch_entries(outcome.colors, outcome.pixel_counts, locked=locked)
-    data = {"swatches": entries, "strip": SWATCH_STRIP_STYLE, "lockable": lockable}
+    data = {"swatches": swatches, "strip": SWATCH_STRIP_STYLE, "lockable": lockable}
     if not lockable:  # your own palette: nothing to lock, and no callback to ask
         SWATCH_STRIP(key=key, data=data)
         return

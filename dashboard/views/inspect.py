@@ -13,8 +13,6 @@ from `dashboard.model.viewer`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
@@ -24,15 +22,10 @@ from dashboard.model.formatting import count_of, escape_markdown, method_label
 from dashboard.model.outcomes import Done, Failed
 
 from .cache import PER_IMAGE, UPLOAD_TTL, delta_e_per_entry, result_pixels, run_of
-from .page import Page, shows_errors
+from .page import Page, frontend_component, shows_errors
 
-_FRONTEND = Path(__file__).parent / "frontend"
 #: Registered once, when the view is imported; mounted by `viewer_fragment`.
-VIEWER = st.components.v2.component(
-    "quant_viewer",
-    js=(_FRONTEND / "viewer.js").read_text(encoding="utf-8"),
-    css=(_FRONTEND / "viewer.css").read_text(encoding="utf-8"),
-)
+VIEWER = frontend_component("quant_viewer", "viewer")
 VIEWER_KEY = "inspect_viewer"
 MODES = {"grid": "Side by side", "split": "Split", "difference": "Difference (ΔE2000)"}
 

@@ -6,6 +6,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -142,6 +143,19 @@ def keep_locked(key: str, shown: tuple[str, ...]) -> None:
     chosen = st.session_state[key]
     others = [code for code in st.session_state.get("locked_colors", []) if code not in shown]
     st.session_state.locked_colors = others + [code for code in chosen if code not in others]
+
+
+#: The page's own browser modules (components v2: no iframe, no build step).
+_FRONTEND = Path(__file__).parent / "frontend"
+
+
+def frontend_component(name: str, module: str):
+    """The components-v2 component `name`, from ``frontend/<module>.js`` and ``.css``; register once, at import."""
+    return st.components.v2.component(
+        name,
+        js=(_FRONTEND / f"{module}.js").read_text(encoding="utf-8"),
+        css=(_FRONTEND / f"{module}.css").read_text(encoding="utf-8"),
+    )
 
 
 def set_locked(key: str, shown: tuple[str, ...]) -> None:
