@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, ERROR, EXCEPTION, SWATCHES, UPLOADER, hex_to_rgb, png
+from helpers import CHROMIUM, CHROMIUM_ARGS, ERROR, EXCEPTION, SWATCH_COUNTS, SWATCHES, UPLOADER, hex_to_rgb, png
 
 pytestmark = pytest.mark.browser
 
@@ -43,9 +43,10 @@ PEAK_MEMORY_BOUND = 3 * 1024**3
 LEVELS = (30, 100, 170, 240)  # 4³ = 64 colors at least 70 apart: each session takes four of them
 KS = (4, 16, 32)  # the k each session moves to; never below its four colors, so palettes stay near them
 
-# The session's own image is on the page: its name, its size, five decoded images, no run in
-# progress, and no image left from before (`old` holds the sources of the images that must change).
-SHOWS = """([name, dims, old]) => {
+# The session's own image is on the page: its name, its size, five decoded images, the three cards'
+# swatches drawn (a component draws them a moment after its card), no run in progress, and no image left
+# from before (`old` holds the sources of the images that must change).
+SHOWS = f"""([name, dims, old]) => {{
     const main = document.querySelector('[data-testid="stMain"]');
     if (!main) return false;
     const captions = [...main.querySelectorAll('[data-testid="stCaptionContainer"]')]
@@ -54,8 +55,8 @@ SHOWS = """([name, dims, old]) => {
     const running = document.querySelector('[data-testid="stStatusWidget"]')?.innerText.includes('Running');
     return captions.includes(name) && captions.some(c => c.startsWith(dims)) && !running
         && imgs.length === 5 && imgs.every(i => i.complete && i.naturalWidth > 0)
-        && imgs.slice(0, 4).every(i => !old.includes(i.src));
-}"""
+        && imgs.slice(0, 4).every(i => !old.includes(i.src)) && ({SWATCH_COUNTS})().length === 3;
+}}"""
 SOURCES = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')]
     .map(i => i.src)"""
 
