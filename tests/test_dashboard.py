@@ -108,7 +108,7 @@ def test_swatches_carry_hex_and_share_on_hover():
 
 def test_card_titles_are_whole_and_escaped():
     text = card_title_html("Agglomerative <fastcluster> & co")
-    assert text == "<strong>Agglomerative &lt;fastcluster&gt; &amp; co</strong>"
+    assert text == '<div class="quant-card-title"><strong>Agglomerative &lt;fastcluster&gt; &amp; co</strong></div>'
     assert "ellipsis" not in text and "nowrap" not in text  # a narrow card wraps its title, never cuts it
 
 

@@ -35,9 +35,10 @@ def card_title_html(label: str) -> str:
     """A card's title in full: it wraps between words rather than being cut.
 
     A narrow card gives its title a second line; a cut title ("Orig…",
-    "libimagequant · b…") hid which method a card shows.
+    "libimagequant · b…") hid which method a card shows. The class lets the
+    card grid give every title in a row the same height (`CARD_GRID_STYLE`).
     """
-    return f"<strong>{html.escape(label)}</strong>"
+    return f'<div class="quant-card-title"><strong>{html.escape(label)}</strong></div>'
 
 
 def metrics_html(row: dict[str, float]) -> str:

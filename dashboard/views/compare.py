@@ -89,12 +89,17 @@ def draw_cards(page: Page) -> None:
 #: to a row, so at 800 px (the sidebar open) four cards got about 110 px each and their titles,
 #: values and buttons broke. The cards are instead a wrapping horizontal container, and a
 #: container query sizes them by the width the grid really has: 4 to a row from 880 px, 2 from
-#: 420 px, else 1. Cards in a row share the row's height, so their borders line up.
+#: 420 px, else 1. Cards in a row share the row's height, so their borders line up; every title
+#: takes two lines while cards share a row (no label needs more), so their images line up too.
 CARD_GRID_STYLE = """<style>
 .st-key-cards { container-type: inline-size; align-items: stretch; }
 .st-key-cards > * { flex: 0 0 calc((100% - 3rem) / 4) !important; min-width: 0 !important; }
+.st-key-cards .quant-card-title { min-height: 3.2em; }
 @container (max-width: 880px) { .st-key-cards > * { flex-basis: calc((100% - 1rem) / 2) !important; } }
-@container (max-width: 420px) { .st-key-cards > * { flex-basis: 100% !important; } }
+@container (max-width: 420px) {
+  .st-key-cards > * { flex-basis: 100% !important; }
+  .st-key-cards .quant-card-title { min-height: 0; }
+}
 </style>"""
 
 
@@ -236,7 +241,7 @@ def download_buttons(page: Page, outcome: Done) -> None:
             "The palette: hex, RGB and pixel count per color",
         ),
     ]
-    with st.container(horizontal=True, gap="small"):
+    with st.container(horizontal=True, gap="xsmall"):  # "small" (16 px) put JSON on a line of its own
         for label, data, extension, mime, help_text in downloads:
             st.download_button(
                 label,

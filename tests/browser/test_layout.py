@@ -25,11 +25,14 @@ _MEASURE = """cards => cards.map(card => {
     const box = card.getBoundingClientRect();
     const title = card.querySelector('strong');
     const titleBlock = title?.closest('[data-testid="stMarkdownContainer"]');
+    const image = card.querySelector('[data-testid="stImage"]');
+    const downloads = [...card.querySelectorAll('[data-testid="stDownloadButton"]')];
     const overflowing = [...card.querySelectorAll('*')]
         .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
         .filter(e => { const r = e.getBoundingClientRect(); return r.width && (r.left < box.left - 1 || r.right > box.right + 1); })
         .map(e => e.getAttribute('data-testid') || e.tagName);
-    return {left: box.left, top: box.top, right: box.right, width: box.width,
+    return {left: box.left, top: box.top, right: box.right, width: box.width, imageTop: image?.getBoundingClientRect().top,
+            downloadLines: new Set(downloads.map(d => Math.round(d.getBoundingClientRect().top))).size,
             title: title?.innerText, titleCut: titleBlock ? titleBlock.scrollWidth > titleBlock.clientWidth : null,
             overflowing};
 })"""
@@ -84,6 +87,9 @@ def test_cards_reflow_and_show_everything_whole(page: Page, app_url, artifacts, 
     assert len({round(card["width"]) for card in cards}) == 1  # the last row's cards are as wide as the others
     assert [card["title"] for card in cards] == TITLES
     assert not [card["title"] for card in cards if card["titleCut"]]
+    for row in set(round(card["top"]) for card in cards):  # a two-line title doesn't push its image down
+        assert len({round(card["imageTop"]) for card in cards if round(card["top"]) == row}) == 1, cards
+    assert {card["downloadLines"] for card in cards[1:]} == {1}  # PNG8, .gpl and JSON side by side
     assert not [(card["title"], card["overflowing"]) for card in cards if card["overflowing"]]
     main = page.get_by_test_id("stMain").bounding_box()
     assert all(card["right"] <= main["x"] + main["width"] + 1 for card in cards)  # the fourth card isn't cut off
