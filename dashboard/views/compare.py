@@ -192,7 +192,7 @@ def clickable_swatches(outcome: Done, swatches: list[dict[str, object]], *, lock
     """The card's `swatches` (`swatch_entries`); with `lockable`, clicking one locks its color, or unlocks it
     (`set_locked`)."""
     key = f"swatches-{outcome.method}"
-    data = {"swatches": swatches, "strip": SWATCH_STRIP_STYLE, "lockable": lockable}
+    data = {"name": key, "swatches": swatches, "strip": SWATCH_STRIP_STYLE, "lockable": lockable}
     if not lockable:  # your own palette: nothing to lock, and no callback to ask
         SWATCH_STRIP(key=key, data=data)
         return

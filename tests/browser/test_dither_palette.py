@@ -96,6 +96,30 @@ def test_clicking_a_swatch_locks_its_color_and_clicking_it_again_unlocks_it(page
     assert_no_exception(page)
 
 
+#: The label of the element that has keyboard focus, looked for through shadow roots.
+_FOCUSED_LABEL = """() => { let at = document.activeElement;
+    while (at?.shadowRoot?.activeElement) at = at.shadowRoot.activeElement;
+    return at?.getAttribute('aria-label') ?? at?.tagName; }"""
+
+
+def test_a_swatch_locked_from_the_keyboard_keeps_focus_when_its_card_is_drawn_anew(page: Page, app_url):
+    """Enter locks the focused swatch; the card recomputes and its new strip gives focus back to it."""
+    page.goto(f"{app_url}/?methods=kmeans,gmm&k=8")
+    wait_for_results(page, 4)
+    chosen = swatches(page)[0][2]
+    kmeans = page.locator('[class*="st-key-result-kmeans"] .quant-swatches')
+    kmeans.get_by_role("button", name=chosen, exact=True).focus()
+    page.keyboard.press("Enter")
+    wait_for_query(page, "lock", chosen[1:])
+    wait_for_results(page, 4)
+    page.wait_for_function(f"label => ({_FOCUSED_LABEL})() === label", arg=f"{chosen} locked")
+    page.keyboard.press("Enter")  # and unlocks it, still from the keyboard
+    wait_for_query(page, "lock", "")
+    wait_for_results(page, 4)
+    page.wait_for_function(f"label => ({_FOCUSED_LABEL})() === label", arg=chosen)
+    assert_no_exception(page)
+
+
 #: Where each palette marker of the first Color space projection is on screen, in page pixels.
 _MARKERS = """() => {
     const chart = document.querySelector('.js-plotly-plot');

@@ -5,9 +5,14 @@
 // whether they can be locked. A click sends {hex, lock} as the trigger value "lock": the state the
 // swatch offered, not a flip, so a double click or a stale strip can't undo a lock. The strip is drawn
 // again on every rerun, as the server has it. One tab stop per strip; the arrow keys move between
-// swatches, and focus stays on its swatch when the strip is drawn again.
+// swatches, and focus stays on its swatch when the strip is drawn again, or drawn anew: a lock
+// recomputes the card, whose new strip would otherwise leave keyboard focus on the page's body.
 
 const KEYS = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+// The swatch last clicked (or pressed), by strip and hex code, and when: a strip drawn anew soon after
+// takes focus back to it. The module is loaded once per page, so this outlives a card's strip.
+const RETURN_FOCUS_MS = 30000;
+let lastPressed = null;
 
 export default function renderSwatches({ data, parentElement, setTriggerValue }) {
   let strip = parentElement.querySelector(".quant-swatches");
@@ -18,8 +23,8 @@ export default function renderSwatches({ data, parentElement, setTriggerValue })
     parentElement.appendChild(strip);
   }
   strip.style.cssText = data.strip;
-  const focused = parentElement.getRootNode().activeElement?.dataset?.hex;
-  const swatches = data.swatches.map((entry) => swatch(entry, data.lockable, setTriggerValue));
+  const focused = parentElement.getRootNode().activeElement?.dataset?.hex ?? focusToReturn(data.name);
+  const swatches = data.swatches.map((entry) => swatch(entry, data, setTriggerValue));
   strip.replaceChildren(...swatches);
   if (data.lockable && swatches.length) {
     const current = swatches.find((s) => s.dataset.hex === focused) || swatches[0];
@@ -28,7 +33,17 @@ export default function renderSwatches({ data, parentElement, setTriggerValue })
   }
 }
 
-function swatch({ hex, label, tip, locked, style }, lockable, setTriggerValue) {
+// The hex code to focus in strip `name` if its last press was recent and focus has since fallen to the
+// page's body (nothing else took it), else undefined.
+function focusToReturn(name) {
+  const recent = lastPressed && lastPressed.strip === name && Date.now() - lastPressed.at < RETURN_FOCUS_MS;
+  if (!recent || document.activeElement !== document.body) return undefined;
+  const hex = lastPressed.hex;
+  lastPressed = null; // once: a later redraw leaves focus where the user put it
+  return hex;
+}
+
+function swatch({ hex, label, tip, locked, style }, { lockable, name }, setTriggerValue) {
   const node = document.createElement(lockable ? "button" : "span");
   node.className = "swatch";
   node.style.cssText = style;
@@ -39,7 +54,10 @@ function swatch({ hex, label, tip, locked, style }, lockable, setTriggerValue) {
     node.type = "button";
     node.tabIndex = -1;
     node.setAttribute("aria-pressed", String(locked));
-    node.addEventListener("click", () => setTriggerValue("lock", { hex, lock: !locked }));
+    node.addEventListener("click", () => {
+      lastPressed = { strip: name, hex, at: Date.now() };
+      setTriggerValue("lock", { hex, lock: !locked });
+    });
   } else {
     node.setAttribute("role", "img");
   }
