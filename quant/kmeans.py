@@ -8,7 +8,9 @@ engine:
 
 1. **Start** from a variance-minimising split (`split_init`, in the spirit of
    Wu's quantizer: repeatedly cut the cluster with the largest squared error
-   where the cut lowers it most) or from weighted k-means++.
+   where the cut lowers it most), from that split made again once Lloyd's
+   iterations show which colors it serves badly (``init="feedback"``), or
+   from weighted k-means++.
 2. **Lloyd iterations** on a bounded working set (the histogram merged into
    at most `max_points` cells of the color space, weighted means kept).
 3. **Refinement** on the full histogram: a few more Lloyd iterations over
@@ -45,6 +47,7 @@ __all__ = [
     "nearest",
     "split_init",
     "kmeanspp_init",
+    "weighted_by_error",
     "grid_reduce",
     "geometric_medians",
     "WORKING_POINTS",
@@ -327,6 +330,19 @@ def _best_cut_numba(p, w):
     return order, best_cut, max(best_left, 0.0), max(best_right, 0.0)
 
 
+def weighted_by_error(points: np.ndarray, weights: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """`weights` raised where `centers` serve the points badly: × (1 + squared error ÷ its weighted mean).
+
+    What a feedback start splits by (libimagequant raises poorly served
+    colors' weights the same way between its iterations): a split of the
+    raised weights gives a color region that Lloyd's iterations left with too
+    few centers, such as a photo's few saturated colors, more of them.
+    """
+    error = nearest(points, centers)[1]
+    mean = float(np.average(error, weights=weights)) if weights.sum() > 0 else 0.0
+    return weights * (1.0 + error / mean) if mean > 0 else weights
+
+
 def kmeanspp_init(points: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Greedy weighted k-means++ (as scikit-learn: 2 + log k candidates per step, the best kept).
 
@@ -432,8 +448,10 @@ def weighted_kmeans(
         Colors in the clustering space.
     weights : (n,) float
         Pixel counts.
-    init : {'split', 'kmeans++'}
-        Variance-split start (deterministic) or greedy k-means++.
+    init : {'split', 'feedback', 'kmeans++'}
+        Variance-split start (deterministic); that split made again after
+        Lloyd's iterations, each point's weight raised by its error
+        (`weighted_by_error`, deterministic); or greedy k-means++.
     n_init : int
         Starts to try (k-means++ only; a split start is always the same);
         the lowest weighted squared error wins.
@@ -465,12 +483,16 @@ def weighted_kmeans(
     k = min(k, len(work_points) + len(fixed))
     rng = np.random.default_rng(seed)
     runs = []  # (inertia, centers) of each start
-    for _ in range(1 if init == "split" else n_init):
+    for _ in range(n_init if init == "kmeans++" else 1):  # a split start is always the same
         free = k - len(fixed)
         if free == 0:
             start = fixed
-        elif init == "split":
+        elif init in ("split", "feedback"):
             start = np.vstack([fixed, split_init(work_points, work_weights, free)])
+            if init == "feedback":
+                settled = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol, fixed=len(fixed))[0]
+                raised = weighted_by_error(work_points, work_weights, settled)
+                start = np.vstack([fixed, split_init(work_points, raised, free)])
         else:
             start = np.vstack([fixed, kmeanspp_init(work_points, work_weights, free, rng)])
         centers, _, inertia = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol, fixed=len(fixed))

@@ -280,18 +280,66 @@ def test_kmeans_with_mean_centers_and_one_start_is_textbook_kmeans(image, hist):
 
 
 @pytest.mark.parametrize("k", [4, 16, 64])
-def test_more_kmeans_starts_never_raise_mean_delta_e(image, hist, k):
-    """The first start is the single start's palette; the others are kept only when their ΔE2000 is lower."""
-    errors = [quant.prepare(image, "kmeans", hist=hist, params={"starts": n}).quantize(k).delta_e for n in (1, 2, 4)]
-    assert errors[0] >= errors[1] >= errors[2]
+def test_kmeans_polishes_the_start_that_serves_the_pixels_best(image, hist, k):
+    """Two starts: the split's palette, unless the feedback split's is 1 % better by the polish's sum."""
+    from quant.palette import START_MARGIN
+    from quant.polish import summed_cost
+
+    def palette(init, starts=1, polish="perceptual"):
+        params = {"init": init, "starts": starts, "polish": polish}
+        return quant.prepare(image, "kmeans", hist=hist, params=params).quantize(k).palette
+
+    cost = {
+        init: summed_cost(hist.colors, hist.lab, hist.counts, unpolished.colors, unpolished.labels)
+        for init in ("split", "feedback")
+        for unpolished in [palette(init, polish="none")]
+    }
+    expected = "feedback" if cost["feedback"] < cost["split"] * (1 - START_MARGIN) else "split"
+    np.testing.assert_array_equal(palette("split", starts=2).colors, palette(expected).colors)
+
+
+@pytest.mark.parametrize(
+    "costs, kept", [((100.0, 99.5), 0), ((100.0, 98.0), 1), ((100.0, 98.0, 97.5), 1), ((100.0, 101.0, 90.0), 2)]
+)
+def test_a_later_start_is_kept_only_when_it_is_better_by_the_margin(image, hist, costs, kept):
+    """Judged by the last pass's cost before the pass, which then runs once, on the kept start's palette."""
+    from quant.methods import ClusteringMethod, LastPass
+
+    judged, polished = [], []
+
+    def cluster(points, weights, k, *, seed, axis):  # each start splits the colors along another axis
+        return (points[:, axis] > np.median(points[:, axis])).astype(np.int64)
+
+    def cost(rgb, lab, counts, colors, labels):
+        judged.append(colors.copy())
+        return costs[len(judged) - 1]
+
+    def run(rgb, lab, counts, colors, labels, *, fixed):
+        polished.append(colors.copy())
+        return colors, labels
+
+    method = ClusteringMethod(
+        name="by-axis", label="By axis", description="Splits along one axis.", complexity="O(n)",
+        cluster=cluster, starts=lambda k, seed: [{"axis": axis} for axis in range(len(costs))],
+        last_pass=lambda: LastPass(run=run, cost=cost),
+    )
+    quant.prepare(image, method, hist=hist).quantize(2)
+    assert len(judged) == len(costs) and len(polished) == 1
+    np.testing.assert_array_equal(polished[0], judged[kept])
 
 
 def test_kmeans_tries_its_extra_starts_only_at_small_k():
     from quant.methods import MULTI_START_MAX_K, _kmeans_starts
 
-    assert len(_kmeans_starts(MULTI_START_MAX_K, 3, starts=4)) == 4
-    assert _kmeans_starts(MULTI_START_MAX_K, 3, starts=4)[1] == {"init": "kmeans++", "n_init": 1, "seed": 4}
-    assert _kmeans_starts(MULTI_START_MAX_K + 1, 3, starts=4) == [{}]
+    assert _kmeans_starts(MULTI_START_MAX_K, 3, starts=4, init="split") == [
+        {},
+        {"init": "feedback"},
+        {"init": "kmeans++", "n_init": 1, "seed": 5},
+        {"init": "kmeans++", "n_init": 1, "seed": 6},
+    ]
+    assert _kmeans_starts(MULTI_START_MAX_K, 3, starts=2, init="feedback") == [{}, {"init": "split"}]
+    assert _kmeans_starts(MULTI_START_MAX_K, 3, starts=1, init="split") == [{}]
+    assert _kmeans_starts(MULTI_START_MAX_K + 1, 3, starts=4, init="split") == [{}]
 
 
 def test_geometric_medians_by_hand():
