@@ -105,9 +105,20 @@ def sample_source() -> Source:
     return Source(f"sample:{name}", quant.SAMPLES[name], cached_sample(name))
 
 
+#: The sidebar's multiselects keep one height, focused or not, and show every chip. A focused box made
+#: room for its text field (48 px) on a line of its own, and lost it on blur: the mouse-down of the next
+#: click in the sidebar blurred it, everything below moved up a line, and the click landed elsewhere
+#: (removing a method, then picking k = 16, left k at 8). And a box of more than five chips scrolled.
+SIDEBAR_MULTISELECT_STYLE = """<style>
+[data-testid="stSidebar"] [data-testid="stMultiSelect"] input { min-width: 8px !important; }
+[data-testid="stSidebar"] [data-testid="stMultiSelect"] .react-aria-ComboBox > div { max-height: none !important; }
+</style>"""
+
+
 def settings_ui() -> Settings:
     """The settings in the sidebar; the view is chosen on the page, so it is left for the caller."""
     st.header("Quantization", anchor=False)
+    st.html(SIDEBAR_MULTISELECT_STYLE)
     methods = st.multiselect(
         "Methods",
         list(quant.METHODS),

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
-from helpers import STUDY_TITLES, assert_no_exception, drag, open_page, pick_k, size_caption, wait_for_results
+from helpers import (
+    STUDY_TITLES,
+    assert_no_exception,
+    drag,
+    open_page,
+    pick_k,
+    size_caption,
+    wait_for_query,
+    wait_for_results,
+)
 from playwright.sync_api import Page, expect
+
+import quant
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +76,28 @@ def test_a_quick_pick_recomputes_and_updates_the_link(page: Page, app_url):
     wait_for_results(page, 5)
     expect(page.get_by_test_id("stNumberInputField").first).to_have_value("16")
     assert_no_exception(page)
+
+
+def test_the_first_click_after_removing_a_method_takes_effect(page: Page, app_url):
+    """The Methods box keeps its height as it loses focus: the click that blurs it lands where it was aimed."""
+    open_page(page, app_url)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="Remove Agglomerative (fastcluster)").click()
+    wait_for_query(page, "methods", "kmeans,gmm")
+    wait_for_results(page, 4)
+    pick_k(page, 16)  # once
+    wait_for_query(page, "k", "16")
+    assert_no_exception(page)
+
+
+def test_every_chosen_method_shows_in_the_methods_box(page: Page, app_url):
+    page.goto(f"{app_url}/?methods={','.join(quant.METHODS)}&k=4")
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").first
+    expect(box.get_by_role("button", name=re.compile("^Remove "))).to_have_count(len(quant.METHODS))
+    outline = box.bounding_box()
+    for chip in box.get_by_role("button", name=re.compile("^Remove ")).all():
+        chip_box = chip.bounding_box()
+        assert outline["y"] <= chip_box["y"] and chip_box["y"] + chip_box["height"] <= outline["y"] + outline["height"]
 
 
 def test_a_link_restores_its_settings_and_explains_bad_values(page: Page, app_url, artifacts):
