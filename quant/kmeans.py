@@ -36,6 +36,8 @@ threads only split the assignment step, sums are accumulated in order.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -238,10 +240,32 @@ def geometric_medians(
     Zero for a label no point has, like `weighted_means`.
     """
     centers, _ = weighted_means(points, weights, labels, n_labels)
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
     for _ in range(steps):
-        distance = np.sqrt(((points - centers[labels]) ** 2).sum(axis=1))
-        centers, _ = weighted_means(points, weights / np.maximum(distance, floor), labels, n_labels)
+        centers = _weiszfeld_step(points, weights, labels, centers, floor)
     return centers
+
+
+@njit(cache=True, nogil=True)
+def _weiszfeld_step(points, weights, labels, centers, floor):
+    """Each label's mean of its points weighted by weight ÷ distance to its center (at least `floor`)."""
+    k, dims = centers.shape
+    sums = np.zeros((k, dims))
+    mass = np.zeros(k)
+    for i in range(points.shape[0]):
+        j = labels[i]
+        w = weights[i] / max(math.sqrt(_squared_distance(points, i, centers, j)), floor)
+        mass[j] += w
+        for c in range(dims):
+            sums[j, c] += w * points[i, c]
+    out = np.zeros((k, dims))  # zero for a label no point has, like weighted_means
+    for j in range(k):
+        if mass[j] > 0:
+            for c in range(dims):
+                out[j, c] = sums[j, c] / mass[j]
+    return out
 
 
 # --- starts -----------------------------------------------------------------------------------

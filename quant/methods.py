@@ -270,7 +270,7 @@ def _kmeans(
 
 
 #: Above this k, kmeans makes one start: the extra starts' gain was small there and their time large.
-MULTI_START_MAX_K = 64
+MULTI_START_MAX_K = 16
 
 
 def _kmeans_starts(k, seed, *, starts, init, **_):

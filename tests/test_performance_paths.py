@@ -79,11 +79,31 @@ def test_weighted_kmeans_is_deterministic_and_bounded():
     rng = np.random.default_rng(4)
     points = rng.random((5000, 6))
     weights = rng.integers(1, 9, 5000).astype(float)
-    for init in ("split", "kmeans++"):
+    for init in ("split", "feedback", "kmeans++"):
         a = K.weighted_kmeans(points, weights, 32, seed=5, init=init, max_points=1000)
         b = K.weighted_kmeans(points, weights, 32, seed=5, init=init, max_points=1000)
         assert np.array_equal(a[1], b[1]) and np.array_equal(a[0], b[0])
         assert a[1].min() >= 0 and a[1].max() < 32
+
+
+def test_weighted_by_error_by_hand():
+    """Squared errors 0, 1, 0 (mean 1/3 by weight): the middle point's weight × (1 + 3)."""
+    points = np.array([[0.0], [1.0], [10.0]])
+    raised = K.weighted_by_error(points, np.ones(3), np.array([[0.0], [10.0]]))
+    np.testing.assert_allclose(raised, [1.0, 4.0, 1.0])
+
+
+def test_a_systematic_sample_by_hand():
+    """Five marks, 2 pixels apart, at 1, 3, 5, 7, 9 along running counts 1, 2, 3, 4, 5, 10: entries 1 and 3 take
+    one each, entry 5 (5 pixels) three."""
+    from quant.numeric import systematic_sample
+
+    taken, stands_for = systematic_sample(np.array([1.0, 1.0, 1.0, 1.0, 1.0, 5.0]), 5)
+    np.testing.assert_array_equal(taken, [1, 3, 5])
+    np.testing.assert_allclose(stands_for, [2.0, 2.0, 6.0])
+    taken, stands_for = systematic_sample(np.array([3.0, 4.0]), 5)  # no more entries than marks: all, as they are
+    np.testing.assert_array_equal(taken, [0, 1])
+    np.testing.assert_allclose(stands_for, [3.0, 4.0])
 
 
 def test_grid_reduce_keeps_weighted_means_and_mass():

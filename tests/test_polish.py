@@ -53,6 +53,17 @@ def test_default_kmeans_labels_every_color_with_its_palette_color_of_least_cost(
     np.testing.assert_allclose(every[np.arange(len(hist)), palette.labels], every.min(axis=1), atol=1e-9)
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_summed_cost_is_the_brute_force_sum_for_each_color_s_own_palette_color(image, hist, monkeypatch, parallel):
+    """What starts are judged by: each color to its labelled palette color (not its nearest), × its pixels."""
+    monkeypatch.setattr(P, "_PARALLEL_COLORS", 0 if parallel else 1 << 40)
+    palette = quant.prepare(image, "kmeans", hist=hist, params={"polish": "none"}).quantize(8).palette
+    labels = np.roll(palette.labels, 1)  # not every color's nearest
+    counts = hist.counts.astype(np.float64)
+    got = P.summed_cost(hist.colors, hist.lab, counts, palette.colors, labels)
+    assert got == pytest.approx(total(hist.colors, counts, palette.colors, labels), rel=1e-9)
+
+
 @pytest.mark.parametrize("k", [4, 16])
 def test_polish_lowers_the_summed_cost_of_the_clustering_palette(image, hist, k):
     plain = quant.prepare(image, "kmeans", hist=hist, params={"polish": "none"}).quantize(k).palette
