@@ -463,6 +463,7 @@ def weighted_kmeans(
     tol: float | None = None,
     working_set: tuple[np.ndarray, np.ndarray] | None = None,
     fixed: np.ndarray | None = None,
+    settled: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster weighted 3-D points into at most `k` groups; returns (centers, label per point).
 
@@ -495,6 +496,11 @@ def weighted_kmeans(
     fixed : (L, 3) float, optional
         Centers that never move (locked colors, in the points' space); they
         are the first L of the k centers, so labels 0…L-1 are theirs.
+    settled : dict, optional
+        Where the split start's centers after Lloyd's iterations on the
+        working set are kept, for the calls on one working set (one
+        `working_set`, its weights and fixed centers): a feedback start at
+        the same k begins from them instead of doing that work again.
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
@@ -506,21 +512,30 @@ def weighted_kmeans(
     fixed = np.zeros((0, points.shape[1])) if fixed is None else np.asarray(fixed, dtype=np.float64)
     k = min(k, len(work_points) + len(fixed))
     rng = np.random.default_rng(seed)
+    free = k - len(fixed)
+
+    def settle(start):  # Lloyd's iterations on the working set: (inertia, centers)
+        centers, _, inertia = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol, fixed=len(fixed))
+        return inertia, centers
+
+    def settled_split():  # the split start, settled: the same for a feedback start after a split one, so kept
+        key = ("split", free, fixed.tobytes(), max_iter, tol)
+        if key not in memo:
+            memo[key] = settle(np.vstack([fixed, split_init(work_points, work_weights, free)]))
+        return memo[key]
+
+    memo = {} if settled is None else settled
     runs = []  # (inertia, centers) of each start
     for _ in range(n_init if init == "kmeans++" else 1):  # a split start is always the same
-        free = k - len(fixed)
         if free == 0:
-            start = fixed
-        elif init in ("split", "feedback"):
-            start = np.vstack([fixed, split_init(work_points, work_weights, free)])
-            if init == "feedback":
-                settled = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol, fixed=len(fixed))[0]
-                raised = weighted_by_error(work_points, work_weights, settled)
-                start = np.vstack([fixed, split_init(work_points, raised, free)])
+            runs.append(settle(fixed))
+        elif init == "split":
+            runs.append(settled_split())
+        elif init == "feedback":
+            raised = weighted_by_error(work_points, work_weights, settled_split()[1])
+            runs.append(settle(np.vstack([fixed, split_init(work_points, raised, free)])))
         else:
-            start = np.vstack([fixed, kmeanspp_init(work_points, work_weights, free, rng)])
-        centers, _, inertia = lloyd(work_points, work_weights, start, max_iter=max_iter, tol=tol, fixed=len(fixed))
-        runs.append((inertia, centers))
+            runs.append(settle(np.vstack([fixed, kmeanspp_init(work_points, work_weights, free, rng)])))
     centers = min(runs, key=lambda run: run[0])[1]  # the first of equals, as before
     # grid_reduce only ever returns fewer points than it was given, or the points themselves.
     if len(work_points) == len(points):

@@ -222,12 +222,13 @@ def _kmeans_weights(image, hist, *, importance, flatness_scale, **_):
 
 
 def _kmeans_precompute(points, weights, *, space, oklab_weight, **_):
-    """kmeans' work that doesn't depend on k: its feature space, and the working set merged in it."""
+    """kmeans' work that doesn't depend on k: its feature space, the working set merged in it, and a place for
+    each k's settled split start (`weighted_kmeans`'s `settled`), which its feedback start begins from."""
     from .colorspace import blend_with_oklab
     from .kmeans import WORKING_POINTS, grid_reduce
 
     features = blend_with_oklab(points, space, oklab_weight)
-    return {"features": features, "working_set": grid_reduce(features, weights, WORKING_POINTS)[:2]}
+    return {"features": features, "working_set": grid_reduce(features, weights, WORKING_POINTS)[:2], "settled": {}}
 
 
 def _kmeans(
@@ -244,6 +245,7 @@ def _kmeans(
     refine_iter,
     features=None,
     working_set=None,
+    settled=None,
     fixed=None,
     **_,  # the parameters the palette stage uses (importance, starts, center, polish)
 ):
@@ -265,6 +267,7 @@ def _kmeans(
         refine_iter=refine_iter,
         working_set=working_set,
         fixed=fixed,
+        settled=settled,
     )
     return labels
 
@@ -508,7 +511,8 @@ METHODS: dict[str, Method] = {
             description="Lloyd's k-means on the color histogram, each color weighted by its pixels, counted by how "
             "flat their surroundings are (as SSIM weighs errors); "
             "distance in the chosen space plus an Oklab term, refined on every distinct color, then polished "
-            "for ΔE2000 with an RGB term (a gray image is solved exactly).",
+            "for ΔE2000 with an RGB term (a gray image is solved exactly). Up to k = 16 it also starts again "
+            "with badly served colors weighted up, and polishes whichever start serves the pixels better.",
             complexity="O(n·k·iterations) on n histogram colors (nearest centers found by a sorted-axis search)",
             params=(
                 Param(

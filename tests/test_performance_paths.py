@@ -86,6 +86,21 @@ def test_weighted_kmeans_is_deterministic_and_bounded():
         assert a[1].min() >= 0 and a[1].max() < 32
 
 
+def test_a_feedback_start_takes_the_settled_split_from_the_split_start_at_its_k():
+    """The same answer as working it out again; the split is settled once per k."""
+    rng = np.random.default_rng(8)
+    points = rng.random((4000, 3))
+    weights = rng.integers(1, 9, 4000).astype(float)
+    settled = {}
+    for k in (8, 16):
+        split = K.weighted_kmeans(points, weights, k, init="split", settled=settled)
+        feedback = K.weighted_kmeans(points, weights, k, init="feedback", settled=settled)
+        alone = K.weighted_kmeans(points, weights, k, init="feedback")
+        np.testing.assert_array_equal(feedback[0], alone[0])
+        assert not np.array_equal(split[0], feedback[0])
+    assert len(settled) == 2
+
+
 def test_weighted_by_error_by_hand():
     """Squared errors 0, 1, 0 (mean 1/3 by weight): the middle point's weight × (1 + 3)."""
     points = np.array([[0.0], [1.0], [10.0]])
