@@ -235,6 +235,8 @@ class PaletteWork(ComputedOnce):
             colors, working_labels = self._run(k, seed, polish)
             labels = working_labels[self.working.parent]
         colors, labels, locked = _deduplicate(colors, labels, keep=len(lock))
+        if len(colors) < k < len(hist):
+            notices.append(_fewer_colors_note(k, len(colors)))
         pixels = np.bincount(labels, weights=hist.counts, minlength=len(colors))
         colors, locked, rank = in_order(colors, locked, pixels, self.order)
         labels = rank[labels]
@@ -390,6 +392,16 @@ class PaletteWork(ComputedOnce):
         if method.precompute is not None:
             args.update(method.precompute(self.points, self.working.weights, **args))
         return args
+
+
+def _fewer_colors_note(k: int, used: int) -> str:
+    """Why a palette of an image of more than `k` colors has only `used`: a color nobody took, or twins."""
+    lost = k - used
+    were = "was" if lost == 1 else "were"
+    return (
+        f"{lost} of the {k} colors {were} left with no pixels (each nearer another color, a locked one perhaps) "
+        f"or came out equal to another, so {used} are used"
+    )
 
 
 def _deduplicate(colors: np.ndarray, labels: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

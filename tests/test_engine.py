@@ -328,6 +328,29 @@ def test_a_later_start_is_kept_only_when_it_is_better_by_the_margin(image, hist,
     np.testing.assert_array_equal(polished[0], judged[kept])
 
 
+def test_a_palette_with_fewer_colors_than_k_says_why():
+    """A method that can't fix colors makes k − L; one of them equal to a locked color merges into it."""
+    from quant.methods import ClusteringMethod
+
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[:, :2] = (250, 0, 0)  # a red half and a blue half, with a few other colors
+    rgb[:, 2:] = (0, 0, 250)
+    rgb[0, :3] = [(240, 10, 10), (10, 10, 240), (120, 120, 120)]
+
+    def red_and_blue(points, weights, labels, n_labels, *, lock, **_):  # pure red and blue, whatever the clusters
+        return np.vstack([lock, [[250, 0, 0], [0, 0, 250]]]).astype(np.uint8), labels + len(lock)
+
+    method = ClusteringMethod(
+        name="by-red", label="By red", description="Red or not.", complexity="O(n)",
+        cluster=lambda points, weights, k, *, seed: (points[:, 0] < points[:, 0].mean()).astype(np.int64),
+        colors=red_and_blue,
+    )
+    palette = quant.prepare(quant.from_array(rgb), method, lock="#fa0000").quantize(3).palette
+    assert len(palette.colors) == 2
+    assert palette.notices == ("1 of the 3 colors was left with no pixels (each nearer another color, a locked one "
+                               "perhaps) or came out equal to another, so 2 are used",)
+
+
 def test_kmeans_tries_its_extra_starts_only_at_small_k():
     from quant.methods import MULTI_START_MAX_K, _kmeans_starts
 
