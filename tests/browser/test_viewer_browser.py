@@ -86,6 +86,21 @@ def test_zooming_or_panning_one_result_moves_every_panel(page: Page, app_url, ar
     page.screenshot(path=artifacts / "inspect-zoomed.png")
 
 
+def test_a_double_click_goes_to_one_to_one_and_another_back_to_the_fit(page: Page, app_url):
+    """Even where the fit is above 100 %: a double-click there used to stay at the fit."""
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    open_inspect(page, app_url)
+    fit = views(page)
+    assert float(fit[0][0]) > 1  # the sample's panels at this width: the case that went wrong
+    canvas = page.locator(CANVASES).nth(1)
+    canvas.dblclick()
+    one_to_one = wait_for_new_view(page, fit)
+    assert float(one_to_one[0][0]) == 1 and len(set(one_to_one)) == 1
+    canvas.dblclick()
+    assert wait_for_new_view(page, one_to_one)[0][0] == fit[0][0]
+    assert_no_exception(page)
+
+
 @pytest.fixture()
 def twelve_megapixels(tmp_path):
     """A 4000 × 3000 PNG: gradients under seeded noise, so every crop is unlike its neighbours."""

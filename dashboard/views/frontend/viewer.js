@@ -136,7 +136,7 @@ class Viewer {
     }
     this.readout = element("span", "readout", this.toolbar);
     this.position = element("span", "position", this.toolbar);
-    element("span", "hint", this.toolbar, "Scroll to zoom, drag to pan, double-click for 1:1.");
+    element("span", "hint", this.toolbar, "Scroll to zoom, drag to pan, double-click for 1:1 (again to fit).");
   }
 
   buildSplitBar() {
@@ -390,7 +390,8 @@ class Viewer {
     }, { passive: false });
     canvas.addEventListener("dblclick", (event) => {
       const p = this.imagePoint(canvas, event);
-      if (this.view.zoom < 1) this.setZoom(1, p.x, p.y, p.sx, p.sy);
+      // 1:1 from any other zoom (a fit above 100 % too), and back to the fit from 1:1.
+      if (Math.abs(this.view.zoom - 1) > 1e-9) this.setZoom(1, p.x, p.y, p.sx, p.sy);
       else this.fitView();
     });
     let drag = null;
