@@ -90,11 +90,13 @@ def draw_cards(page: Page) -> None:
 #: values and buttons broke. The cards are instead a wrapping horizontal container, and a
 #: container query sizes them by the width the grid really has: 4 to a row from 880 px, 2 from
 #: 420 px, else 1. Cards in a row share the row's height, so their borders line up; every title
-#: takes two lines while cards share a row (no label needs more), so their images line up too.
+#: takes two lines while cards share a row (no label needs more), so their images line up too. A
+#: picture is at most 480 px tall, letterboxed: a 2 × 5000 px upload drew each card 477,500 px tall.
 CARD_GRID_STYLE = """<style>
 .st-key-cards { container-type: inline-size; align-items: stretch; }
 .st-key-cards > * { flex: 0 0 calc((100% - 3rem) / 4) !important; min-width: 0 !important; }
 .st-key-cards .quant-card-title { min-height: 3.2em; }
+.st-key-cards [data-testid="stImage"] img { max-height: 480px; object-fit: contain; }
 @container (max-width: 880px) { .st-key-cards > * { flex-basis: calc((100% - 1rem) / 2) !important; } }
 @container (max-width: 420px) {
   .st-key-cards > * { flex-basis: 100% !important; }
@@ -126,7 +128,8 @@ def pending_card(page: Page, method: str, *, stopped: bool = False) -> None:
     with the other replaces everything under the title, so no metric or
     download of the previous result stays on the card undimmed.
     """
-    st.markdown(card_title_html(method_label(method)), unsafe_allow_html=True)
+    description = quant.get_method(method).description  # the same title as its result card, help and all
+    st.markdown(card_title_html(method_label(method)), unsafe_allow_html=True, help=description)
     note = "Stopped." if stopped else f"Computing k = {page.settings.k}…"
     shown = st.session_state.get("shown_results", {}).get(method)
     with st.container(key=f"stale-{method}"):
@@ -159,8 +162,10 @@ def original_card(page: Page) -> None:
     st.markdown(card_title_html("Original"), unsafe_allow_html=True)
     st.image(page.original_preview, width="stretch", output_format="PNG")  # "auto" sends opaque PNGs as JPEG
     st.caption(escape_markdown(page.source.name))
-    colors, size = count_of(len(page.hist), "color"), human_size(len(page.original_png))
-    st.caption(f"{image.width} × {image.height} px · {colors} · PNG {size}")
+    # A number and its unit stay on one line ("PNG 642 / B" broke a narrow card's caption).
+    colors = count_of(len(page.hist), "color").replace(" ", "\u00a0")
+    size = f"PNG {human_size(len(page.original_png))}".replace(" ", "\u00a0")
+    st.caption(f"{image.width} × {image.height} px · {colors} · {size}")
 
 
 def result_card(page: Page, outcome: Outcome) -> None:
@@ -289,6 +294,11 @@ def metrics_chart(page: Page) -> None:
     )
 
 
+FULL_SIZE_FIT_STYLE = (
+    "<style>.st-key-full-size-fit [data-testid='stImage'] img {max-height: 85vh; object-fit: contain;}</style>"
+)
+
+
 @st.fragment
 @shows_errors
 def full_size_view(page: Page) -> None:
@@ -309,7 +319,12 @@ def full_size_view(page: Page) -> None:
         "Actual pixels", key="actual_pixels", help="Show the image 1:1 instead of fitting it to the page width."
     )
     data = page.original_preview if choice == "original" else by_method[choice].preview
-    st.image(data, width="content" if actual_pixels else "stretch", output_format="PNG")
+    if actual_pixels:
+        st.image(data, width="content", output_format="PNG")
+    else:  # fitted to the page's width, and to the window's height: a very tall image isn't metres long
+        st.html(FULL_SIZE_FIT_STYLE)
+        with st.container(key="full-size-fit"):
+            st.image(data, width="stretch", output_format="PNG")
     if choice != "original":
         palette_picker(page, by_method[choice])
 

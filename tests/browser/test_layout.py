@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
-from helpers import assert_no_exception, wait_for_results
+from helpers import assert_no_exception, png, size_caption, upload, wait_for_results
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -113,8 +114,25 @@ def test_the_upload_button_is_in_sight_on_a_phone(page: Page, app_url, artifacts
 def test_sizes_are_written_one_way(page: Page, app_url):
     open_cards(page, app_url, 1400)
     text = page.locator(CARDS).all_inner_texts()
-    sizes = re.findall(r"\d[\d,.]* (?:B|kB|MB|GB)\b", "\n".join(text))
-    assert sizes and all(re.fullmatch(r"\d{1,3}\.\d (?:kB|MB|GB)|\d{1,3} B", size) for size in sizes), sizes
+    sizes = re.findall(r"\d[\d,.]*[ \u00a0](?:B|kB|MB|GB)\b", "\n".join(text))  # the caption's unit can't wrap
+    assert sizes and all(re.fullmatch(r"\d{1,3}\.\d[ \u00a0](?:kB|MB|GB)|\d{1,3}[ \u00a0]B", size) for size in sizes), sizes
+    assert any("\u00a0" in size for size in sizes)  # the original's "PNG 220.8 kB"
+
+
+def test_a_very_tall_image_is_letterboxed_not_drawn_metres_long(page: Page, app_url, artifacts):
+    """A 2 × 5000 px upload: every picture fits 480 px in a card and the window's height at full size."""
+    rng = np.random.default_rng(5)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(app_url)
+    upload(page, "tall.png", png(rng.integers(0, 256, (5000, 2, 3), dtype=np.uint8)))
+    expect(size_caption(page)).to_contain_text("2 × 5000 px")
+    wait_for_results(page, 5)
+    heights = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').evaluate_all(
+        "imgs => imgs.map(i => i.getBoundingClientRect().height)")
+    assert max(heights[:-1]) <= 480.5 and heights[-1] <= 1000, heights  # the cards, then the full-size view
+    assert page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight") < 5000
+    assert_no_exception(page)
+    page.screenshot(path=artifacts / "layout-tall-image.png")
 
 
 def test_clicking_a_baselines_palette_color_shows_its_pixels(page: Page, app_url, artifacts):
