@@ -204,6 +204,8 @@ def test_quality_figure_draws_every_method_on_the_same_five_log2_panels():
         assert list(fig.layout[axis].tickvals) == [2, 4, 8, 16, 32, 64, 128, 256]
     assert [fig.layout[f"yaxis{n}"].title.text for n in ("", 2, 3, 4, 5)] == \
         ["SSIM", "PSNR, dB", "ΔE2000", "Blurred ΔE2000", "PNG8 size, kB"]
+    assert [a.text for a in fig.layout.annotations][:2] == ["SSIM<br>higher is better", "PSNR (dB)<br>higher is better"]
+    assert fig.layout.title.text == "Quality versus k"  # the legend names the methods: no title cut on a phone
     assert fig.layout.uirevision
 
 

@@ -364,9 +364,10 @@ def quality_figure(
     fig = make_subplots(
         rows=_PANEL_ROWS,
         cols=_PANEL_COLUMNS,
-        subplot_titles=[column.axis_title for column in QUALITY_PANELS],
+        subplot_titles=[column.panel_title for column in QUALITY_PANELS],
         horizontal_spacing=0.1,
-        vertical_spacing=0.3 / _PANEL_ROWS,
+        # Room between rows for a panel's tick labels, its "k (colors)" and the two-line title below it.
+        vertical_spacing=0.125,
     )
     for order, (label, rows) in enumerate(sweeps.items()):
         ks, values = [row.k for row in rows], [sweep_values(row) for row in rows]
@@ -391,11 +392,12 @@ def quality_figure(
     for number, column in enumerate(QUALITY_PANELS):
         fig.update_xaxes(_log2_axis(), title_text="k (colors)", **_panel_cell(number))
         fig.update_yaxes(title_text=column.short_title, **_panel_cell(number))
-    _finish(fig, f"Quality versus k: {', '.join(sweeps)}", uirevision, "zoom")
+    # The methods are in the legend: a title that listed them too was cut off on a phone.
+    _finish(fig, "Quality versus k", uirevision, "zoom")
     fig.update_layout(
-        height=340 * _PANEL_ROWS, legend=dict(orientation="h", yanchor="top", y=-0.06, xanchor="left", x=0)
+        height=360 * _PANEL_ROWS, legend=dict(orientation="h", yanchor="top", y=-0.06, xanchor="left", x=0)
     )
-    fig.update_layout(margin_b=90)
+    fig.update_layout(margin_b=90, margin_t=100)  # room for the first row's two-line panel titles
     return fig
 
 

@@ -91,6 +91,12 @@ class Column:
         better = "higher" if self.higher_is_better else "lower"
         return f"{self.label}{f' ({unit})' if unit else ''}, {better} is better"
 
+    @property
+    def panel_title(self) -> str:
+        """`axis_title` on two lines, e.g. ``"PSNR (dB)<br>higher is better"``: it fits a panel half a phone wide."""
+        title, better = self.axis_title.rsplit(", ", 1)
+        return f"{title}<br>{better}"
+
     def hover(self, axis: str = "y") -> str:
         """A plotly hover template piece that formats `axis` as `format` does, e.g. ``"%{y:,.1f} dB"``."""
         return f"%{{{axis}:,.{self.digits}f}}{self.unit}"
