@@ -57,4 +57,4 @@ def draw(page: Page) -> None:
         selection_mode=("box", "lasso"),
     )
     st.caption(f"{embedding.sample.caption()}; embedded in {embedding.seconds:.1f} s.")
-    show_selected_pixels(page, event)
+    show_selected_pixels(page, event, hint="Drag a box or a lasso over points to see those pixels in the image.")

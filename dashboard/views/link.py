@@ -2,8 +2,8 @@
 
 A link carries the settings, never the image. It does say whether an upload
 was shown (``image=upload``), so a page opened on it can tell the person why
-they see the sample instead: the link came from someone else's upload, or the
-server restarted and lost theirs.
+they see the sample instead: an upload stays with the tab that sent it, so a
+link, a reload or a server restart can't bring it back.
 """
 
 from __future__ import annotations
@@ -78,9 +78,9 @@ def show_notices(settings: Settings, source: Source) -> None:
         st.session_state.upload_missing = False
     elif st.session_state.upload_missing:
         st.warning(
-            "This page was showing an uploaded image, which a link doesn't carry, and the server no "
-            "longer has it (it was someone else's upload, or the server restarted). Upload the image "
-            "again to see it; meanwhile the sample is shown.",
+            "This page was showing an uploaded image. An upload stays with the browser tab that sent it: "
+            "a link, a reload or a server restart doesn't bring it back. Upload the image again to see "
+            "it; meanwhile the sample is shown.",
             icon=":material/upload_file:",
         )
     if st.session_state.url_notices and settings == st.session_state.url_settings:

@@ -244,7 +244,6 @@ def locked_colors_ui() -> tuple[str, ...]:
     locked = tuple(st.session_state.get("locked_colors", ()))
     if not locked:
         return ()
-    st.html(swatches_html(quant.parse_colors(" ".join(locked))))
     key = f"locked-{'-'.join(locked)}"  # a new widget for every set: no stale choice survives a change
     st.multiselect(
         "Locked colors",
@@ -256,6 +255,7 @@ def locked_colors_ui() -> tuple[str, ...]:
         help="Every clustering method's palette keeps these exactly. Remove one to unlock it; "
         "lock more from a card's palette.",
     )
+    st.html(swatches_html(quant.parse_colors(" ".join(locked))))  # under its label, not above it
     return locked
 
 
