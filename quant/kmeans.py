@@ -463,7 +463,7 @@ def weighted_kmeans(
     tol: float | None = None,
     working_set: tuple[np.ndarray, np.ndarray] | None = None,
     fixed: np.ndarray | None = None,
-    settled: dict | None = None,
+    settled_splits: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster weighted 3-D points into at most `k` groups; returns (centers, label per point).
 
@@ -496,11 +496,11 @@ def weighted_kmeans(
     fixed : (L, 3) float, optional
         Centers that never move (locked colors, in the points' space); they
         are the first L of the k centers, so labels 0…L-1 are theirs.
-    settled : dict, optional
+    settled_splits : dict, optional
         Where the split start's centers after Lloyd's iterations on the
-        working set are kept, for the calls on one working set (one
-        `working_set`, its weights and fixed centers): a feedback start at
-        the same k begins from them instead of doing that work again.
+        working set are kept, by k and fixed centers: a feedback
+        start begins from them instead of doing that work again. One dict per
+        working set and weights (kmeans' precompute keeps one with them).
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
@@ -519,12 +519,13 @@ def weighted_kmeans(
         return inertia, centers
 
     def settled_split():  # the split start, settled: the same for a feedback start after a split one, so kept
-        key = ("split", free, fixed.tobytes(), max_iter, tol)
+        key = (free, fixed.tobytes(), max_iter, tol)
         if key not in memo:
             memo[key] = settle(np.vstack([fixed, split_init(work_points, work_weights, free)]))
-        return memo[key]
+        inertia, centers = memo[key]
+        return inertia, centers.copy()  # the kept array is shared with later calls: never handed out
 
-    memo = {} if settled is None else settled
+    memo = {} if settled_splits is None else settled_splits
     runs = []  # (inertia, centers) of each start
     for _ in range(n_init if init == "kmeans++" else 1):  # a split start is always the same
         if free == 0:

@@ -44,21 +44,3 @@ def weighted_means(
     means = np.zeros_like(sums)
     np.divide(sums, mass[:, None], out=means, where=mass[:, None] > 0)
     return means, mass
-
-
-def systematic_sample(counts: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most `size` entries drawn by `counts` (pixels), systematically: (their indices, what each stands for).
-
-    `size` evenly spaced marks along the running count each take the entry
-    they fall in; an entry of many pixels takes several marks and stands
-    for all of them, so the sample's totals estimate the whole's without
-    randomness. With no more than `size` entries, every one, for its count.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    if len(counts) <= size:
-        return np.arange(len(counts)), counts
-    running = np.cumsum(counts)
-    spacing = running[-1] / size
-    marks = (np.arange(size) + 0.5) * spacing
-    taken, marks_each = np.unique(np.searchsorted(running, marks, side="right"), return_counts=True)
-    return taken, marks_each * spacing

@@ -13,8 +13,8 @@ import numpy as np
 from .colorspace import to_space
 from .histogram import Histogram, WeightedColors, reduce_histogram
 from .load import LoadedImage
-from .methods import CUSTOM, BaselineMethod, ClusteringMethod, LastPass, Method, cluster_means, takes
-from .numeric import is_integer, systematic_sample
+from .methods import CUSTOM, START_MARGIN, BaselineMethod, ClusteringMethod, LastPass, Method, cluster_means, takes
+from .numeric import is_integer
 
 T = TypeVar("T")
 
@@ -25,10 +25,6 @@ DOUBLING_KS = tuple(2**e for e in range(1, 9))
 ORDERS = ("frequency", "lightness", "hue", "given")
 #: Oklab chroma below which a color counts as gray when ordering by hue (about the just-visible tint).
 _GRAY_CHROMA = 0.02
-#: A method's later start replaces the one kept only when it serves the pixels at least this much better
-#: (`ClusteringMethod.starts`). On the tuning photos, kmeans' feedback start won by less than 1 % as often
-#: as it lost SSIM (rocket at 8: −0.5 % by the polish's sum, then SSIM −0.00003 against libimagequant).
-START_MARGIN = 0.01
 #: Colors a start is judged on, at most (`PaletteWork.judging_sample`): over 1 MP photos' 500,000
 #: colors the judge cost as much as a start's clustering.
 JUDGING_SAMPLE = 1 << 15
@@ -236,7 +232,7 @@ class PaletteWork(ComputedOnce):
             labels = working_labels[self.working.parent]
         colors, labels, locked = _deduplicate(colors, labels, keep=len(lock))
         if len(colors) < k < len(hist):
-            notices.append(_fewer_colors_note(k, len(colors)))
+            notices.append(_fewer_colors_note(k, len(colors), locked=bool(len(lock))))
         pixels = np.bincount(labels, weights=hist.counts, minlength=len(colors))
         colors, locked, rank = in_order(colors, locked, pixels, self.order)
         labels = rank[labels]
@@ -318,32 +314,44 @@ class PaletteWork(ComputedOnce):
             args = {"seed": seed, **self.cluster_args, **extra, **overrides}
             labels = method.cluster(self.points, self.working.weights, k, **args)
             colors, labels = self._colors(labels, k if fixed is not None else int(labels.max()) + 1, lock)
-            error = self._start_error(colors, labels, last_pass) if len(starts) > 1 else 0.0
-            if kept is None or error < kept[0] * (1 - START_MARGIN):
-                kept = (error, colors, labels)
+            cost = self._start_cost(colors, labels, last_pass) if len(starts) > 1 else 0.0
+            if kept is None or cost < kept[0] * (1 - START_MARGIN):  # the first start, unless one is clearly better
+                kept = (cost, colors, labels)
         assert kept is not None
         _, colors, labels = kept
         if last_pass is not None:
             colors, labels = self._run_last_pass(colors, labels, len(lock))
         return colors, labels
 
-    def _start_error(self, colors: np.ndarray, labels: np.ndarray, last_pass: LastPass | None) -> float:
-        """How badly a start's palette serves the pixels: what the last pass lowers, over `judging_sample`, or
-        without a last pass, the summed ΔE2000 (as results are judged)."""
-        from .metrics import summed_delta_e
+    def _start_cost(self, colors: np.ndarray, labels: np.ndarray, last_pass: LastPass | None) -> float:
+        """How badly a start's palette serves the pixels, over `judging_sample`: what the last pass lowers, or
+        without one (an unpolished or dithered result), the summed ΔE2000, as results are judged."""
+        from .ciede2000 import weighted_ciede2000_sum
+        from .colorspace import rgb_to_lab
 
+        rows, rgb, lab, stands_for = self.judging_sample
         if last_pass is None:
-            return summed_delta_e(self.hist, colors, labels[self.working.parent])
-        sample, stands_for = self.judging_sample
-        rgb, lab = self.working.colors[sample], self.working_lab[sample]
-        return last_pass.cost(rgb, lab, stands_for, colors, labels[sample])
+            return weighted_ciede2000_sum(lab, stands_for, rgb_to_lab(colors), labels[rows])
+        return last_pass.cost(rgb, lab, stands_for, colors, labels[rows])
 
     @property
-    def judging_sample(self) -> tuple[np.ndarray, np.ndarray]:
-        """The working colors that starts are judged on, drawn by pixels, and the pixels each stands for: the
-        same for every start, so their difference is measured with little noise, at a fraction of the cost
-        over every color of a photo (`JUDGING_SAMPLE`)."""
-        return self._once("judging_sample", lambda: systematic_sample(self.working.counts, JUDGING_SAMPLE))
+    def judging_sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The working colors that starts are judged on, drawn by pixels (`quant.polish.pixel_sample`, at most
+        `JUDGING_SAMPLE`): their rows, RGB and CIELAB, and the pixels each stands for. The same for every
+        start, so their difference is measured with little noise, at a fraction of the cost over every
+        color of a photo."""
+        return self._once("judging_sample", self._judging_sample)
+
+    def _judging_sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        from .polish import pixel_sample
+
+        working = self.working
+        one_label = np.zeros(len(working.counts), np.int64)
+        rows, stands_for, _, end = pixel_sample(one_label, np.asarray(working.counts, np.float64), 1, JUDGING_SAMPLE)
+        rows, stands_for = rows[: end[0]], stands_for[: end[0]]  # a color of many pixels takes several marks
+        merged = len(working.colors) < len(self.hist)  # else the working colors are the histogram's own
+        lab = to_space(working.colors[rows], "lab") if merged else self.hist.lab[rows]
+        return rows, working.colors[rows], lab, stands_for
 
     def _colors(self, labels: np.ndarray, n_labels: int, lock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The clusters' colors (the `lock` colors first, as they are) and the labels: the method's way, or means."""
@@ -394,12 +402,13 @@ class PaletteWork(ComputedOnce):
         return args
 
 
-def _fewer_colors_note(k: int, used: int) -> str:
+def _fewer_colors_note(k: int, used: int, *, locked: bool) -> str:
     """Why a palette of an image of more than `k` colors has only `used`: a color nobody took, or twins."""
     lost = k - used
     were = "was" if lost == 1 else "were"
+    nearer = "another color, a locked one perhaps" if locked else "another color"
     return (
-        f"{lost} of the {k} colors {were} left with no pixels (each nearer another color, a locked one perhaps) "
+        f"{lost} of the {k} colors {were} left with no pixels (each nearer {nearer}) "
         f"or came out equal to another, so {used} are used"
     )
 

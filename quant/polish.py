@@ -45,7 +45,7 @@ from .ciede2000 import _difference, lab_of_byte_color, lab_of_bytes
 from .kmeans import sorted_along_widest_axis
 from .parallel import renamed, run_parallel_or_serial
 
-__all__ = ["polish", "summed_cost", "solve_gray", "RGB_WEIGHT", "SAMPLE", "SAMPLE_MIN", "SAMPLE_MAX"]
+__all__ = ["polish", "summed_cost", "pixel_sample", "solve_gray", "RGB_WEIGHT", "SAMPLE", "SAMPLE_MIN", "SAMPLE_MAX"]
 
 #: λ, the weight of the RGB distance (0…255 units) beside ΔE2000. On the tuning photos 1.5 lowered ΔE2000
 #: a little more and SSIM a little more often; 3 kept SSIM and gave back a third of the ΔE2000 gain.
@@ -184,7 +184,7 @@ def summed_cost(
 
 
 @njit(cache=True, nogil=True)
-def _sample(labels, counts, n_labels, size):
+def pixel_sample(labels, counts, n_labels, size):
     """For each label, at most `size` of its colors, drawn by pixels, and what each stands for; grouped by label.
 
     A label of at most `size` colors keeps them all, each standing for its
@@ -193,7 +193,8 @@ def _sample(labels, counts, n_labels, size):
     the next of `size` evenly spaced marks), so a color of many pixels (a
     flat area's) is always in, standing for as many marks as it spans.
     Returns (sample, stands_for, start, end): label j's colors are
-    ``sample[start[j]:end[j]]``.
+    ``sample[start[j]:end[j]]``. With one label (all zeros), a sample of the
+    whole: what the palette stage judges a method's starts on.
     """
     members = np.zeros(n_labels, np.int64)
     pixels = np.zeros(n_labels)
@@ -282,7 +283,7 @@ _PARALLEL_SAMPLE = 1 << 11
 def _search(rgb, lab, counts, colors, labels, fixed, weight):
     """`colors` with each free row moved to the 8-bit color of least cost over a sample of its colors."""
     per_cluster = min(SAMPLE_MAX, max(SAMPLE_MIN, SAMPLE // len(colors)))
-    sample, stands_for, start, end = _sample(labels, counts, len(colors), per_cluster)
+    sample, stands_for, start, end = pixel_sample(labels, counts, len(colors), per_cluster)
     arguments = (rgb, lab, sample, stands_for, start, end, colors, fixed, weight, _STEPS)
     return run_parallel_or_serial(_search_parallel, _search_serial, len(sample) >= _PARALLEL_SAMPLE, *arguments)
 

@@ -93,8 +93,8 @@ def test_a_feedback_start_takes_the_settled_split_from_the_split_start_at_its_k(
     weights = rng.integers(1, 9, 4000).astype(float)
     settled = {}
     for k in (8, 16):
-        split = K.weighted_kmeans(points, weights, k, init="split", settled=settled)
-        feedback = K.weighted_kmeans(points, weights, k, init="feedback", settled=settled)
+        split = K.weighted_kmeans(points, weights, k, init="split", settled_splits=settled)
+        feedback = K.weighted_kmeans(points, weights, k, init="feedback", settled_splits=settled)
         alone = K.weighted_kmeans(points, weights, k, init="feedback")
         np.testing.assert_array_equal(feedback[0], alone[0])
         assert not np.array_equal(split[0], feedback[0])
@@ -106,19 +106,6 @@ def test_weighted_by_error_by_hand():
     points = np.array([[0.0], [1.0], [10.0]])
     raised = K.weighted_by_error(points, np.ones(3), np.array([[0.0], [10.0]]))
     np.testing.assert_allclose(raised, [1.0, 4.0, 1.0])
-
-
-def test_a_systematic_sample_by_hand():
-    """Five marks, 2 pixels apart, at 1, 3, 5, 7, 9 along running counts 1, 2, 3, 4, 5, 10: entries 1 and 3 take
-    one each, entry 5 (5 pixels) three."""
-    from quant.numeric import systematic_sample
-
-    taken, stands_for = systematic_sample(np.array([1.0, 1.0, 1.0, 1.0, 1.0, 5.0]), 5)
-    np.testing.assert_array_equal(taken, [1, 3, 5])
-    np.testing.assert_allclose(stands_for, [2.0, 2.0, 6.0])
-    taken, stands_for = systematic_sample(np.array([3.0, 4.0]), 5)  # no more entries than marks: all, as they are
-    np.testing.assert_array_equal(taken, [0, 1])
-    np.testing.assert_allclose(stands_for, [3.0, 4.0])
 
 
 def test_grid_reduce_keeps_weighted_means_and_mass():

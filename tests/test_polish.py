@@ -163,7 +163,7 @@ def test_a_flat_area_s_color_is_never_left_out_of_the_sample():
 def test_a_sample_stands_for_every_pixel_of_its_cluster():
     labels = np.repeat(np.arange(3), [10, 5000, 300])
     counts = np.random.default_rng(0).integers(1, 50, len(labels)).astype(np.float64)
-    sample, stands_for, start, end = P._sample(labels, counts, 3, 256)
+    sample, stands_for, start, end = P.pixel_sample(labels, counts, 3, 256)
     for label in range(3):
         taken = sample[start[label] : end[label]]
         assert np.all(labels[taken] == label) and len(taken) <= 256
