@@ -111,7 +111,9 @@ def sample_source() -> Source:
 #: (removing a method, then picking k = 16, left k at 8). And a box of more than five chips scrolled.
 SIDEBAR_MULTISELECT_STYLE = """<style>
 [data-testid="stSidebar"] [data-testid="stMultiSelect"] input { min-width: 8px !important; }
-[data-testid="stSidebar"] [data-testid="stMultiSelect"] .react-aria-ComboBox > div { max-height: none !important; }
+[data-testid="stSidebar"] [data-testid="stMultiSelect"] div:has(> [data-testid="stMultiSelectTagsContainer"]) {
+  max-height: none !important;
+}
 </style>"""
 
 

@@ -23,13 +23,15 @@ export default function renderSwatches({ data, parentElement, setTriggerValue })
     parentElement.appendChild(strip);
   }
   strip.style.cssText = data.strip;
-  const focused = parentElement.getRootNode().activeElement?.dataset?.hex ?? focusToReturn(data.name);
+  const inside = parentElement.getRootNode().activeElement?.dataset?.hex;
+  if (inside && lastPressed?.strip === data.name) lastPressed = null; // focus never left: nothing to return
+  const focused = inside ?? focusToReturn(data.name);
   const swatches = data.swatches.map((entry) => swatch(entry, data, setTriggerValue));
   strip.replaceChildren(...swatches);
   if (data.lockable && swatches.length) {
     const current = swatches.find((s) => s.dataset.hex === focused) || swatches[0];
     current.tabIndex = 0;
-    if (focused) current.focus();
+    if (focused) current.focus({ preventScroll: true }); // the page stays where the user scrolled it
   }
 }
 
