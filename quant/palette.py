@@ -404,13 +404,9 @@ class PaletteWork(ComputedOnce):
 
 def _fewer_colors_note(k: int, used: int, *, locked: bool) -> str:
     """Why a palette of an image of more than `k` colors has only `used`: a color nobody took, or twins."""
-    lost = k - used
-    were = "was" if lost == 1 else "were"
-    nearer = "another color, a locked one perhaps" if locked else "another color"
-    return (
-        f"{lost} of the {k} colors {were} left with no pixels (each nearer {nearer}) "
-        f"or came out equal to another, so {used} are used"
-    )
+    were = "was" if k - used == 1 else "were"
+    why = " (a locked color takes every pixel nearest it)" if locked else ""
+    return f"{used} of the {k} colors are used: {k - used} {were} left with no pixels or equal to another{why}"
 
 
 def _deduplicate(colors: np.ndarray, labels: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

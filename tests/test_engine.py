@@ -368,11 +368,10 @@ def test_a_palette_with_fewer_colors_than_k_says_why():
     )
     palette = quant.prepare(quant.from_array(rgb), method, lock="#fa0000").quantize(3).palette
     assert len(palette.colors) == 2
-    assert palette.notices == ("1 of the 3 colors was left with no pixels (each nearer another color, a locked one "
-                               "perhaps) or came out equal to another, so 2 are used",)
+    assert palette.notices == ("2 of the 3 colors are used: 1 was left with no pixels or equal to another "
+                               "(a locked color takes every pixel nearest it)",)
     unlocked = quant.prepare(quant.from_array(rgb), method).quantize(3).palette  # 2 clusters, no lock: no word of one
-    assert unlocked.notices == ("1 of the 3 colors was left with no pixels (each nearer another color) or came out "
-                                "equal to another, so 2 are used",)
+    assert unlocked.notices == ("2 of the 3 colors are used: 1 was left with no pixels or equal to another",)
 
 
 def test_kmeans_tries_its_extra_starts_only_at_small_k():
