@@ -238,6 +238,8 @@ def test_each_curve_keeps_its_knee():
     assert [list(t.x) for t in kmeans] == [[16]] * 5 and list(kmeans[0].y) == [0.9]
     curve = next(t for t in fig.data if t.legendgroup == "k-means")
     assert {t.marker.color for t in kmeans} == {curve.line.color}
+    reference = [t for t in stars if t.legendgroup == "libimagequant"]  # a later method: smaller, drawn over
+    assert reference[0].marker.size < kmeans[0].marker.size and fig.data.index(reference[0]) > fig.data.index(kmeans[0])
     with pytest.raises(ValueError, match="knee_k"):
         figures.quality_figure(sweeps, knees={"k-means": 24})
     with pytest.raises(ValueError, match="at least one"):

@@ -388,7 +388,7 @@ def quality_figure(
                 **_panel_cell(number),
             )
         if (knee := knees.get(label)) is not None:
-            _mark_knee(fig, label, rows, knee, line["color"])
+            _mark_knee(fig, label, rows, knee, line["color"], order)
     for number, column in enumerate(QUALITY_PANELS):
         fig.update_xaxes(_log2_axis(), title_text="k (colors)", **_panel_cell(number))
         fig.update_yaxes(title_text=column.short_title, **_panel_cell(number))
@@ -671,8 +671,12 @@ def _log2_axis() -> dict:
     return dict(type="log", tickvals=list(DOUBLING_KS), ticktext=[str(k) for k in DOUBLING_KS])
 
 
-def _mark_knee(fig: go.Figure, label: str, rows: Sequence, knee_k: int, color: str) -> None:
-    """A star at the knee on each of the method's curves, in its color: one legend entry."""
+def _mark_knee(fig: go.Figure, label: str, rows: Sequence, knee_k: int, color: str, order: int) -> None:
+    """A star at the knee on each of the method's curves, in its color: one legend entry.
+
+    Each method's stars are smaller than the one's before it (`order` in the legend), and drawn over them:
+    two knees at the same k show as one star inside another, where equal stars hid the first.
+    """
     by_k = {row.k: row for row in rows}
     if knee_k not in by_k:
         raise ValueError(f"knee_k={knee_k} of {label} is not one of its sweep's k: {', '.join(map(str, by_k))}")
@@ -686,7 +690,7 @@ def _mark_knee(fig: go.Figure, label: str, rows: Sequence, knee_k: int, color: s
                 name=f"{label}: knee at k = {knee_k}",
                 legendgroup=label,  # the method's legend entry toggles its stars too
                 showlegend=False,
-                marker=dict(symbol="star", size=16, color=color, line=dict(color="black", width=1)),
+                marker=dict(symbol="star", size=max(8, 20 - 4 * order), color=color, line=dict(color="black", width=1)),
                 hovertemplate=f"{label}: knee at k = %{{x}}<br>{column.hover()}<extra></extra>",
             ),
             **_panel_cell(number),
