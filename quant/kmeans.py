@@ -251,20 +251,14 @@ def geometric_medians(
 @njit(cache=True, nogil=True)
 def _weiszfeld_step(points, weights, labels, centers, floor):
     """Each label's mean of its points weighted by weight ÷ distance to its center (at least `floor`)."""
-    k, dims = centers.shape
-    sums = np.zeros((k, dims))
-    mass = np.zeros(k)
+    by_distance = np.empty(points.shape[0])
     for i in range(points.shape[0]):
-        j = labels[i]
-        w = weights[i] / max(math.sqrt(_squared_distance(points, i, centers, j)), floor)
-        mass[j] += w
-        for c in range(dims):
-            sums[j, c] += w * points[i, c]
-    out = np.zeros((k, dims))  # zero for a label no point has, like weighted_means
-    for j in range(k):
+        by_distance[i] = weights[i] / max(math.sqrt(_squared_distance(points, i, centers, labels[i])), floor)
+    sums, mass = _weighted_sums(points, by_distance, labels, centers.shape[0])
+    out = np.zeros_like(sums)  # zero for a label no point has, like weighted_means
+    for j in range(out.shape[0]):
         if mass[j] > 0:
-            for c in range(dims):
-                out[j, c] = sums[j, c] / mass[j]
+            out[j] = sums[j] / mass[j]
     return out
 
 

@@ -349,9 +349,7 @@ class PaletteWork(ComputedOnce):
         one_label = np.zeros(len(working.counts), np.int64)
         rows, stands_for, _, end = pixel_sample(one_label, np.asarray(working.counts, np.float64), 1, JUDGING_SAMPLE)
         rows, stands_for = rows[: end[0]], stands_for[: end[0]]  # a color of many pixels takes several marks
-        merged = len(working.colors) < len(self.hist)  # else the working colors are the histogram's own
-        lab = to_space(working.colors[rows], "lab") if merged else self.hist.lab[rows]
-        return rows, working.colors[rows], lab, stands_for
+        return rows, working.colors[rows], self._lab_of_working(rows), stands_for
 
     def _colors(self, labels: np.ndarray, n_labels: int, lock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The clusters' colors (the `lock` colors first, as they are) and the labels: the method's way, or means."""
@@ -382,9 +380,14 @@ class PaletteWork(ComputedOnce):
         return method.last_pass(**self.params)
 
     def _working_lab(self) -> np.ndarray:
+        return self._lab_of_working(slice(None))
+
+    def _lab_of_working(self, rows: np.ndarray | slice) -> np.ndarray:
+        """CIELAB of the working colors at `rows`: the histogram's own (kept for every ΔE2000) when nothing was
+        merged, else converted."""
         if len(self.working.colors) == len(self.hist):
-            return self.hist.lab
-        return to_space(self.working.colors, "lab")
+            return self.hist.lab[rows]
+        return to_space(self.working.colors[rows], "lab")
 
     def _reduce(self) -> WeightedColors:
         weigh = getattr(self.method, "weigh", None)

@@ -128,8 +128,7 @@ def pending_card(page: Page, method: str, *, stopped: bool = False) -> None:
     with the other replaces everything under the title, so no metric or
     download of the previous result stays on the card undimmed.
     """
-    description = quant.get_method(method).description  # the same title as its result card, help and all
-    st.markdown(card_title_html(method_label(method)), unsafe_allow_html=True, help=description)
+    method_title(method)
     note = "Stopped." if stopped else f"Computing k = {page.settings.k}…"
     shown = st.session_state.get("shown_results", {}).get(method)
     with st.container(key=f"stale-{method}"):
@@ -168,9 +167,14 @@ def original_card(page: Page) -> None:
     st.caption(f"{image.width} × {image.height} px · {colors} · {size}")
 
 
+def method_title(method: str) -> None:
+    """A method's card title, with its description as help: the same on its result and its pending card."""
+    help_text = quant.get_method(method).description  # quant.CUSTOM too
+    st.markdown(card_title_html(method_label(method)), unsafe_allow_html=True, help=help_text)
+
+
 def result_card(page: Page, outcome: Outcome) -> None:
-    method = quant.get_method(outcome.method)  # quant.CUSTOM too
-    st.markdown(card_title_html(method_label(outcome.method)), unsafe_allow_html=True, help=method.description)
+    method_title(outcome.method)
     with st.container(key=f"result-{outcome.method}"):
         if isinstance(outcome, Failed):
             st.error(f"This method failed: {escape_markdown(outcome.error)}", icon=":material/error:")
@@ -182,34 +186,36 @@ def result_card(page: Page, outcome: Outcome) -> None:
         )
         metrics = metrics_html(metric_row(outcome, len(page.original_png)))
         remember_shown(page, outcome, swatch_strip_html(swatches), metrics)
-        clickable_swatches(outcome, swatches, lockable=not custom)
+        codes = tuple(str(entry["hex"]) for entry in swatches)
+        clickable_swatches(outcome.method, codes, swatches, lockable=not custom)
         if not custom:  # your own palette is all yours: nothing to lock
-            lock_chooser(outcome)
+            lock_chooser(outcome.method, codes)
         with st.expander("Hex codes"):
-            st.code(" ".join(quant.hex_colors(outcome.colors)), language=None, wrap_lines=True)
+            st.code(" ".join(codes), language=None, wrap_lines=True)
         st.html(metrics)
         for notice in outcome.notices:
             st.caption(escape_markdown(as_sentence(notice)))
         download_buttons(page, outcome)
 
 
-def clickable_swatches(outcome: Done, swatches: list[dict[str, object]], *, lockable: bool) -> None:
-    """The card's `swatches` (`swatch_entries`); with `lockable`, clicking one locks its color, or unlocks it
-    (`set_locked`)."""
-    key = f"swatches-{outcome.method}"
+def clickable_swatches(
+    method: str, codes: tuple[str, ...], swatches: list[dict[str, object]], *, lockable: bool
+) -> None:
+    """The card's `swatches` (`swatch_entries`, of the palette's hex `codes`); with `lockable`, clicking one
+    locks its color, or unlocks it (`set_locked`)."""
+    key = f"swatches-{method}"
     data = {"name": key, "swatches": swatches, "strip": SWATCH_STRIP_STYLE, "lockable": lockable}
     if not lockable:  # your own palette: nothing to lock, and no callback to ask
         SWATCH_STRIP(key=key, data=data)
         return
-    codes = tuple(quant.hex_colors(outcome.colors))
     SWATCH_STRIP(key=key, data=data, on_lock_change=functools.partial(set_locked, key, codes))
 
 
-def lock_chooser(outcome: Done) -> None:
-    """Lock colors of this palette: every clustering method keeps them, at any k, until unlocked."""
-    codes = tuple(quant.hex_colors(outcome.colors))
+def lock_chooser(method: str, codes: tuple[str, ...]) -> None:
+    """Lock colors of this palette (its hex `codes`): every clustering method keeps them, at any k, until
+    unlocked."""
     locked = [code for code in st.session_state.get("locked_colors", []) if code in codes]
-    key = f"lock-{outcome.method}-{'-'.join(codes)}-{'-'.join(locked)}"  # new palette or locks: a fresh widget
+    key = f"lock-{method}-{'-'.join(codes)}-{'-'.join(locked)}"  # new palette or locks: a fresh widget
     st.multiselect(
         "Lock colors",
         codes,
